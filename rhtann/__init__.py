@@ -1,0 +1,50 @@
+"""rhtann: randomized Hadamard rotations before quantization, for faiss.
+
+Public names
+------------
+RHT
+    The randomized Hadamard transform (faiss VectorTransform interface).
+load
+    Read any object written by an rhtann ``save`` method.
+set_num_threads, get_num_threads
+    One thread setting for rhtann's kernels and faiss.
+"""
+
+from __future__ import annotations
+
+import os
+from importlib.metadata import PackageNotFoundError, version
+
+from ._fileformat import FormatError, peek_kind
+from ._threads import get_num_threads, set_num_threads
+from .transform import RHT
+
+try:
+    __version__ = version("rhtann")
+except PackageNotFoundError:  # pragma: no cover - source tree without install
+    __version__ = "0+unknown"
+
+_LOADERS = {"RHT": RHT.load}
+
+
+def load(path: str | os.PathLike):
+    """Read an object saved by rhtann (an :class:`RHT` or an index).
+
+    Parameters
+    ----------
+    path : str or path-like
+        A file written by a ``save`` method.
+
+    Raises
+    ------
+    rhtann.FormatError
+        If the file is not an rhtann file, is truncated, corrupted, from a
+        newer format version, or holds an unknown kind of object.
+    """
+    kind = peek_kind(path)
+    if kind not in _LOADERS:
+        raise FormatError(f"{os.fspath(path)!r} holds an unknown kind of object {kind!r}")
+    return _LOADERS[kind](path)
+
+
+__all__ = ["RHT", "FormatError", "load", "set_num_threads", "get_num_threads", "__version__"]

@@ -1,0 +1,110 @@
+"""The zero-padding layout: next power of two, faiss-compatible."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import _kernels
+from ._threads import get_num_threads
+
+#: Below this many rows the serial row kernel is used (no thread launch).
+SMALL_BATCH = 2 * _kernels.TILE
+
+
+def next_pow2(d: int) -> int:
+    """Smallest power of two >= ``d`` (1 for ``d <= 1``)."""
+    return 1 << max(int(d) - 1, 0).bit_length()
+
+
+class PadLayout:
+    """Zero padding to the next power of two.
+
+    Parameters
+    ----------
+    d : int
+        Input dimension, >= 1.
+    """
+
+    name = "pad"
+
+    def __init__(self, d: int) -> None:
+        self.d = int(d)
+        self.d_out = next_pow2(self.d)
+        self.sign_length = self.d_out
+
+    def scale(self, rounds: int) -> float:
+        """Normalization applied once after ``rounds`` unnormalized rounds."""
+        return float(self.d_out) ** (-0.5 * rounds)
+
+    def _chunks(self, n: int) -> int:
+        ntiles = -(-n // _kernels.TILE)
+        return max(1, min(ntiles, 4 * get_num_threads()))
+
+    def forward(
+        self, x: np.ndarray, signs: np.ndarray, rounds: int, first: int = 0
+    ) -> tuple[np.ndarray, bool]:
+        """Apply rounds ``first .. first + rounds - 1`` to the rows of ``x``.
+
+        Parameters
+        ----------
+        x : ndarray, C-contiguous float32 or float64
+            Shape ``(n, d)`` when ``first == 0``; shape ``(n, d_out)`` (rows
+            already carried through rounds ``0 .. first - 1``) otherwise.
+        signs : ndarray, shape (>= first + rounds, d_out), same dtype as ``x``
+        rounds : int
+            Number of rounds to apply.
+        first : int, default 0
+            Index of the first round to apply.
+
+        Returns
+        -------
+        y : ndarray, shape (n, d_out), dtype of ``x``
+        bad : bool
+            True when ``x`` held a NaN or an infinity.
+        """
+        if first:
+            signs = signs[first : first + rounds]
+        n = x.shape[0]
+        out = np.empty((n, self.d_out), dtype=x.dtype)
+        scale = x.dtype.type(self.scale(rounds))
+        if n < SMALL_BATCH:
+            bad = _kernels.rht_forward_rows(x, signs, rounds, scale, out)
+            return out, bool(bad)
+        nch = self._chunks(n)
+        scratch = np.empty((nch, self.d_out, _kernels.TILE), dtype=x.dtype)
+        bad = np.zeros(nch, dtype=np.bool_)
+        _kernels.rht_forward_tiled(x, signs, rounds, scale, out, scratch, bad)
+        return out, bool(bad.any())
+
+    def inverse(self, y: np.ndarray, signs: np.ndarray, rounds: int) -> tuple[np.ndarray, bool]:
+        """Invert ``rounds`` rounds; rows of ``y`` have ``d_out`` entries.
+
+        Returns
+        -------
+        x : ndarray, shape (n, d), dtype of ``y``
+            For ``y`` in the range of the forward map this is the exact
+            preimage; otherwise it is the least-squares preimage (the
+            orthogonal projection, then truncation of the padding).
+        bad : bool
+            True when ``y`` held a NaN or an infinity.
+        """
+        n = y.shape[0]
+        out = np.empty((n, self.d), dtype=y.dtype)
+        scale = y.dtype.type(self.scale(rounds))
+        if n < SMALL_BATCH:
+            work = np.empty(self.d_out, dtype=y.dtype)
+            bad = _kernels.rht_inverse_rows(y, signs, rounds, scale, out, work)
+            return out, bool(bad)
+        nch = self._chunks(n)
+        scratch = np.empty((nch, self.d_out, _kernels.TILE), dtype=y.dtype)
+        bad = np.zeros(nch, dtype=np.bool_)
+        _kernels.rht_inverse_tiled(y, signs, rounds, scale, out, scratch, bad)
+        return out, bool(bad.any())
+
+    def native_faiss(self, seed: int, rounds: int):
+        """The native faiss transform equal to this layout, or None."""
+        import faiss
+
+        if rounds == 3 and 0 <= seed < 2**32:
+            return faiss.HadamardRotation(self.d, int(seed))
+        return None

@@ -1,0 +1,26 @@
+"""Coordinate layouts: how a d-dimensional vector meets the Hadamard matrix.
+
+A layout owns the dimension arithmetic of the transform (``d_out``, the
+length of each round's sign vector) and runs the kernels. The transform class
+holds the signs and the round count and delegates the work here.
+
+``"pad"``
+    Zero-pad to ``p``, the next power of two >= d, and apply ``H_p``. Every
+    guarantee of the randomized Hadamard transform holds with ``d -> p``;
+    ``d_out = p``. With three rounds it equals ``faiss.HadamardRotation``.
+"""
+
+from __future__ import annotations
+
+from ._pad import PadLayout, next_pow2
+
+LAYOUTS = {"pad": PadLayout}
+
+
+def make_layout(name: str, d: int):
+    """Build the layout called ``name`` for dimension ``d``."""
+    if name not in LAYOUTS:
+        raise ValueError(f"layout must be one of {sorted(LAYOUTS)}; got {name!r}")
+    return LAYOUTS[name](d)
+
+__all__ = ["LAYOUTS", "PadLayout", "make_layout", "next_pow2"]
