@@ -24,7 +24,6 @@ matrix, so ``scale = p ** (-R / 2)`` makes both orthogonal.
 
 from __future__ import annotations
 
-import numpy as np
 from numba import njit, prange
 
 #: Rows transformed together by the tiled kernels (one AVX-512 register of

@@ -71,7 +71,8 @@ def as_matrix(
             f"{name} must have shape {expected}; got shape {x.shape} "
             f"({x.shape[1]} columns instead of {d})"
         )
-    return np.ascontiguousarray(x, dtype=dtype)
+    with np.errstate(over="ignore"):  # overflow to inf is reported by the kernels
+        return np.ascontiguousarray(x, dtype=dtype)
 
 
 def check_finite_flag(bad: bool, name: str) -> None:

@@ -1,0 +1,256 @@
+"""Tests of the RHT class with fixed round counts and the padded layout."""
+
+from __future__ import annotations
+
+import pickle
+
+import faiss
+import numpy as np
+import pytest
+from scipy.linalg import hadamard
+
+import rhtann
+from rhtann.faiss_compat import repair_orthonormal
+
+# Dimensions: powers of two, primes, odd numbers and common embedding sizes.
+DIMS = [1, 2, 3, 5, 7, 8, 13, 31, 50, 64, 97, 100, 127, 128, 129, 255, 384, 511, 768, 1000]
+
+
+def reference(x: np.ndarray, d: int, rounds: int, seed: int) -> np.ndarray:
+    """Float64 reference built from the explicit Sylvester-Hadamard matrix."""
+    p = 1 << max(d - 1, 0).bit_length()
+    h = hadamard(p).astype(np.float64) / np.sqrt(p)
+    signs = rhtann.transform.sign_vectors(seed, 3, p).astype(np.float64)
+    v = np.zeros((x.shape[0], p))
+    v[:, :d] = x
+    for r in range(rounds):
+        v = (v * signs[r]) @ h.T
+    return v
+
+
+@pytest.mark.parametrize("d", DIMS + [2048, 4096])
+@pytest.mark.parametrize("rounds", [1, 2, 3])
+def test_equals_explicit_hadamard_reference(d, rounds, rng):
+    n = 40 if d < 2048 else 3  # 40 rows use the tiled kernel, 3 the row kernel
+    x = rng.standard_normal((n, d))
+    rht = rhtann.RHT(d, rounds=rounds, seed=99)
+    ref = reference(x, d, rounds, 99)
+    y = rht.apply(x)
+    assert y.shape == (n, rht.d_out) and y.dtype == np.float32
+    # float32 butterflies: relative error grows like log2(p) * rounds * eps32
+    np.testing.assert_allclose(y, ref, atol=2e-5 * np.abs(ref).max())
+    if d <= 1024:
+        np.testing.assert_allclose(rht.matrix(), reference(np.eye(d), d, rounds, 99).T, atol=1e-12)
+
+
+@pytest.mark.parametrize("d", [1, 3, 64, 96, 100, 128, 200, 1000, 1024])
+@pytest.mark.parametrize("n", [1, 5, 40])
+def test_equals_faiss_hadamard_rotation(d, n, rng):
+    x = rng.standard_normal((n, d)).astype(np.float32)
+    for seed in (0, 12345, 2**32 - 1):
+        hr = faiss.HadamardRotation(d, seed)
+        rht = rhtann.RHT(d, rounds=3, seed=seed, layout="pad")
+        assert rht.d_out == hr.d_out
+        np.testing.assert_allclose(rht.apply(x), hr.apply(x), rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("d", DIMS)
+@pytest.mark.parametrize("rounds", [1, 2, 3])
+def test_isometry_and_exact_inverse(d, rounds, rng):
+    x = rng.standard_normal((37, d)).astype(np.float32)
+    rht = rhtann.RHT(d, rounds=rounds, seed=3)
+    y = rht.apply(x)
+    np.testing.assert_allclose(np.linalg.norm(y, axis=1), np.linalg.norm(x, axis=1), rtol=1e-5)
+    np.testing.assert_allclose(y @ y[:5].T, x @ x[:5].T, atol=1e-4 * d)
+    back = rht.reverse_transform(y)
+    assert back.shape == (37, d) and back.dtype == np.float32
+    rel = np.abs(back - x).max() / np.abs(x).max()
+    assert rel <= 1e-5
+
+
+def test_inverse_of_foreign_vector_is_least_squares(rng):
+    rht = rhtann.RHT(100, rounds=2, seed=1)
+    a = rht.matrix()
+    y = rng.standard_normal((4, rht.d_out))
+    np.testing.assert_allclose(rht.reverse_transform(y), y @ a, atol=1e-5)
+
+
+def test_threads_and_tile_edges_give_identical_results(rng):
+    d = 200
+    rht = rhtann.RHT(d, rounds=3, seed=5)
+    x = rng.standard_normal((1000, d)).astype(np.float32)
+    full = rht.apply(x)
+    old = rhtann.get_num_threads()
+    try:
+        for threads in range(1, old + 1):
+            rhtann.set_num_threads(threads)
+            np.testing.assert_array_equal(rht.apply(x), full)
+    finally:
+        rhtann.set_num_threads(old)
+    # any n: row kernel below 32 rows, partial tiles above
+    for n in (1, 2, 15, 16, 17, 31, 32, 33, 47, 257):
+        np.testing.assert_allclose(rht.apply(x[:n]), full[:n], atol=1e-6)
+        np.testing.assert_allclose(rht.reverse_transform(full[:n]), x[:n], atol=1e-5)
+
+
+def test_seeds(rng):
+    x = rng.standard_normal((8, 100)).astype(np.float32)
+    a = rhtann.RHT(100, seed=1).apply(x)
+    np.testing.assert_array_equal(rhtann.RHT(100, seed=1).apply(x), a)
+    assert not np.allclose(rhtann.RHT(100, seed=2).apply(x), a, atol=1e-3)
+    # rounds are prefixes of one sign stream
+    r1 = rhtann.RHT(100, rounds=1, seed=1)
+    r3 = rhtann.RHT(100, rounds=3, seed=1)
+    np.testing.assert_array_equal(r1.signs, r3.signs)
+
+
+def test_input_kinds_accepted_and_not_modified(rng):
+    rht = rhtann.RHT(128, rounds=2)
+    base = rng.integers(0, 255, size=(50, 128)).astype(np.uint8)
+    expected = rht.apply(base.astype(np.float32))
+    for x in (
+        base,
+        base.astype(np.int64),
+        base.astype(np.float64),
+        np.asfortranarray(base.astype(np.float32)),
+        np.repeat(base.astype(np.float32), 2, axis=1)[:, ::2],  # non-contiguous view
+        base.astype(np.float32).tolist(),
+    ):
+        before = np.array(x, copy=True)
+        np.testing.assert_allclose(rht.apply(x), expected, atol=1e-3)
+        np.testing.assert_array_equal(np.asarray(x), before)
+    empty = rht.apply(np.zeros((0, 128), np.float32))
+    assert empty.shape == (0, rht.d_out) and empty.dtype == np.float32
+    assert rht.reverse_transform(np.zeros((0, rht.d_out))).shape == (0, 128)
+
+
+@pytest.mark.parametrize(
+    ("x", "error", "match"),
+    [
+        (np.zeros((3, 50), np.float32), ValueError, r"shape \(n, 64\); got shape \(3, 50\)"),
+        (np.zeros(64, np.float32), ValueError, r"2-D array of shape \(n, 64\); got a 1-D"),
+        (np.zeros((2, 2, 64), np.float32), ValueError, r"got a 3-D array of shape \(2, 2, 64\)"),
+        (np.full((40, 64), np.nan, np.float32), ValueError, "NaN or infinite"),
+        (np.array([[np.inf] + [0.0] * 63]), ValueError, "NaN or infinite"),
+        (np.array([[1e300] * 64]), ValueError, "NaN or infinite"),  # overflows float32
+        (np.zeros((2, 64), np.complex64), TypeError, "float or integer dtype.*complex64"),
+        (np.array([["a"] * 64]), TypeError, "float or integer dtype"),
+        (np.zeros((2, 64), bool), TypeError, "float or integer dtype.*bool"),
+        (np.zeros((2, 64), object), TypeError, "float or integer dtype.*object"),
+    ],
+)
+def test_bad_inputs(x, error, match):
+    rht = rhtann.RHT(64)
+    with pytest.raises(error, match=match):
+        rht.apply(x)
+
+
+def test_bad_reverse_inputs_and_parameters():
+    rht = rhtann.RHT(100)
+    with pytest.raises(ValueError, match=r"y must have shape \(n, 128\); got shape \(2, 100\)"):
+        rht.reverse_transform(np.zeros((2, 100)))
+    with pytest.raises(ValueError, match="NaN"):
+        rht.reverse_transform(np.full((1, 128), np.nan))
+    with pytest.raises(ValueError, match="rounds must be"):
+        rhtann.RHT(10, rounds=4)
+    with pytest.raises(ValueError, match="d must be >= 1; got 0"):
+        rhtann.RHT(0)
+    with pytest.raises(TypeError, match="d must be an integer"):
+        rhtann.RHT(10.5)
+    with pytest.raises(ValueError, match="layout must be one of"):
+        rhtann.RHT(10, layout="nope")
+    with pytest.raises(ValueError, match="seed must be"):
+        rhtann.RHT(10, seed=-1)
+
+
+def test_sklearn_and_faiss_verbs(rng):
+    x = rng.standard_normal((20, 30)).astype(np.float32)
+    rht = rhtann.RHT(30, rounds=2)
+    assert rht.fit(x) is rht and rht.is_trained
+    np.testing.assert_array_equal(rht.transform(x), rht.apply_py(x))
+    np.testing.assert_array_equal(rht.fit_transform(x), rht.apply(x))
+    y = rht.apply(x)
+    np.testing.assert_array_equal(rht.inverse_transform(y), rht.reverse_transform(y))
+    rht.check_identical(rhtann.RHT(30, rounds=2))
+    with pytest.raises(AssertionError):
+        rht.check_identical(rhtann.RHT(30, rounds=3))
+
+
+@pytest.mark.parametrize(("d", "rounds"), [(64, 3), (100, 3), (100, 1), (128, 2), (33, 2)])
+def test_to_faiss_pipeline_matches_apply(d, rounds, rng, tmp_path):
+    xb = rng.standard_normal((500, d)).astype(np.float32)
+    xq = rng.standard_normal((20, d)).astype(np.float32)
+    rht = rhtann.RHT(d, rounds=rounds, seed=11)
+    vt = rht.to_faiss()
+    expect_native = rounds == 3
+    assert isinstance(vt, faiss.HadamardRotation) == expect_native
+    assert (vt.d_in, vt.d_out) == (d, rht.d_out)
+    np.testing.assert_allclose(vt.apply(xq), rht.apply(xq), atol=1e-5)
+
+    pipeline = faiss.IndexPreTransform(vt, faiss.IndexFlatL2(rht.d_out))
+    pipeline.add(xb)
+    manual = faiss.IndexFlatL2(rht.d_out)
+    manual.add(rht.apply(xb))
+    d0, i0 = manual.search(rht.apply(xq), 10)
+    d1, i1 = pipeline.search(xq, 10)
+    np.testing.assert_array_equal(i1, i0)
+    np.testing.assert_allclose(d1, d0, rtol=1e-4, atol=1e-4)
+
+    path = str(tmp_path / "pipe.faiss")
+    faiss.write_index(pipeline, path)
+    loaded = faiss.read_index(path)
+    repair_orthonormal(loaded)
+    d2, i2 = loaded.search(xq, 10)
+    np.testing.assert_array_equal(i2, i0)
+    if not expect_native or d == rht.d_out:
+        np.testing.assert_allclose(loaded.reconstruct_n(0, 5), xb[:5], atol=1e-4)
+
+
+def test_to_faiss_reversible_and_repair(rng):
+    rht = rhtann.RHT(100, rounds=3, seed=4)
+    lt = rht.to_faiss(reversible=True)
+    assert isinstance(lt, faiss.LinearTransform)
+    x = rng.standard_normal((10, 100)).astype(np.float32)
+    np.testing.assert_allclose(lt.reverse_transform(lt.apply(x)), x, atol=1e-5)
+    # faiss's own check refuses d_out > d_in; the repair recognises orthonormal columns
+    idx = faiss.IndexPreTransform(lt, faiss.IndexFlatL2(128))
+    lt.set_is_orthonormal()
+    assert not lt.is_orthonormal
+    assert repair_orthonormal(idx) == 1
+    assert lt.is_orthonormal
+    # a non-orthonormal matrix is flagged False
+    bad = faiss.LinearTransform(4, 4, False)
+    faiss.copy_array_to_vector(rng.standard_normal(16).astype(np.float32), bad.A)
+    bad.is_trained = True
+    bad.is_orthonormal = True
+    repair_orthonormal(faiss.IndexPreTransform(bad, faiss.IndexFlatL2(4)))
+    assert not bad.is_orthonormal
+
+
+@pytest.mark.parametrize("rounds", [1, 2, 3])
+def test_save_load_and_pickle(rounds, tmp_path, rng):
+    rht = rhtann.RHT(100, rounds=rounds, seed=2**40 + 3)
+    x = rng.standard_normal((50, 100)).astype(np.float32)
+    path = tmp_path / "t.rht"
+    rht.save(path)
+    back = rhtann.load(path)
+    assert back == rht and isinstance(back, rhtann.RHT)
+    np.testing.assert_array_equal(back.apply(x), rht.apply(x))
+    clone = pickle.loads(pickle.dumps(rht))
+    np.testing.assert_array_equal(clone.apply(x), rht.apply(x))
+    assert repr(clone) == repr(rht)
+
+
+def test_load_rejects_tampered_signs(tmp_path):
+    from rhtann import _fileformat
+
+    rht = rhtann.RHT(16, rounds=1, seed=5)
+    signs = rht.signs.copy()
+    signs[0, 0] *= -1
+    path = tmp_path / "t.rht"
+    _fileformat.write_container(path, "RHT", rht._state(), {"signs": signs.tobytes()})
+    with pytest.raises(rhtann.FormatError, match="sign vectors differ"):
+        rhtann.load(path)
+    path.write_bytes(b"not a file at all")
+    with pytest.raises(rhtann.FormatError, match="not an rhtann file"):
+        rhtann.load(path)
