@@ -17,6 +17,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from ._fileformat import FormatError, peek_kind
 from ._threads import get_num_threads, set_num_threads
+from .index import Index, index_factory, wrap
 from .transform import RHT
 
 try:
@@ -25,6 +26,7 @@ except PackageNotFoundError:  # pragma: no cover - source tree without install
     __version__ = "0+unknown"
 
 _LOADERS = {"RHT": RHT.load}
+_LOADERS["Index"] = Index.load
 
 
 def load(path: str | os.PathLike):
@@ -48,3 +50,4 @@ def load(path: str | os.PathLike):
 
 
 __all__ = ["RHT", "FormatError", "load", "set_num_threads", "get_num_threads", "__version__"]
+__all__ += ["Index", "index_factory", "wrap"]
