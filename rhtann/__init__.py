@@ -18,6 +18,7 @@ from importlib.metadata import PackageNotFoundError, version
 from ._fileformat import FormatError, peek_kind
 from ._threads import get_num_threads, set_num_threads
 from .index import Index, index_factory, wrap
+from .moments import choose_rounds, moment_stats
 from .transform import RHT
 
 try:
@@ -51,3 +52,4 @@ def load(path: str | os.PathLike):
 
 __all__ = ["RHT", "FormatError", "load", "set_num_threads", "get_num_threads", "__version__"]
 __all__ += ["Index", "index_factory", "wrap"]
+__all__ += ["choose_rounds", "moment_stats"]
