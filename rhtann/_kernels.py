@@ -5,15 +5,16 @@ write into caller-provided outputs and scratch buffers, and allocate nothing.
 
 Two code paths share the same arithmetic:
 
-* the *tiled* path transposes a tile of ``TILE`` rows into a ``(p, TILE)``
-  scratch buffer, so that every butterfly works on ``TILE`` rows at once with
+* the *tiled* path transposes a tile of ``tw`` rows into a ``(p, tw)``
+  scratch buffer, so that every butterfly works on ``tw`` rows at once with
   SIMD instructions, whatever the butterfly stride; all rounds run while the
-  tile is in cache, and tiles are spread over threads in contiguous chunks;
+  tile is in cache, the sign flips are fused into the first butterflies of
+  each round, and tiles are spread over threads in contiguous chunks;
 * the *row* path transforms one row at a time in place in the output and
   serves small batches, where launching threads costs more than it saves.
 
-Butterflies are grouped in radix-8 passes (three stages per trip through
-memory), then one radix-4 or radix-2 pass for the remaining stages.
+Butterflies are grouped in radix-4 passes (two stages per trip through
+memory), then one radix-2 pass when the number of stages is odd.
 
 The forward transform of one row is, for rounds ``r = 0 .. R-1``,
 ``v <- H_p (s_r * v)`` on the zero-padded row, then ``v <- scale * v``; the
@@ -26,21 +27,18 @@ from __future__ import annotations
 
 from numba import njit, prange
 
-#: Rows transformed together by the tiled kernels (one AVX-512 register of
-#: float32, two AVX2 registers).
-TILE = 16
-
-
-# ---------------------------------------------------------------------------
-# butterfly passes on a (p, TILE) tile
-# ---------------------------------------------------------------------------
+#: Default number of rows transformed together by the tiled kernels. Wider
+#: tiles amortize loop overhead over more SIMD lanes; 64 rows of up to 1024
+#: float32 coordinates (256 KiB) stay in a core's L2 cache.
+TILE = 64
 
 
 @njit(cache=True, inline="always")
 def _tile_radix2(buf, p, h):
+    tw = buf.shape[1]
     for i in range(0, p, 2 * h):
         for j in range(i, i + h):
-            for t in range(TILE):
+            for t in range(tw):
                 a = buf[j, t]
                 b = buf[j + h, t]
                 buf[j, t] = a + b
@@ -49,9 +47,10 @@ def _tile_radix2(buf, p, h):
 
 @njit(cache=True, inline="always")
 def _tile_radix4(buf, p, h):
+    tw = buf.shape[1]
     for i in range(0, p, 4 * h):
         for j in range(i, i + h):
-            for t in range(TILE):
+            for t in range(tw):
                 a0 = buf[j, t]
                 a1 = buf[j + h, t]
                 a2 = buf[j + 2 * h, t]
@@ -67,63 +66,102 @@ def _tile_radix4(buf, p, h):
 
 
 @njit(cache=True, inline="always")
-def _tile_radix8(buf, p, h):
-    for i in range(0, p, 8 * h):
-        for j in range(i, i + h):
-            for t in range(TILE):
-                a0 = buf[j, t]
-                a1 = buf[j + h, t]
-                a2 = buf[j + 2 * h, t]
-                a3 = buf[j + 3 * h, t]
-                a4 = buf[j + 4 * h, t]
-                a5 = buf[j + 5 * h, t]
-                a6 = buf[j + 6 * h, t]
-                a7 = buf[j + 7 * h, t]
+def _tile_first_signed(buf, p, s):
+    """Sign flip fused with the first one or two butterfly stages."""
+    tw = buf.shape[1]
+    if p >= 4:
+        for j in range(0, p, 4):
+            s0 = s[j]
+            s1 = s[j + 1]
+            s2 = s[j + 2]
+            s3 = s[j + 3]
+            for t in range(tw):
+                a0 = buf[j, t] * s0
+                a1 = buf[j + 1, t] * s1
+                a2 = buf[j + 2, t] * s2
+                a3 = buf[j + 3, t] * s3
                 b0 = a0 + a1
                 b1 = a0 - a1
                 b2 = a2 + a3
                 b3 = a2 - a3
-                b4 = a4 + a5
-                b5 = a4 - a5
-                b6 = a6 + a7
-                b7 = a6 - a7
-                c0 = b0 + b2
-                c1 = b1 + b3
-                c2 = b0 - b2
-                c3 = b1 - b3
-                c4 = b4 + b6
-                c5 = b5 + b7
-                c6 = b4 - b6
-                c7 = b5 - b7
-                buf[j, t] = c0 + c4
-                buf[j + h, t] = c1 + c5
-                buf[j + 2 * h, t] = c2 + c6
-                buf[j + 3 * h, t] = c3 + c7
-                buf[j + 4 * h, t] = c0 - c4
-                buf[j + 5 * h, t] = c1 - c5
-                buf[j + 6 * h, t] = c2 - c6
-                buf[j + 7 * h, t] = c3 - c7
+                buf[j, t] = b0 + b2
+                buf[j + 1, t] = b1 + b3
+                buf[j + 2, t] = b0 - b2
+                buf[j + 3, t] = b1 - b3
+        return 4
+    if p == 2:
+        s0 = s[0]
+        s1 = s[1]
+        for t in range(tw):
+            a = buf[0, t] * s0
+            b = buf[1, t] * s1
+            buf[0, t] = a + b
+            buf[1, t] = a - b
+        return 2
+    for t in range(tw):
+        buf[0, t] *= s[0]
+    return 1
 
 
-@njit(cache=True)
-def _tile_wht(buf, p):
-    """Unnormalized Walsh-Hadamard transform of every column of ``buf``."""
-    h = 1
-    while h * 8 <= p:
-        _tile_radix8(buf, p, h)
-        h *= 8
-    if h * 4 <= p:
+@njit(cache=True, inline="always")
+def _tile_wht_from(buf, p, h):
+    """Butterfly stages of stride ``h, 2h, ..., p/2`` on every column of ``buf``."""
+    while h * 4 <= p:
         _tile_radix4(buf, p, h)
-    elif h * 2 <= p:
+        h *= 4
+    if h * 2 <= p:
         _tile_radix2(buf, p, h)
 
 
 @njit(cache=True, inline="always")
 def _tile_signs(buf, p, s):
+    tw = buf.shape[1]
     for j in range(p):
         sj = s[j]
-        for t in range(TILE):
+        for t in range(tw):
             buf[j, t] *= sj
+
+
+#: Blocked tile transposes read ``LOAD_ROWS`` rows by ``BLOCK`` columns at a
+#: time: few enough rows for the hardware prefetchers to follow every
+#: stream, one 64-byte cache line of float32 per row.
+LOAD_ROWS = 8
+BLOCK = 16
+
+
+@njit(cache=True, inline="always")
+def _tile_load(x, r0, m, d, buf):
+    """Transpose rows ``r0 .. r0+m-1`` of ``x[:, :d]`` into ``buf[:d, :m]``.
+
+    Columns ``m ..`` of ``buf`` are zeroed. Returns the sum of ``v - v`` over
+    the values read: 0 unless one of them is NaN or infinite.
+    """
+    tw = buf.shape[1]
+    acc = x.dtype.type(0.0)
+    for tb in range(0, m, LOAD_ROWS):
+        te = min(tb + LOAD_ROWS, m)
+        for jb in range(0, d, BLOCK):
+            je = min(jb + BLOCK, d)
+            for t in range(tb, te):
+                xr = x[r0 + t]
+                for j in range(jb, je):
+                    v = xr[j]
+                    acc += v - v
+                    buf[j, t] = v
+    if m < tw:
+        for j in range(d):
+            for t in range(m, tw):
+                buf[j, t] = 0.0
+    return acc
+
+
+@njit(cache=True, inline="always")
+def _tile_store(buf, scale, r0, m, d, out):
+    """Write ``scale * buf[:d, t]`` to row ``r0 + t`` of ``out`` for ``t < m``."""
+    for t in range(m):
+        o = out[r0 + t]
+        for j in range(d):
+            o[j] = buf[j, t] * scale
 
 
 # ---------------------------------------------------------------------------
@@ -176,47 +214,36 @@ def rht_forward_tiled(x, signs, rounds, scale, out, scratch, bad):
     signs : ndarray, shape (>= rounds, p), same dtype as ``x``
         Sign vector of each round.
     rounds : int
-        Number of rounds.
+        Number of rounds, >= 1.
     scale : float
         Final scale, ``p ** (-rounds / 2)``.
     out : ndarray, shape (n, p), same dtype as ``x``
         Output rows.
-    scratch : ndarray, shape (nchunks, p, TILE), same dtype as ``x``
-        One tile buffer per chunk; ``nchunks`` sets the parallel grain.
+    scratch : ndarray, shape (nchunks, p, tw), same dtype as ``x``
+        One tile buffer per chunk: ``tw`` rows are transformed together and
+        ``nchunks`` sets the parallel grain.
     bad : ndarray, shape (nchunks,), bool
         Set to True for a chunk that met a NaN or infinity in ``x``.
     """
     n, d = x.shape
     p = out.shape[1]
     nchunks = scratch.shape[0]
-    ntiles = (n + TILE - 1) // TILE
+    tw = scratch.shape[2]
+    ntiles = (n + tw - 1) // tw
     for c in prange(nchunks):
         buf = scratch[c]
         acc = x.dtype.type(0.0)
         for ti in range(c * ntiles // nchunks, (c + 1) * ntiles // nchunks):
-            r0 = ti * TILE
-            m = min(TILE, n - r0)
-            s0 = signs[0]
-            for t in range(m):
-                xr = x[r0 + t]
-                for j in range(d):
-                    v = xr[j]
-                    acc += v - v
-                    buf[j, t] = v * s0[j]
-            for t in range(m, TILE):
-                for j in range(d):
-                    buf[j, t] = 0.0
+            r0 = ti * tw
+            m = min(tw, n - r0)
+            acc += _tile_load(x, r0, m, d, buf)
             for j in range(d, p):
-                for t in range(TILE):
+                for t in range(tw):
                     buf[j, t] = 0.0
-            _tile_wht(buf, p)
-            for k in range(1, rounds):
-                _tile_signs(buf, p, signs[k])
-                _tile_wht(buf, p)
-            for t in range(m):
-                o = out[r0 + t]
-                for j in range(p):
-                    o[j] = buf[j, t] * scale
+            for k in range(rounds):
+                h = _tile_first_signed(buf, p, signs[k])
+                _tile_wht_from(buf, p, h)
+            _tile_store(buf, scale, r0, m, p, out)
         bad[c] = not (acc == 0.0)
 
 
@@ -236,29 +263,19 @@ def rht_inverse_tiled(y, signs, rounds, scale, out, scratch, bad):
     n, p = y.shape
     d = out.shape[1]
     nchunks = scratch.shape[0]
-    ntiles = (n + TILE - 1) // TILE
+    tw = scratch.shape[2]
+    ntiles = (n + tw - 1) // tw
     for c in prange(nchunks):
         buf = scratch[c]
         acc = y.dtype.type(0.0)
         for ti in range(c * ntiles // nchunks, (c + 1) * ntiles // nchunks):
-            r0 = ti * TILE
-            m = min(TILE, n - r0)
-            for t in range(m):
-                yr = y[r0 + t]
-                for j in range(p):
-                    v = yr[j]
-                    acc += v - v
-                    buf[j, t] = v
-            for t in range(m, TILE):
-                for j in range(p):
-                    buf[j, t] = 0.0
+            r0 = ti * tw
+            m = min(tw, n - r0)
+            acc += _tile_load(y, r0, m, p, buf)
             for k in range(rounds - 1, -1, -1):
-                _tile_wht(buf, p)
+                _tile_wht_from(buf, p, 1)
                 _tile_signs(buf, p, signs[k])
-            for t in range(m):
-                o = out[r0 + t]
-                for j in range(d):
-                    o[j] = buf[j, t] * scale
+            _tile_store(buf, scale, r0, m, d, out)
         bad[c] = not (acc == 0.0)
 
 

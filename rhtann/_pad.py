@@ -8,7 +8,24 @@ from . import _kernels
 from ._threads import get_num_threads
 
 #: Below this many rows the serial row kernel is used (no thread launch).
-SMALL_BATCH = 2 * _kernels.TILE
+SMALL_BATCH = 8
+
+
+def tile_plan(n: int, threads: int) -> tuple[int, int]:
+    """Tile width and number of parallel chunks for ``n`` rows.
+
+    Returns
+    -------
+    tw : int
+        Rows per tile: 64 (see ``_kernels.TILE``), or 16 for batches under
+        64 rows so that little work is spent on empty rows.
+    nchunks : int
+        Contiguous runs of tiles handed to threads: up to 4 per thread, so a
+        slow thread delays the batch by at most a quarter of its share.
+    """
+    tw = _kernels.TILE if n >= _kernels.TILE else 16
+    ntiles = -(-n // tw)
+    return tw, max(1, min(ntiles, 4 * threads))
 
 
 def next_pow2(d: int) -> int:
@@ -35,10 +52,6 @@ class PadLayout:
     def scale(self, rounds: int) -> float:
         """Normalization applied once after ``rounds`` unnormalized rounds."""
         return float(self.d_out) ** (-0.5 * rounds)
-
-    def _chunks(self, n: int) -> int:
-        ntiles = -(-n // _kernels.TILE)
-        return max(1, min(ntiles, 4 * get_num_threads()))
 
     def forward(
         self, x: np.ndarray, signs: np.ndarray, rounds: int, first: int = 0
@@ -70,8 +83,8 @@ class PadLayout:
         if n < SMALL_BATCH:
             bad = _kernels.rht_forward_rows(x, signs, rounds, scale, out)
             return out, bool(bad)
-        nch = self._chunks(n)
-        scratch = np.empty((nch, self.d_out, _kernels.TILE), dtype=x.dtype)
+        tw, nch = tile_plan(n, get_num_threads())
+        scratch = np.empty((nch, self.d_out, tw), dtype=x.dtype)
         bad = np.zeros(nch, dtype=np.bool_)
         _kernels.rht_forward_tiled(x, signs, rounds, scale, out, scratch, bad)
         return out, bool(bad.any())
@@ -95,8 +108,8 @@ class PadLayout:
             work = np.empty(self.d_out, dtype=y.dtype)
             bad = _kernels.rht_inverse_rows(y, signs, rounds, scale, out, work)
             return out, bool(bad)
-        nch = self._chunks(n)
-        scratch = np.empty((nch, self.d_out, _kernels.TILE), dtype=y.dtype)
+        tw, nch = tile_plan(n, get_num_threads())
+        scratch = np.empty((nch, self.d_out, tw), dtype=y.dtype)
         bad = np.zeros(nch, dtype=np.bool_)
         _kernels.rht_inverse_tiled(y, signs, rounds, scale, out, scratch, bad)
         return out, bool(bad.any())
