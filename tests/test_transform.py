@@ -87,8 +87,9 @@ def test_threads_and_tile_edges_give_identical_results(rng):
             np.testing.assert_array_equal(rht.apply(x), full)
     finally:
         rhtann.set_num_threads(old)
-    # any n: row kernel below 32 rows, partial tiles above
-    for n in (1, 2, 15, 16, 17, 31, 32, 33, 47, 257):
+    # any n: row kernel below 8 rows, 16-row tiles below 64 rows, 64-row tiles above,
+    # with partial last tiles and uneven chunks of tiles per thread
+    for n in (1, 2, 7, 8, 9, 15, 16, 17, 63, 64, 65, 127, 128, 129, 257, 999):
         np.testing.assert_allclose(rht.apply(x[:n]), full[:n], atol=1e-6)
         np.testing.assert_allclose(rht.reverse_transform(full[:n]), x[:n], atol=1e-5)
 
