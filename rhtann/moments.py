@@ -73,6 +73,17 @@ def _peak64(br, mask):
     return m
 
 
+@njit(cache=True, inline="always")
+def _prescale(m):
+    """Factors ``(pre, scale)`` with ``x * pre * scale = x / m``, all finite.
+
+    ``1 / m`` overflows for subnormal ``m``; those rows are first multiplied
+    by ``2**600``, an exact power of two.
+    """
+    pre = 1.0 if m >= 1e-300 else 2.0**600
+    return pre, 1.0 / (m * pre)
+
+
 @njit(cache=True, fastmath=_FASTMATH, inline="always")
 def _row_sums(xr, br, mask, infbits):
     """Return (s2, s3, s4, peak, bad) of one row, in float64.
@@ -101,9 +112,9 @@ def _row_sums(xr, br, mask, infbits):
     m64 = _peak64(br, mask)
     if m64 >= infbits or m64 == 0:
         return 0.0, 0.0, 0.0, 0.0, m64 >= infbits
-    scale = 1.0 / np.uint64(m64).view(np.float64)
+    pre, scale = _prescale(np.uint64(m64).view(np.float64))
     for j in range(xr.shape[0]):
-        a = abs(np.float64(xr[j])) * scale
+        a = abs(np.float64(xr[j]) * pre) * scale
         a2 = a * a
         s2 += a2
         s3 += a2 * a
@@ -128,9 +139,9 @@ def _row_s24(xr, br, mask, infbits):
     m64 = _peak64(br, mask)
     if m64 >= infbits or m64 == 0:
         return 0.0, 0.0, m64 >= infbits
-    scale = 1.0 / np.uint64(m64).view(np.float64)
+    pre, scale = _prescale(np.uint64(m64).view(np.float64))
     for j in range(xr.shape[0]):
-        a = np.float64(xr[j]) * scale
+        a = np.float64(xr[j]) * pre * scale
         a2 = a * a
         s2 += a2
         s4 += a2 * a2
