@@ -1,0 +1,344 @@
+"""The dimension-preserving layout (``"keep"``) and the ``"auto"`` rule.
+
+``KeepLayout(d)`` has ``d_out == d`` for every ``d``. In every mode, each round
+after the first starts with a fixed pseudo-random permutation of the ``d``
+coordinates (:func:`fixed_permutation`: it depends on ``d`` only, not on the
+seed). The permutation costs one pass over the data and changes no guarantee
+(a Hadamard matrix with permuted columns is a Hadamard matrix), but it breaks
+the algebraic structure that makes consecutive Sylvester rounds align: the
+``(e0 + e1) / sqrt(2)`` input, whose two output coordinates ``0`` and ``1``
+have equal magnitudes after two padded rounds, is no longer special. How a
+round mixes the coordinates depends on ``d``:
+
+``"sylvester"`` (``d`` a power of two)
+    ``x <- (1/sqrt(d)) H_d diag(s_r) x`` with the Sylvester matrix, as in the
+    padded layout (nothing to pad). Round 0 equals the padded layout's round
+    0; because of the permutations, two or three rounds do not equal
+    ``faiss.HadamardRotation`` (use ``"pad"`` or ``"auto"`` for that).
+
+``"hadamard"`` (``d`` has a Hadamard plan, see :mod:`rhtann._hadamard`)
+    The same with a true Hadamard matrix ``H_d = H_{K_1} (x) ... (x) H_M`` of
+    order ``d`` (Paley cores applied as small dense products, a Sylvester
+    factor as a fast transform). Every entry of ``H_d / sqrt(d)`` has
+    magnitude ``1/sqrt(d)``, so the facts that make the padded RHT work hold
+    unchanged with ``p -> d``: each output coordinate is a Rademacher sum of
+    the inputs, its variance is exactly ``||x||^2 / d`` for every input, and
+    one round maps the fourth-moment ratio to
+    ``E sum_i y_i^4 = (3 - 2 rho4(x)) / d`` (theory.md A.4 (ii)), from which the
+    two-round Berry-Esseen bound ``KS <= 0.56 sqrt(3 / d)`` follows.
+
+``"windows"`` (every other ``d``)
+    ``h`` is a Hadamard order with a plan, at most ``d`` and more than
+    ``d / 2`` (the cheapest one in ``[15 d / 16, d]`` when there is one,
+    otherwise the largest). One round is three steps, each a randomized
+    Hadamard transform of order ``h`` with its own signs on a window of ``h``
+    consecutive coordinates: the front window ``[0, h)``, the back window
+    ``[d - h, d)``, the front window again. The windows overlap, so every
+    input coordinate reaches every output coordinate within one round. Each
+    round costs three Hadamard transforms of order ``h``: ``O(d log d)`` with
+    a constant dense-core factor of at most ``MAX_DENSE``.
+
+    What it guarantees: orthogonality and an exact inverse (every step is
+    orthogonal); each output coordinate is, given the earlier steps, a
+    Rademacher sum over its last window. What it does not: the variance of
+    an output coordinate is not exactly ``||x||^2 / d`` for every input, so
+    the exact identities above hold only approximately. The expected squared
+    entries of the transform form a doubly stochastic matrix whose distance
+    to the uniform one (:func:`variance_spread`) is at most ``(d - h) / h``
+    after one round and shrinks quickly with more rounds; sampled quality is
+    measured by ``bench/layout_quality.py``.
+
+``auto_layout(d)`` picks, per ``d``: the padded layout for powers of two
+(which makes ``"auto"`` equal to ``faiss.HadamardRotation`` there), the
+keep layout when ``d`` has a Hadamard plan, the keep layout in the windows
+mode when its two-round variance spread is at most :data:`AUTO_MAX_SPREAD`,
+and the padded layout otherwise.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import cache
+
+import numpy as np
+
+from . import _hadamard, _kernels_keep
+from ._pad import PadLayout
+from ._signs import splitmix64
+from ._threads import get_num_threads
+
+#: Fraction of ``d`` a window may leave out when a cheaper window order exists.
+WINDOW_SLACK = 1.0 / 16.0
+#: Seed offset of the fixed inter-round permutation (mixed with ``d``).
+PERM_SEED = 0x6B656570  # "keep"
+#: Batches of fewer tiles than this run on one thread (no thread launch).
+SERIAL_TILES = 4
+#: Largest two-round variance spread for which ``auto`` keeps the dimension.
+AUTO_MAX_SPREAD = 0.01
+
+
+def _is_pow2(n: int) -> bool:
+    return n >= 1 and n & (n - 1) == 0
+
+
+def _plan_cost(plan: tuple[tuple[int, ...], int]) -> int:
+    cores, m = plan
+    return sum(cores) + (m.bit_length() - 1)
+
+
+@cache
+def window_order(d: int) -> int:
+    """Order ``h`` of the windows of the ``"windows"`` mode for dimension ``d``.
+
+    Among the orders with a Hadamard plan in ``[ceil(d (1 - WINDOW_SLACK)), d]``
+    the one with the cheapest plan (then the largest) is chosen; if there is
+    none, the largest order ``<= d`` with a plan. Always ``h > d / 2``.
+    """
+    d = int(d)
+    lo = max(1, math.ceil(d * (1.0 - WINDOW_SLACK)))
+    best = None
+    for h in range(d, lo - 1, -1):
+        plan = _hadamard.hadamard_plan(h)
+        if plan is not None and (best is None or _plan_cost(plan) < best[0]):
+            best = (_plan_cost(plan), h)
+    if best is not None:
+        return best[1]
+    return _hadamard.largest_planned_order(d)
+
+
+@cache
+def fixed_permutation(d: int) -> np.ndarray:
+    """The inter-round permutation of the keep layout, shape (d,), int64.
+
+    A Fisher-Yates shuffle driven by SplitMix64 seeded with
+    ``PERM_SEED + d``; it depends on ``d`` only and is stable across numpy
+    versions. The result is read-only.
+    """
+    z = splitmix64(PERM_SEED + int(d), max(int(d), 1))
+    perm = np.arange(d, dtype=np.int64)
+    for i in range(d - 1, 0, -1):
+        j = int(z[i] % np.uint64(i + 1))
+        perm[i], perm[j] = perm[j], perm[i]
+    perm.setflags(write=False)
+    return perm
+
+
+def keep_mode(d: int) -> str:
+    """``"sylvester"``, ``"hadamard"`` or ``"windows"``: how ``KeepLayout(d)`` works."""
+    d = int(d)
+    if _is_pow2(d):
+        return "sylvester"
+    if _hadamard.hadamard_plan(d) is not None:
+        return "hadamard"
+    return "windows"
+
+
+class KeepLayout:
+    """Dimension-preserving layout: ``d_out == d`` for every ``d``.
+
+    Parameters
+    ----------
+    d : int
+        Input dimension, >= 1.
+
+    Attributes
+    ----------
+    mode : str
+        ``"sylvester"``, ``"hadamard"`` or ``"windows"`` (see the module
+        documentation). Every mode permutes the coordinates before each round
+        after the first.
+    window : int
+        Order ``h`` of the Hadamard transforms of one step (``d`` unless the
+        mode is ``"windows"``).
+    plan : tuple
+        ``(cores, M)``: the window Hadamard matrix is
+        ``H_{cores[0]} (x) ... (x) H_M``.
+    d_out : int
+        Equal to ``d``.
+    sign_length : int
+        Length of each round's sign vector: ``d``, or ``3 d`` in the
+        ``"windows"`` mode (one sign vector per step).
+    """
+
+    name = "keep"
+
+    def __init__(self, d: int) -> None:
+        self.d = int(d)
+        if self.d < 1:
+            raise ValueError(f"d must be >= 1; got {d}")
+        self.d_out = self.d
+        self.mode = keep_mode(self.d)
+        if self.mode == "windows":
+            self.window = window_order(self.d)
+            starts = [0, self.d - self.window, 0]
+        else:
+            self.window = self.d
+            starts = [0]
+        self._perm = fixed_permutation(self.d)
+        self.plan = _hadamard.hadamard_plan(self.window)
+        self.sign_length = self.d * len(starts)
+        self._starts = np.asarray(starts, dtype=np.int64)
+        self._sign_offs = np.arange(len(starts), dtype=np.int64) * self.d
+        cores, self._m = self.plan
+        self._core_sizes = np.asarray(cores, dtype=np.int64)
+        self._max_core = max(cores, default=1)
+        mats = [_hadamard.core_matrix(k).astype(np.float64) for k in cores]
+        flat = np.concatenate([a.ravel() for a in mats]) if mats else np.zeros(1)
+        flat_t = np.concatenate([a.T.ravel() for a in mats]) if mats else np.zeros(1)
+        self._mats = {
+            np.dtype(np.float64): (flat, flat_t),
+            np.dtype(np.float32): (flat.astype(np.float32), flat_t.astype(np.float32)),
+        }
+        self._step_scale = 1.0 / math.sqrt(self.window)
+
+    def __repr__(self) -> str:
+        cores, m = self.plan
+        return (
+            f"KeepLayout(d={self.d}, mode={self.mode!r}, window={self.window}, "
+            f"cores={list(cores)}, M={m})"
+        )
+
+    def _chunks(self, n: int) -> int:
+        ntiles = -(-n // _kernels_keep.TILE)
+        if ntiles < SERIAL_TILES:
+            return 1
+        return max(1, min(ntiles, 4 * get_num_threads()))
+
+    def _buffers(self, n: int, dtype: np.dtype):
+        nch = self._chunks(n)
+        tile = _kernels_keep.TILE
+        scratch = np.empty((nch, self.d, tile), dtype=dtype)
+        scratch2 = np.empty((nch, self.d, tile), dtype=dtype)
+        tmp = np.empty((nch, self._max_core, tile), dtype=dtype)
+        bad = np.zeros(nch, dtype=np.bool_)
+        return scratch, scratch2, tmp, bad
+
+    @staticmethod
+    def _signs_as(signs: np.ndarray, dtype: np.dtype) -> np.ndarray:
+        return np.ascontiguousarray(signs, dtype=dtype)
+
+    def forward(
+        self, x: np.ndarray, signs: np.ndarray, rounds: int, first: int = 0
+    ) -> tuple[np.ndarray, bool]:
+        """Apply rounds ``first .. first + rounds - 1`` to the rows of ``x``.
+
+        Parameters
+        ----------
+        x : ndarray, shape (n, d), C-contiguous float32 or float64
+            Input rows (already carried through rounds ``0 .. first - 1``
+            when ``first > 0``); not modified.
+        signs : ndarray, shape (>= first + rounds, sign_length)
+            Sign vector of each round; converted to the dtype of ``x``.
+        rounds : int
+            Number of rounds to apply.
+        first : int, default 0
+            Global index of the first round to apply.
+
+        Returns
+        -------
+        y : ndarray, shape (n, d), dtype of ``x``
+        bad : bool
+            True when ``x`` held a NaN or an infinity.
+        """
+        dtype = x.dtype
+        signs = self._signs_as(signs, dtype)
+        out = np.empty((x.shape[0], self.d), dtype=dtype)
+        scratch, scratch2, tmp, bad = self._buffers(x.shape[0], dtype)
+        kernel = _kernels_keep.keep_forward if bad.size > 1 else _kernels_keep.keep_forward_serial
+        kernel(
+            x, signs, int(first), int(rounds), self._starts, self._sign_offs, self.window,
+            self._mats[dtype][0], self._core_sizes, self._m, dtype.type(self._step_scale),
+            self._perm, True, out, scratch, scratch2, tmp, bad,
+        )
+        return out, bool(bad.any())
+
+    def inverse(self, y: np.ndarray, signs: np.ndarray, rounds: int) -> tuple[np.ndarray, bool]:
+        """Invert rounds ``0 .. rounds - 1``.
+
+        Parameters
+        ----------
+        y : ndarray, shape (n, d), C-contiguous float32 or float64
+        signs : ndarray, shape (>= rounds, sign_length)
+        rounds : int
+
+        Returns
+        -------
+        x : ndarray, shape (n, d), dtype of ``y``
+            The exact preimage (the transform is orthogonal and square).
+        bad : bool
+            True when ``y`` held a NaN or an infinity.
+        """
+        dtype = y.dtype
+        signs = self._signs_as(signs, dtype)
+        out = np.empty((y.shape[0], self.d), dtype=dtype)
+        scratch, scratch2, tmp, bad = self._buffers(y.shape[0], dtype)
+        kernel = _kernels_keep.keep_inverse if bad.size > 1 else _kernels_keep.keep_inverse_serial
+        kernel(
+            y, signs, int(rounds), self._starts, self._sign_offs, self.window,
+            self._mats[dtype][1], self._core_sizes, self._m, dtype.type(self._step_scale),
+            self._perm, True, out, scratch, scratch2, tmp, bad,
+        )
+        return out, bool(bad.any())
+
+    def native_faiss(self, seed: int, rounds: int):
+        """None: no native faiss transform equals this layout (it permutes between rounds)."""
+        return None
+
+
+@cache
+def variance_spread(d: int, rounds: int) -> float:
+    """Largest ``|d * E[A_ij^2] - 1|`` of the keep transform ``A`` after ``rounds`` rounds.
+
+    ``E[A_ij^2]`` (over the signs) is the variance of output coordinate
+    ``i`` for the input ``e_j``; it is exactly ``1/d`` for every ``i, j`` in
+    the ``"sylvester"`` and ``"hadamard"`` modes (spread 0). In the
+    ``"windows"`` mode each step replaces the window's rows of the matrix of
+    expected squared entries by their mean, and the permutation reorders the
+    rows. After the first step every column ``j < h`` of that matrix equals
+    column 0 and after the second every column ``j >= h`` equals column
+    ``d - 1``, so tracking these two columns gives the spread exactly in
+    ``O(d)`` per step.
+
+    Parameters
+    ----------
+    d : int
+    rounds : int
+        Number of rounds, >= 1.
+
+    Returns
+    -------
+    float
+    """
+    d = int(d)
+    if keep_mode(d) != "windows":
+        return 0.0
+    h = window_order(d)
+    perm = fixed_permutation(d)
+    p = np.zeros((d, 2))
+    p[0, 0] = p[d - 1, 1] = 1.0
+    for r in range(int(rounds)):
+        if r:
+            p = p[perm]
+        for lo in (0, d - h, 0):
+            p[lo : lo + h] = p[lo : lo + h].mean(axis=0)
+    return float(np.abs(d * p - 1.0).max())
+
+
+def auto_choice(d: int) -> str:
+    """Name of the layout ``"auto"`` uses for dimension ``d``: ``"pad"`` or ``"keep"``.
+
+    ``"pad"`` for powers of two; ``"keep"`` when ``d`` has a Hadamard plan;
+    ``"keep"`` in the windows mode when :func:`variance_spread` after two
+    rounds is at most :data:`AUTO_MAX_SPREAD`; ``"pad"`` otherwise.
+    """
+    mode = keep_mode(d)
+    if mode == "sylvester":
+        return "pad"
+    if mode == "hadamard" or variance_spread(d, 2) <= AUTO_MAX_SPREAD:
+        return "keep"
+    return "pad"
+
+
+def auto_layout(d: int):
+    """The layout ``"auto"`` builds for dimension ``d`` (see :func:`auto_choice`)."""
+    return KeepLayout(d) if auto_choice(d) == "keep" else PadLayout(d)
