@@ -8,13 +8,25 @@ holds the signs and the round count and delegates the work here.
     Zero-pad to ``p``, the next power of two >= d, and apply ``H_p``. Every
     guarantee of the randomized Hadamard transform holds with ``d -> p``;
     ``d_out = p``. With three rounds it equals ``faiss.HadamardRotation``.
+``"keep"``
+    ``d_out = d`` for every ``d``: a true Hadamard matrix of order ``d``
+    (Paley cores, Kronecker products, Sylvester factor) when one is built,
+    otherwise three overlapping Hadamard windows per round; a fixed
+    permutation of the coordinates precedes every round after the first
+    (see :mod:`rhtann._keep`).
+``"auto"``
+    Per ``d``: ``"pad"`` for powers of two (so it equals
+    ``faiss.HadamardRotation`` there), ``"keep"`` wherever its quality
+    matches the padded layout's, ``"pad"`` otherwise (see
+    :func:`rhtann._keep.auto_choice`).
 """
 
 from __future__ import annotations
 
+from ._keep import KeepLayout, auto_choice, auto_layout
 from ._pad import PadLayout, next_pow2
 
-LAYOUTS = {"pad": PadLayout}
+LAYOUTS = {"pad": PadLayout, "keep": KeepLayout, "auto": auto_layout}
 
 
 def make_layout(name: str, d: int):
@@ -23,4 +35,12 @@ def make_layout(name: str, d: int):
         raise ValueError(f"layout must be one of {sorted(LAYOUTS)}; got {name!r}")
     return LAYOUTS[name](d)
 
-__all__ = ["LAYOUTS", "PadLayout", "make_layout", "next_pow2"]
+__all__ = [
+    "LAYOUTS",
+    "KeepLayout",
+    "PadLayout",
+    "auto_choice",
+    "auto_layout",
+    "make_layout",
+    "next_pow2",
+]
