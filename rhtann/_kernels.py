@@ -13,8 +13,11 @@ Two code paths share the same arithmetic:
 * the *row* path transforms one row at a time in place in the output and
   serves small batches, where launching threads costs more than it saves.
 
-Butterflies are grouped in radix-4 passes (two stages per trip through
-memory), then one radix-2 pass when the number of stages is odd.
+On tiles, butterflies are grouped in radix-16 passes (four stages per trip
+through memory, in registers), then one pass for the remaining stages; the
+tile transposes and butterflies are vector code from :mod:`rhtann._simd`.
+On rows, radix-4 passes are followed by one radix-2 pass when the number of
+stages is odd.
 
 The forward transform of one row is, for rounds ``r = 0 .. R-1``,
 ``v <- H_p (s_r * v)`` on the zero-padded row, then ``v <- scale * v``; the
@@ -27,127 +30,102 @@ from __future__ import annotations
 
 from numba import njit, prange
 
+from ._simd import (
+    BLOCK,
+    butterfly2,
+    butterfly2_signed,
+    butterfly4,
+    butterfly4_signed,
+    butterfly8,
+    butterfly8_signed,
+    butterfly16,
+    butterfly16_signed,
+    transpose16,
+)
+
 #: Default number of rows transformed together by the tiled kernels. Wider
-#: tiles amortize loop overhead over more SIMD lanes; 64 rows of up to 1024
-#: float32 coordinates (256 KiB) stay in a core's L2 cache.
+#: tiles amortize loop overhead; 64 rows of up to 1024 float32 coordinates
+#: (about 320 KiB with the padding below) stay in a core's L2 cache.
 TILE = 64
 
+#: Extra columns allocated after each tile row, so that rows a power of two
+#: apart do not map to the same L1 cache set (16 rows of 64 float32 would be
+#: exactly 4 KiB apart).
+TILE_PAD = 16
+
 
 @njit(cache=True, inline="always")
-def _tile_radix2(buf, p, h):
-    tw = buf.shape[1]
-    for i in range(0, p, 2 * h):
+def _tile_pass(buf, p, tw, h, radix, s, signed):
+    """One pass of ``log2(radix)`` butterfly stages starting at stride ``h``."""
+    for i in range(0, p, radix * h):
         for j in range(i, i + h):
+            for t in range(0, tw, BLOCK):
+                if signed:
+                    if radix == 16:
+                        butterfly16_signed(buf, j, h, t, s)
+                    elif radix == 8:
+                        butterfly8_signed(buf, j, h, t, s)
+                    elif radix == 4:
+                        butterfly4_signed(buf, j, h, t, s)
+                    else:
+                        butterfly2_signed(buf, j, h, t, s)
+                elif radix == 16:
+                    butterfly16(buf, j, h, t)
+                elif radix == 8:
+                    butterfly8(buf, j, h, t)
+                elif radix == 4:
+                    butterfly4(buf, j, h, t)
+                else:
+                    butterfly2(buf, j, h, t)
+
+
+@njit(cache=True, inline="always")
+def _tile_round(buf, p, tw, s, signed):
+    """Walsh-Hadamard transform of columns ``:tw`` of ``buf[:p]``.
+
+    With ``signed``, the rows are first multiplied by the signs ``s`` (fused
+    into the first pass). Stages are grouped four at a time (radix 16, in
+    registers), the remaining one to three stages in one last pass.
+    """
+    if p == 1:
+        if signed:
             for t in range(tw):
-                a = buf[j, t]
-                b = buf[j + h, t]
-                buf[j, t] = a + b
-                buf[j + h, t] = a - b
+                buf[0, t] *= s[0]
+        return
+    stages = 0
+    while (1 << stages) < p:
+        stages += 1
+    h = 1
+    first = signed
+    while stages > 0:
+        take = 4 if stages >= 4 else stages
+        _tile_pass(buf, p, tw, h, 1 << take, s, first)
+        first = False
+        h <<= take
+        stages -= take
 
 
 @njit(cache=True, inline="always")
-def _tile_radix4(buf, p, h):
-    tw = buf.shape[1]
-    for i in range(0, p, 4 * h):
-        for j in range(i, i + h):
-            for t in range(tw):
-                a0 = buf[j, t]
-                a1 = buf[j + h, t]
-                a2 = buf[j + 2 * h, t]
-                a3 = buf[j + 3 * h, t]
-                b0 = a0 + a1
-                b1 = a0 - a1
-                b2 = a2 + a3
-                b3 = a2 - a3
-                buf[j, t] = b0 + b2
-                buf[j + h, t] = b1 + b3
-                buf[j + 2 * h, t] = b0 - b2
-                buf[j + 3 * h, t] = b1 - b3
-
-
-@njit(cache=True, inline="always")
-def _tile_first_signed(buf, p, s):
-    """Sign flip fused with the first one or two butterfly stages."""
-    tw = buf.shape[1]
-    if p >= 4:
-        for j in range(0, p, 4):
-            s0 = s[j]
-            s1 = s[j + 1]
-            s2 = s[j + 2]
-            s3 = s[j + 3]
-            for t in range(tw):
-                a0 = buf[j, t] * s0
-                a1 = buf[j + 1, t] * s1
-                a2 = buf[j + 2, t] * s2
-                a3 = buf[j + 3, t] * s3
-                b0 = a0 + a1
-                b1 = a0 - a1
-                b2 = a2 + a3
-                b3 = a2 - a3
-                buf[j, t] = b0 + b2
-                buf[j + 1, t] = b1 + b3
-                buf[j + 2, t] = b0 - b2
-                buf[j + 3, t] = b1 - b3
-        return 4
-    if p == 2:
-        s0 = s[0]
-        s1 = s[1]
-        for t in range(tw):
-            a = buf[0, t] * s0
-            b = buf[1, t] * s1
-            buf[0, t] = a + b
-            buf[1, t] = a - b
-        return 2
-    for t in range(tw):
-        buf[0, t] *= s[0]
-    return 1
-
-
-@njit(cache=True, inline="always")
-def _tile_wht_from(buf, p, h):
-    """Butterfly stages of stride ``h, 2h, ..., p/2`` on every column of ``buf``."""
-    while h * 4 <= p:
-        _tile_radix4(buf, p, h)
-        h *= 4
-    if h * 2 <= p:
-        _tile_radix2(buf, p, h)
-
-
-@njit(cache=True, inline="always")
-def _tile_signs(buf, p, s):
-    tw = buf.shape[1]
-    for j in range(p):
-        sj = s[j]
-        for t in range(tw):
-            buf[j, t] *= sj
-
-
-#: Blocked tile transposes read ``LOAD_ROWS`` rows by ``BLOCK`` columns at a
-#: time: few enough rows for the hardware prefetchers to follow every
-#: stream, one 64-byte cache line of float32 per row.
-LOAD_ROWS = 8
-BLOCK = 16
-
-
-@njit(cache=True, inline="always")
-def _tile_load(x, r0, m, d, buf):
+def _tile_load(x, r0, m, d, buf, tw):
     """Transpose rows ``r0 .. r0+m-1`` of ``x[:, :d]`` into ``buf[:d, :m]``.
 
-    Columns ``m ..`` of ``buf`` are zeroed. Returns the sum of ``v - v`` over
-    the values read: 0 unless one of them is NaN or infinite.
+    Full 16 x 16 blocks go through :func:`transpose16`; the edges are moved
+    one value at a time. Columns ``m ..`` of ``buf`` are zeroed. Returns the
+    sum of ``v - v`` over the values read: 0 unless one is NaN or infinite.
     """
-    tw = buf.shape[1]
+    one = x.dtype.type(1.0)
     acc = x.dtype.type(0.0)
-    for tb in range(0, m, LOAD_ROWS):
-        te = min(tb + LOAD_ROWS, m)
-        for jb in range(0, d, BLOCK):
-            je = min(jb + BLOCK, d)
-            for t in range(tb, te):
-                xr = x[r0 + t]
-                for j in range(jb, je):
-                    v = xr[j]
-                    acc += v - v
-                    buf[j, t] = v
+    mb = m - m % BLOCK
+    db = d - d % BLOCK
+    for tb in range(0, mb, BLOCK):
+        for jb in range(0, db, BLOCK):
+            acc += transpose16(x, r0 + tb, jb, buf, jb, tb, one)
+    for t in range(m):
+        xr = x[r0 + t]
+        for j in range(db if t < mb else 0, d):
+            v = xr[j]
+            acc += v - v
+            buf[j, t] = v
     if m < tw:
         for j in range(d):
             for t in range(m, tw):
@@ -158,9 +136,14 @@ def _tile_load(x, r0, m, d, buf):
 @njit(cache=True, inline="always")
 def _tile_store(buf, scale, r0, m, d, out):
     """Write ``scale * buf[:d, t]`` to row ``r0 + t`` of ``out`` for ``t < m``."""
+    mb = m - m % BLOCK
+    db = d - d % BLOCK
+    for jb in range(0, db, BLOCK):
+        for tb in range(0, mb, BLOCK):
+            transpose16(buf, jb, tb, out, r0 + tb, jb, scale)
     for t in range(m):
         o = out[r0 + t]
-        for j in range(d):
+        for j in range(db if t < mb else 0, d):
             o[j] = buf[j, t] * scale
 
 
@@ -219,16 +202,16 @@ def rht_forward_tiled(x, signs, rounds, scale, out, scratch, bad):
         Final scale, ``p ** (-rounds / 2)``.
     out : ndarray, shape (n, p), same dtype as ``x``
         Output rows.
-    scratch : ndarray, shape (nchunks, p, tw), same dtype as ``x``
-        One tile buffer per chunk: ``tw`` rows are transformed together and
-        ``nchunks`` sets the parallel grain.
+    scratch : ndarray, shape (nchunks, p, tw + TILE_PAD), same dtype as ``x``
+        One tile buffer per chunk: ``tw`` rows (a multiple of 16) are
+        transformed together and ``nchunks`` sets the parallel grain.
     bad : ndarray, shape (nchunks,), bool
         Set to True for a chunk that met a NaN or infinity in ``x``.
     """
     n, d = x.shape
     p = out.shape[1]
     nchunks = scratch.shape[0]
-    tw = scratch.shape[2]
+    tw = scratch.shape[2] - TILE_PAD
     ntiles = (n + tw - 1) // tw
     for c in prange(nchunks):
         buf = scratch[c]
@@ -236,13 +219,12 @@ def rht_forward_tiled(x, signs, rounds, scale, out, scratch, bad):
         for ti in range(c * ntiles // nchunks, (c + 1) * ntiles // nchunks):
             r0 = ti * tw
             m = min(tw, n - r0)
-            acc += _tile_load(x, r0, m, d, buf)
+            acc += _tile_load(x, r0, m, d, buf, tw)
             for j in range(d, p):
                 for t in range(tw):
                     buf[j, t] = 0.0
             for k in range(rounds):
-                h = _tile_first_signed(buf, p, signs[k])
-                _tile_wht_from(buf, p, h)
+                _tile_round(buf, p, tw, signs[k], True)
             _tile_store(buf, scale, r0, m, p, out)
         bad[c] = not (acc == 0.0)
 
@@ -263,7 +245,7 @@ def rht_inverse_tiled(y, signs, rounds, scale, out, scratch, bad):
     n, p = y.shape
     d = out.shape[1]
     nchunks = scratch.shape[0]
-    tw = scratch.shape[2]
+    tw = scratch.shape[2] - TILE_PAD
     ntiles = (n + tw - 1) // tw
     for c in prange(nchunks):
         buf = scratch[c]
@@ -271,10 +253,17 @@ def rht_inverse_tiled(y, signs, rounds, scale, out, scratch, bad):
         for ti in range(c * ntiles // nchunks, (c + 1) * ntiles // nchunks):
             r0 = ti * tw
             m = min(tw, n - r0)
-            acc += _tile_load(y, r0, m, p, buf)
-            for k in range(rounds - 1, -1, -1):
-                _tile_wht_from(buf, p, 1)
-                _tile_signs(buf, p, signs[k])
+            acc += _tile_load(y, r0, m, p, buf, tw)
+            # (D_0 H)(D_1 H)...(D_{R-1} H) read right to left: H first, then
+            # "signs then H" for rounds R-1 .. 1, then the signs of round 0.
+            _tile_round(buf, p, tw, signs[0], False)
+            for k in range(rounds - 1, 0, -1):
+                _tile_round(buf, p, tw, signs[k], True)
+            s0 = signs[0]
+            for j in range(p):
+                sj = s0[j]
+                for t in range(tw):
+                    buf[j, t] *= sj
             _tile_store(buf, scale, r0, m, d, out)
         bad[c] = not (acc == 0.0)
 

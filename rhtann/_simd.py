@@ -1,0 +1,191 @@
+"""SIMD building blocks that numba cannot express in plain Python loops.
+
+:func:`transpose16` moves a 16 x 16 block between two row-major arrays with
+sixteen vector loads, a shuffle network and sixteen vector stores, instead of
+256 scalar moves. The tiled Hadamard kernels use it to turn a tile of rows
+into columns and back.
+"""
+
+from __future__ import annotations
+
+from llvmlite import ir
+from numba import types
+from numba.extending import intrinsic
+
+#: Side of the transposed blocks.
+BLOCK = 16
+
+
+@intrinsic
+def transpose16(typingctx, src, si, sj, dst, di, dj, scale):
+    """``dst[di + c, dj + r] = scale * src[si + r, sj + c]`` for ``r, c < 16``.
+
+    Parameters
+    ----------
+    src, dst : 2-D arrays of the same float dtype, unit stride along axis 1
+        The caller guarantees that both 16 x 16 blocks lie inside the arrays.
+    si, sj, di, dj : int
+        Top-left corners of the blocks.
+    scale : float
+        Factor applied while storing.
+
+    Returns
+    -------
+    float
+        The sum of ``v - v`` over the 256 values read: 0 unless one of them
+        is NaN or infinite.
+
+    Notes
+    -----
+    The block is transposed in four stages: at stage ``s`` (8, 4, 2, 1) rows
+    ``i`` and ``i + s`` exchange their off-diagonal ``s``-wide halves, which
+    swaps the off-diagonal sub-blocks of every ``2s x 2s`` block.
+    """
+    if not (
+        isinstance(src, types.Array)
+        and isinstance(dst, types.Array)
+        and src.ndim == 2
+        and dst.ndim == 2
+        and src.dtype == dst.dtype
+        and isinstance(src.dtype, types.Float)
+    ):
+        return None
+    sig = src.dtype(src, si, sj, dst, di, dj, scale)
+
+    def codegen(context, builder, signature, args):
+        src_v, si_v, sj_v, dst_v, di_v, dj_v, scale_v = args
+        srcty, dstty = signature.args[0], signature.args[3]
+        sary = context.make_array(srcty)(context, builder, src_v)
+        dary = context.make_array(dstty)(context, builder, dst_v)
+        elty = context.get_data_type(srcty.dtype)
+        vecty = ir.VectorType(elty, BLOCK)
+        maskty = ir.VectorType(ir.IntType(32), BLOCK)
+        intp = context.get_value_type(types.intp)
+        itemsize = ir.Constant(intp, context.get_abi_sizeof(elty))
+        bytep = ir.IntType(8).as_pointer()
+
+        def index(value, pos):
+            return context.cast(builder, value, signature.args[pos], types.intp)
+
+        def block_ptr(ary, i, j, r):
+            stride = builder.extract_value(ary.strides, 0)
+            row = builder.add(i, ir.Constant(intp, r))
+            off = builder.add(builder.mul(row, stride), builder.mul(j, itemsize))
+            base = builder.bitcast(ary.data, bytep)
+            return builder.bitcast(builder.gep(base, [off]), vecty.as_pointer())
+
+        si_v, sj_v, di_v, dj_v = (index(v, p) for v, p in ((si_v, 1), (sj_v, 2), (di_v, 4), (dj_v, 5)))
+        scale_v = context.cast(builder, scale_v, signature.args[6], srcty.dtype)
+        rows = [builder.load(block_ptr(sary, si_v, sj_v, r), align=4) for r in range(BLOCK)]
+        check = builder.fsub(rows[0], rows[0])
+        for r in range(1, BLOCK):
+            check = builder.fadd(check, builder.fsub(rows[r], rows[r]))
+        for step in (8, 4, 2, 1):
+            lo = ir.Constant(maskty, [j if not j & step else BLOCK + j - step for j in range(BLOCK)])
+            hi = ir.Constant(maskty, [j + step if not j & step else BLOCK + j for j in range(BLOCK)])
+            new = list(rows)
+            for i in range(BLOCK):
+                if not i & step:
+                    new[i] = builder.shuffle_vector(rows[i], rows[i + step], lo)
+                    new[i + step] = builder.shuffle_vector(rows[i], rows[i + step], hi)
+            rows = new
+        undef = ir.Constant(vecty, ir.Undefined)
+        splat = builder.insert_element(undef, scale_v, ir.Constant(ir.IntType(32), 0))
+        splat = builder.shuffle_vector(splat, undef, ir.Constant(maskty, [0] * BLOCK))
+        for c in range(BLOCK):
+            builder.store(builder.fmul(rows[c], splat), block_ptr(dary, di_v, dj_v, c), align=4)
+        total = builder.extract_element(check, ir.Constant(ir.IntType(32), 0))
+        for c in range(1, BLOCK):
+            total = builder.fadd(total, builder.extract_element(check, ir.Constant(ir.IntType(32), c)))
+        return total
+
+    return sig, codegen
+
+
+def _make_butterfly(radix: int, signed: bool):
+    """Build an intrinsic for one radix-``radix`` butterfly on 16 columns.
+
+    The generated function ``f(buf, j, h, t[, s])`` reads the 16-wide row
+    segments ``buf[j + q*h, t:t+16]`` for ``q < radix`` (multiplied by the
+    signs ``s[j + q*h]`` when ``signed``), applies the ``log2(radix)``
+    Walsh-Hadamard butterfly stages of strides ``h, 2h, ...`` to them in
+    registers, and writes them back.
+    """
+    stages = radix.bit_length() - 1
+
+    def build(buf, j, h, t, *rest):
+        if not (isinstance(buf, types.Array) and buf.ndim == 2 and isinstance(buf.dtype, types.Float)):
+            return None
+        sig = types.void(buf, j, h, t, *rest)
+
+        def codegen(context, builder, signature, args):
+            bufty = signature.args[0]
+            ary = context.make_array(bufty)(context, builder, args[0])
+            elty = context.get_data_type(bufty.dtype)
+            vecty = ir.VectorType(elty, BLOCK)
+            maskty = ir.VectorType(ir.IntType(32), BLOCK)
+            intp = context.get_value_type(types.intp)
+            itemsize = ir.Constant(intp, context.get_abi_sizeof(elty))
+            bytep = ir.IntType(8).as_pointer()
+            j_v, h_v, t_v = (
+                context.cast(builder, args[k], signature.args[k], types.intp) for k in (1, 2, 3)
+            )
+            stride = builder.extract_value(ary.strides, 0)
+            base = builder.bitcast(ary.data, bytep)
+            col = builder.mul(t_v, itemsize)
+            ptrs, vals = [], []
+            if signed:
+                sty = signature.args[4]
+                sary = context.make_array(sty)(context, builder, args[4])
+                sstride = builder.extract_value(sary.strides, 0)
+                sbase = builder.bitcast(sary.data, bytep)
+                undef = ir.Constant(vecty, ir.Undefined)
+            for q in range(radix):
+                row = builder.add(j_v, builder.mul(h_v, ir.Constant(intp, q)))
+                off = builder.add(builder.mul(row, stride), col)
+                ptr = builder.bitcast(builder.gep(base, [off]), vecty.as_pointer())
+                val = builder.load(ptr, align=4)
+                if signed:
+                    sptr = builder.bitcast(builder.gep(sbase, [builder.mul(row, sstride)]), elty.as_pointer())
+                    sval = context.cast(builder, builder.load(sptr), sty.dtype, bufty.dtype)
+                    splat = builder.insert_element(undef, sval, ir.Constant(ir.IntType(32), 0))
+                    splat = builder.shuffle_vector(splat, undef, ir.Constant(maskty, [0] * BLOCK))
+                    val = builder.fmul(val, splat)
+                ptrs.append(ptr)
+                vals.append(val)
+            for s in range(stages):
+                step = 1 << s
+                new = list(vals)
+                for q in range(radix):
+                    if not q & step:
+                        new[q] = builder.fadd(vals[q], vals[q + step])
+                        new[q + step] = builder.fsub(vals[q], vals[q + step])
+                vals = new
+            for ptr, val in zip(ptrs, vals, strict=True):
+                builder.store(val, ptr, align=4)
+            return context.get_dummy_value()
+
+        return sig, codegen
+
+    if signed:
+
+        def typer(typingctx, buf, j, h, t, s):
+            return build(buf, j, h, t, s)
+
+    else:
+
+        def typer(typingctx, buf, j, h, t):
+            return build(buf, j, h, t)
+
+    typer.__name__ = f"butterfly{radix}{'_signed' if signed else ''}"
+    return intrinsic(typer)
+
+
+butterfly2 = _make_butterfly(2, False)
+butterfly4 = _make_butterfly(4, False)
+butterfly8 = _make_butterfly(8, False)
+butterfly16 = _make_butterfly(16, False)
+butterfly2_signed = _make_butterfly(2, True)
+butterfly4_signed = _make_butterfly(4, True)
+butterfly8_signed = _make_butterfly(8, True)
+butterfly16_signed = _make_butterfly(16, True)
