@@ -1,0 +1,190 @@
+"""Pictures and the Markdown summary of a benchmark run (matplotlib, Agg).
+
+Per dataset:
+
+* ``{dataset}_recall_qps.png``: recall@k against single-thread QPS (log
+  axis); every run faded, the Pareto frontier of each rotation family drawn
+  as a line;
+* ``{dataset}_recall_bytes.png``: best recall@k of each index against its
+  bytes per vector, with each rotation family's frontier.
+
+Colours are fixed per rotation (none grey, HR blue, RR orange, RHT red) and
+markers per quantizer family, so rhtann's curve can be found at a glance.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .indexes import ROTATIONS
+from .metrics import pareto_frontier
+
+COLORS = {"none": "#8c8c8c", "HR": "#1f77b4", "RR": "#ff7f0e", "RHT": "#d62728"}
+LABELS = {"none": "no rotation", "HR": "faiss HR", "RR": "faiss RR", "RHT": "rhtann RHT (pad, keep)"}
+#: Horizontal offsets (factors) of the rotations in the bytes plot.
+JITTER = {"none": 0.96, "HR": 0.985, "RR": 1.01, "RHT": 1.035}
+_MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*", "<", ">", "h", "p"]
+
+
+def _markers(results: list[dict[str, Any]]) -> dict[str, str]:
+    names = sorted({r["quantizer"] for r in results})
+    return {q: _MARKERS[i % len(_MARKERS)] for i, q in enumerate(names)}
+
+
+def best_per_index(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """For each (dataset, spec): the run with the highest recall (then QPS)."""
+    best: dict[tuple[str, str], dict[str, Any]] = {}
+    for rec in results:
+        key = (rec["dataset"], rec["spec"])
+        cur = best.get(key)
+        if cur is None or (rec["recall"], rec["qps"]) > (cur["recall"], cur["qps"]):
+            best[key] = rec
+    return list(best.values())
+
+
+def _legend(ax, markers: dict[str, str]) -> None:
+    from matplotlib.lines import Line2D
+
+    handles = [Line2D([], [], color=COLORS[r], lw=2, label=LABELS[r]) for r in ROTATIONS]
+    handles += [
+        Line2D([], [], color="k", marker=m, ls="", markerfacecolor="none", label=q)
+        for q, m in markers.items()
+    ]
+    ax.legend(handles=handles, fontsize=7, loc="best", ncol=2, framealpha=0.85)
+
+
+def plot_dataset(results: list[dict[str, Any]], out: Path) -> list[Path]:
+    """Write the two PNGs of one dataset's results; returns their paths."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    name = results[0]["dataset"]
+    k = results[0]["k"]
+    sub = results[0].get("subsampled") or ""
+    title = f"{name} (n={results[0]['n_train']}, q={results[0]['n_test']}, k={k})"
+    markers = _markers(results)
+    paths = []
+
+    fig, ax = plt.subplots(figsize=(8, 5.5), dpi=110)
+    for rot in ROTATIONS:
+        rs = [r for r in results if r["rotation"] == rot]
+        if not rs:
+            continue
+        for r in rs:
+            ax.scatter(r["recall"], r["qps"], color=COLORS[rot], marker=markers[r["quantizer"]],
+                       alpha=0.35, s=22, facecolors="none")
+        x = np.array([r["recall"] for r in rs])
+        y = np.array([r["qps"] for r in rs])
+        front = pareto_frontier(x, y)
+        ax.plot(x[front], y[front], color=COLORS[rot], lw=2, marker="o", ms=3)
+    ax.set_yscale("log")
+    ax.set_xlabel(f"recall@{k} (ann-benchmarks k-nn rule)")
+    ax.set_ylabel("queries per second, 1 thread (log)")
+    ax.set_title(title + ("\n" + sub if sub else ""), fontsize=9)
+    ax.grid(True, which="both", alpha=0.3)
+    _legend(ax, markers)
+    fig.tight_layout()
+    path = out / f"{name}_recall_qps.png"
+    fig.savefig(path)
+    plt.close(fig)
+    paths.append(path)
+
+    best = best_per_index(results)
+    fig, ax = plt.subplots(figsize=(8, 5.5), dpi=110)
+    for rot in ROTATIONS:
+        rs = [r for r in best if r["rotation"] == rot]
+        if not rs:
+            continue
+        # equal byte counts of different rotations are drawn side by side
+        shift = JITTER[rot]
+        for r in rs:
+            ax.scatter(r["bytes_per_vector"] * shift, r["recall"], color=COLORS[rot],
+                       marker=markers[r["quantizer"]], s=40, alpha=0.9)
+        # frontier: highest recall for at most this many bytes
+        x = np.array([-r["bytes_per_vector"] for r in rs], dtype=float)
+        y = np.array([r["recall"] for r in rs])
+        front = pareto_frontier(y, x)
+        order = np.argsort(-x[front])
+        ax.plot(-x[front][order] * shift, y[front][order], color=COLORS[rot], lw=1.5, alpha=0.8)
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("bytes per vector (codes only, log2; rotations drawn slightly apart)")
+    ax.set_ylabel(f"best recall@{k} over the query sweep")
+    ax.set_title(title + ("\n" + sub if sub else ""), fontsize=9)
+    ax.grid(True, which="both", alpha=0.3)
+    _legend(ax, markers)
+    fig.tight_layout()
+    path = out / f"{name}_recall_bytes.png"
+    fig.savefig(path)
+    plt.close(fig)
+    paths.append(path)
+    return paths
+
+
+def _fmt(value: Any, digits: int = 3) -> str:
+    if value is None or (isinstance(value, float) and not np.isfinite(value)):
+        return "-"
+    if isinstance(value, float):
+        if abs(value) >= 100:
+            return f"{value:,.0f}"
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def summary_markdown(results: list[dict[str, Any]]) -> str:
+    """Markdown table per dataset: the best run of each index, grouped by quantizer.
+
+    Rows of one quantizer family are adjacent and ordered none, HR, RR, RHT,
+    so the effect of each rotation reads down a group.
+    """
+    by_ds: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for rec in best_per_index(results):
+        by_ds[rec["dataset"]].append(rec)
+    lines = []
+    for name, recs in by_ds.items():
+        r0 = recs[0]
+        lines.append(f"### {name}")
+        lines.append("")
+        note = f"n={r0['n_train']}, queries={r0['n_test']}, d={r0['dimension']}, k={r0['k']}, "
+        note += f"runs={r0['runs']}, batch threads={r0['env']['threads']}, CPU: {r0['env']['cpu']}"
+        lines.append(note + ".")
+        if r0.get("subsampled"):
+            lines.append(f"Subsampled: {r0['subsampled']}.")
+        lines.append("")
+        lines.append(
+            "| quantizer | rotation | spec | params | bytes/vec | recall@k | eps-recall | R@1@k "
+            "| QPS (1 thr) | p99 ms | batch QPS | build s | rotation share | distortion |"
+        )
+        lines.append("|" + "---|" * 14)
+        recs.sort(key=lambda r: (r["quantizer"], ROTATIONS.index(r["rotation"]), r["spec"]))
+        for r in recs:
+            params = ", ".join(f"{k}={v}" for k, v in r["params"].items()) or "-"
+            lines.append(
+                f"| {r['quantizer']} | {r['rotation']} | `{r['spec']}` | {params} "
+                f"| {r['bytes_per_vector']} | {_fmt(r['recall'])} | {_fmt(r['epsilon_recall'])} "
+                f"| {_fmt(r['recall_1_at_k'])} | {_fmt(r['qps'])} | {_fmt(r['p99_ms'], 2)} "
+                f"| {_fmt(r['batch_qps'])} | {_fmt(r['build_s'], 2)} "
+                f"| {_fmt(r['transform_share'], 2)} | {_fmt(r['distortion'], 4)} |"
+            )
+        lines.append("")
+    return "\n".join(lines)
+
+
+def write_report(results: list[dict[str, Any]], out: Path) -> dict[str, list[Path]]:
+    """Plots per dataset plus ``summary.md``; returns the written paths."""
+    out = Path(out)
+    written: dict[str, list[Path]] = {}
+    by_ds: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for rec in results:
+        by_ds[rec["dataset"]].append(rec)
+    for name, recs in by_ds.items():
+        written[name] = plot_dataset(recs, out)
+    summary = out / "summary.md"
+    summary.write_text(summary_markdown(results) + "\n")
+    written["summary"] = [summary]
+    return written
