@@ -22,14 +22,20 @@ quantizers (see :func:`choose_rounds`).
 
 Numerics
 --------
-Sums are accumulated in float64 in one pass over each row, together with an
-integer maximum over the row's bit patterns (which gives ``max|x|`` and flags
-NaN and infinity, whose patterns are the largest). A float32 row needs no
-rescaling: for every finite float32, ``x**4`` lies between ``3e-180`` and
-``1.2e154`` (or is 0), inside float64's range, so no sum overflows or
-underflows. A float64 row is scaled by ``1 / max|x|`` first (a second pass
-while the row is in cache), which keeps every term in ``[0, 1]``. A zero
-vector has no direction: its statistics are defined as
+A float32 row is first summed in float32 in one vectorized pass (the sums of
+``x**2``, ``|x|**3``, ``x**4``); the result is kept when ``sum x**2`` lies in
+``[2**-20, 2**100]`` and ``sum x**4 <= 2**100``, where nothing overflowed and
+what float32 underflow dropped is negligible. The relative error of the
+statistics is then that of float32 sums, below ``1e-5`` for ``d <= 65536``,
+far finer than any threshold the check uses. Any other row (tiny or huge
+scale, NaN, infinity, float64 input) takes the exact path: float64 sums,
+after scaling by ``1 / max|x|`` for float64 rows, where every term lies in
+``[0, 1]``; float32 rows need no scaling there, since ``x**4`` of a finite
+float32 lies between ``3e-180`` and ``1.2e154`` (or is 0), inside float64's
+range. ``max|x|`` comes from an integer maximum over the bit patterns, which
+also flags NaN and infinity (their patterns are the largest).
+
+A zero vector has no direction: its statistics are defined as
 ``rho4 = rho3 = peak = kappa = 0``, so it passes any threshold (rotating it
 changes nothing) and never produces a NaN.
 """
@@ -42,6 +48,7 @@ from typing import Any
 import numpy as np
 from numba import njit, prange
 
+from ._threads import get_num_threads
 from ._validation import as_matrix, check_finite_flag
 
 #: Default threshold on ``kappa = d_eff * rho4`` (see :func:`choose_rounds`).
@@ -50,13 +57,21 @@ DEFAULT_THRESHOLD = 8.0
 #: Fewest and most rounds per target.
 TARGET_ROUNDS = {"scalar": (1, 2), "vq": (2, 3)}
 
-#: Below this many rows the serial kernels run (no thread launch).
-_SERIAL_ROWS = 256
+#: Ties: kappa within float32 rounding (1e-6 relative) of the threshold passes.
+_TIE = 1.0 + 1e-6
 
-# The sums run with every fast-math flag but "afn": NaN and infinity are
-# detected beforehand from the bit patterns (an integer max, which also
-# vectorizes), and the statistics of such rows are discarded.
-_FASTMATH = {"reassoc", "contract", "nsz", "arcp", "nnan", "ninf"}
+#: Below this many values (rows * d) the serial kernels run: a thread launch
+#: costs more than reading a batch that fits in cache.
+_SERIAL_VALUES = 2**18
+
+# Reassociation lets LLVM vectorize the reductions. No "nnan"/"ninf": NaN and
+# infinity must keep their IEEE behaviour, since the fast float32 sums are
+# validated by comparisons after the loop.
+_FASTMATH = {"reassoc", "contract", "nsz", "arcp"}
+
+# The float32 sums are used when they stay in this range (see _fast_ok).
+_LOW = 2.0**-20
+_HIGH = 2.0**100
 
 
 # ---------------------------------------------------------------------------
@@ -149,8 +164,55 @@ def _row_s24(xr, br, mask, infbits):
 
 
 @njit(cache=True, fastmath=_FASTMATH, inline="always")
+def _fast_ok(s2, s4):
+    """Whether float32 sums can be trusted.
+
+    ``s2 >= 2**-20`` means every term dropped by float32 underflow
+    (``x**4 < 2**-126``) is below ``2**-86 * d`` times ``s4``, and
+    ``s2, s4 <= 2**100`` means nothing overflowed; NaN fails every comparison.
+    """
+    return s2 >= _LOW and s2 <= _HIGH and s4 <= _HIGH
+
+
+@njit(cache=True, fastmath=_FASTMATH, inline="always")
+def _row_fast_sums(xr, br, mask):
+    """float32 (s2, s3, s4) and the largest ``bits & mask`` of a float32 row."""
+    s2 = np.float32(0.0)
+    s3 = np.float32(0.0)
+    s4 = np.float32(0.0)
+    m32 = np.uint32(0)
+    for j in range(xr.shape[0]):
+        a = abs(xr[j])
+        a2 = a * a
+        s2 += a2
+        s3 += a2 * a
+        s4 += a2 * a2
+        m32 = max(m32, np.uint32(br[j] & mask))
+    return np.float64(s2), np.float64(s3), np.float64(s4), m32
+
+
+@njit(cache=True, fastmath=_FASTMATH, inline="always")
+def _row_fast_s24(xr):
+    """float32 (s2, s4) of a float32 row."""
+    s2 = np.float32(0.0)
+    s4 = np.float32(0.0)
+    for j in range(xr.shape[0]):
+        a = xr[j]
+        a2 = a * a
+        s2 += a2
+        s4 += a2 * a2
+    return np.float64(s2), np.float64(s4)
+
+
+@njit(cache=True, fastmath=_FASTMATH, inline="always")
 def _one_row_stats(xr, br, mask, infbits):
     """(rho4, rho3, peak, bad) of one row; zeros for a zero or bad row."""
+    if infbits == np.uint32(0x7F800000):
+        s2, s3, s4, m32 = _row_fast_sums(xr, br, mask)
+        if m32 < infbits and _fast_ok(s2, s4):
+            nrm = np.sqrt(s2)
+            peak = np.float64(np.uint32(m32).view(np.float32))
+            return s4 / (s2 * s2), s3 / (s2 * nrm), peak / nrm, False
     s2, s3, s4, m, bad = _row_sums(xr, br, mask, infbits)
     if bad or not s2 > 0.0:
         return 0.0, 0.0, 0.0, bad
@@ -161,6 +223,10 @@ def _one_row_stats(xr, br, mask, infbits):
 @njit(cache=True, fastmath=_FASTMATH, inline="always")
 def _one_row_kappa(xr, br, mask, infbits, d_eff):
     """(kappa, bad) of one row; 0 for a zero or bad row."""
+    if infbits == np.uint32(0x7F800000):
+        s2, s4 = _row_fast_s24(xr)
+        if _fast_ok(s2, s4):
+            return d_eff * (s4 / (s2 * s2)), False
     s2, s4, bad = _row_s24(xr, br, mask, infbits)
     if bad or not s2 > 0.0:
         return 0.0, bad
@@ -289,7 +355,7 @@ def moment_stats(x: Any, d_eff: int | None = None) -> MomentStats:
     rho3 = np.empty(n)
     peak = np.empty(n)
     bits, mask, infbits = _bit_view(x)
-    if n < _SERIAL_ROWS:
+    if n * d < _SERIAL_VALUES or get_num_threads() == 1:
         bad = stats_rows(x, bits, mask, infbits, rho4, rho3, peak)
     else:
         flags = np.zeros(n, dtype=np.bool_)
@@ -312,10 +378,10 @@ def kappa(x: np.ndarray, d_eff: int) -> np.ndarray:
     numpy.ndarray
         Shape ``(n,)``, float64; 0 for zero rows.
     """
-    n = x.shape[0]
+    n, d = x.shape
     out = np.empty(n)
     bits, mask, infbits = _bit_view(x)
-    if n < _SERIAL_ROWS:
+    if n * d < _SERIAL_VALUES or get_num_threads() == 1:
         bad = kappa_rows(x, bits, mask, infbits, float(d_eff), out)
     else:
         flags = np.zeros(n, dtype=np.bool_)
@@ -372,7 +438,7 @@ def rounds_per_vector(
     # Check c looks at the vector after c rounds: failing it adds one round
     # to the minimum. The check stops at the first pass or at the cap.
     while rows.size and lo + applied < hi:
-        fail = kappa(cur, layout.d_out) > threshold
+        fail = kappa(cur, layout.d_out) > threshold * _TIE
         rows = rows[fail]
         k[rows] += 1
         if not rows.size or lo + applied + 1 >= hi:
@@ -394,8 +460,9 @@ def choose_rounds(
     """Fewest randomized Hadamard rounds each vector needs.
 
     The rule checks after each round: look at the vector, and while it fails
-    (``kappa = d_out * rho4 > threshold``) apply one more round and look
-    again; stop at the first pass or at the cap.
+    (``kappa = d_out * rho4 > threshold``; values within ``1e-6`` relative of
+    the threshold, the accuracy of the float32 sums, pass) apply one more
+    round and look again; stop at the first pass or at the cap.
 
     * ``target="scalar"`` (per-coordinate quantizers): 1 round when ``x``
       passes, else 2. The Kolmogorov distance of every coordinate after the
