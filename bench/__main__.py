@@ -39,6 +39,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--datasets-dir", default=str(REPO / "datasets"),
                    help="where datasets are built and cached (default datasets/)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--replot", action="store_true",
+                   help="run nothing: rebuild results.csv, summary.md and the plots from the "
+                        "JSON files already in --out")
     return p.parse_args(argv)
 
 
@@ -47,8 +50,14 @@ def main(argv: list[str] | None = None) -> int:
     from rhtann import data
 
     from . import config as config_mod
-    from . import plots, runner
+    from . import runner
 
+    if args.replot:
+        results = runner.load_results(args.out)
+        if not results:
+            print(f"error: no run JSON files under {args.out}", file=sys.stderr)
+            return 1
+        return _report(results, Path(args.out), time.perf_counter())
     cfg = config_mod.load(args.config)
     if args.k is not None:
         cfg.k = args.k
@@ -97,11 +106,17 @@ def main(argv: list[str] | None = None) -> int:
         print("error: no run produced a result", file=sys.stderr)
         return 1
     # the CSV and the pictures cover this invocation's runs
+    return _report(all_results, out, t_start)
+
+
+def _report(all_results: list[dict], out: Path, t_start: float) -> int:
+    from . import plots, runner
+
     csv_path = runner.write_csv(all_results, out / "results.csv")
     written = plots.write_report(all_results, out)
     print()
     print((out / "summary.md").read_text())
-    print(f"{len(all_results)} runs in {time.perf_counter() - t_start:.0f} s")
+    print(f"{len(all_results)} runs, {time.perf_counter() - t_start:.0f} s")
     print(f"results: {out}/<dataset>/<k>/*.json, {csv_path}, {out / 'summary.md'}")
     for name, paths in written.items():
         if name != "summary":

@@ -54,7 +54,8 @@ def _legend(ax, markers: dict[str, str]) -> None:
         Line2D([], [], color="k", marker=m, ls="", markerfacecolor="none", label=q)
         for q, m in markers.items()
     ]
-    ax.legend(handles=handles, fontsize=7, loc="best", ncol=2, framealpha=0.85)
+    ax.legend(handles=handles, fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0),
+              framealpha=0.85)
 
 
 def plot_dataset(results: list[dict[str, Any]], out: Path) -> list[Path]:
@@ -71,7 +72,7 @@ def plot_dataset(results: list[dict[str, Any]], out: Path) -> list[Path]:
     markers = _markers(results)
     paths = []
 
-    fig, ax = plt.subplots(figsize=(8, 5.5), dpi=110)
+    fig, ax = plt.subplots(figsize=(9.5, 5.5), dpi=110)
     for rot in ROTATIONS:
         rs = [r for r in results if r["rotation"] == rot]
         if not rs:
@@ -96,7 +97,7 @@ def plot_dataset(results: list[dict[str, Any]], out: Path) -> list[Path]:
     paths.append(path)
 
     best = best_per_index(results)
-    fig, ax = plt.subplots(figsize=(8, 5.5), dpi=110)
+    fig, ax = plt.subplots(figsize=(9.5, 5.5), dpi=110)
     for rot in ROTATIONS:
         rs = [r for r in best if r["rotation"] == rot]
         if not rs:
@@ -136,6 +137,49 @@ def _fmt(value: Any, digits: int = 3) -> str:
     return str(value)
 
 
+def _prefix(spec: str) -> str:
+    from .indexes import split_spec
+
+    return ",".join(split_spec(spec)[0]) or "none"
+
+
+def pivot_markdown(results: list[dict[str, Any]]) -> str:
+    """Compact table per dataset: best recall@k (and bytes/vector) by quantizer x rotation.
+
+    Columns are the transform prefixes of the specs (none, HR, RR, RHT,
+    RHTkeep...), rows the quantizer families.
+    """
+    by_ds: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for rec in best_per_index(results):
+        by_ds[rec["dataset"]].append(rec)
+    lines = []
+    for name, recs in by_ds.items():
+        cols = sorted({_prefix(r["spec"]) for r in recs},
+                      key=lambda c: (ROTATIONS.index(recs_rotation(c)), c))
+        rows = sorted({r["quantizer"] for r in recs})
+        cell = {(r["quantizer"], _prefix(r["spec"])): r for r in recs}
+        k = recs[0]["k"]
+        lines.append(f"**{name}**: best recall@{k} over the query sweep (bytes per vector)")
+        lines.append("")
+        lines.append("| quantizer | " + " | ".join(cols) + " |")
+        lines.append("|---|" + "---|" * len(cols))
+        for q in rows:
+            vals = []
+            for c in cols:
+                r = cell.get((q, c))
+                vals.append("" if r is None else f"{r['recall']:.3f} ({r['bytes_per_vector']})")
+            lines.append(f"| {q} | " + " | ".join(vals) + " |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def recs_rotation(prefix: str) -> str:
+    """Rotation family of a transform prefix such as ``"RHTkeep"``."""
+    from .indexes import rotation_of
+
+    return "none" if prefix == "none" else rotation_of(prefix + ",Flat")
+
+
 def summary_markdown(results: list[dict[str, Any]]) -> str:
     """Markdown table per dataset: the best run of each index, grouped by quantizer.
 
@@ -158,16 +202,17 @@ def summary_markdown(results: list[dict[str, Any]]) -> str:
         lines.append("")
         lines.append(
             "| quantizer | rotation | spec | params | bytes/vec | recall@k | eps-recall | R@1@k "
-            "| QPS (1 thr) | p99 ms | batch QPS | build s | rotation share | distortion |"
+            "| QPS (1 thr) | 1/p50 | p99 ms | batch QPS | build s | rotation share | distortion |"
         )
-        lines.append("|" + "---|" * 14)
+        lines.append("|" + "---|" * 15)
         recs.sort(key=lambda r: (r["quantizer"], ROTATIONS.index(r["rotation"]), r["spec"]))
         for r in recs:
             params = ", ".join(f"{k}={v}" for k, v in r["params"].items()) or "-"
             lines.append(
                 f"| {r['quantizer']} | {r['rotation']} | `{r['spec']}` | {params} "
                 f"| {r['bytes_per_vector']} | {_fmt(r['recall'])} | {_fmt(r['epsilon_recall'])} "
-                f"| {_fmt(r['recall_1_at_k'])} | {_fmt(r['qps'])} | {_fmt(r['p99_ms'], 2)} "
+                f"| {_fmt(r['recall_1_at_k'])} | {_fmt(r['qps'])} | {_fmt(r.get('qps_p50'))} "
+                f"| {_fmt(r['p99_ms'], 2)} "
                 f"| {_fmt(r['batch_qps'])} | {_fmt(r['build_s'], 2)} "
                 f"| {_fmt(r['transform_share'], 2)} | {_fmt(r['distortion'], 4)} |"
             )
@@ -185,6 +230,9 @@ def write_report(results: list[dict[str, Any]], out: Path) -> dict[str, list[Pat
     for name, recs in by_ds.items():
         written[name] = plot_dataset(recs, out)
     summary = out / "summary.md"
-    summary.write_text(summary_markdown(results) + "\n")
+    summary.write_text(
+        "## Recall by quantizer and rotation\n\n" + pivot_markdown(results)
+        + "\n## All indexes (best run of each)\n\n" + summary_markdown(results) + "\n"
+    )
     written["summary"] = [summary]
     return written

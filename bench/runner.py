@@ -284,6 +284,7 @@ def load_results(out: str | os.PathLike) -> list[dict[str, Any]]:
 CSV_COLUMNS = [
     "dataset", "distance", "n_train", "n_test", "dimension", "k", "spec", "rotation",
     "quantizer", "params", "recall", "recall_std", "epsilon_recall", "recall_1_at_k", "qps",
+    "qps_p50",
     "best_search_time", "p50_ms", "p99_ms", "batch_qps", "batch_s", "build_s", "train_s",
     "add_s", "transform_s", "transform_share", "add_throughput", "index_bytes",
     "bytes_per_vector", "distortion", "runs", "subsampled", "backend", "threads", "cpu",

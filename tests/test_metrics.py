@@ -71,6 +71,7 @@ def test_qps_is_one_over_best_mean():
     assert out["best_search_time"] == pytest.approx(0.001)
     assert out["qps"] == pytest.approx(1000.0)
     assert out["p50_ms"] == pytest.approx(1.0)
+    assert out["qps_p50"] == pytest.approx(1000.0)
 
 
 def test_pareto_frontier():
