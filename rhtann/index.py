@@ -384,7 +384,12 @@ class Index:
         x = self._prepare(x, name)
         if self.rht is None:
             return x
-        return self.rht.apply(x)
+        try:
+            return self.rht.apply(x)
+        except ValueError as exc:
+            if name != "x" and str(exc).startswith("x "):
+                raise ValueError(name + str(exc)[1:]) from None
+            raise
 
     def _chunks(self, n: int, desc: str) -> Iterator[tuple[int, int]]:
         starts = range(0, n, self.chunk_size)
@@ -449,7 +454,8 @@ class Index:
         ----------
         x : array_like, shape (n, d)
             Float or integer dtype; numpy arrays, memmaps and h5py datasets
-            are read one chunk at a time.
+            are read one chunk at a time. A chunk holding NaN or infinity
+            raises ValueError; the chunks before it stay added.
         """
         self._add(x, None)
 
@@ -646,11 +652,20 @@ class Index:
         arr = _check_ids(arr, arr.shape[0])
         removed = 0
         for sub in self._subs:
+            hashtable = False
             for obj in _unwrap(sub):
-                if isinstance(obj, faiss.IndexIVF) and obj.direct_map.type == faiss.DirectMap.Array:
-                    obj.set_direct_map_type(faiss.DirectMap.NoMap)
+                if isinstance(obj, faiss.IndexIVF):
+                    if obj.direct_map.type == faiss.DirectMap.Array:
+                        obj.set_direct_map_type(faiss.DirectMap.NoMap)
+                    hashtable |= obj.direct_map.type == faiss.DirectMap.Hashtable
+            # faiss removes from a hashtable direct map only with IDSelectorArray
+            sel = (
+                faiss.IDSelectorArray(arr.size, faiss.swig_ptr(arr))
+                if hashtable
+                else faiss.IDSelectorBatch(arr)
+            )
             try:
-                removed += int(sub.remove_ids(faiss.IDSelectorBatch(arr)))
+                removed += int(sub.remove_ids(sel))
             except RuntimeError as exc:
                 raise NotImplementedError(
                     f"faiss cannot remove vectors from {self.spec.faiss_key!r}: {_faiss_error(exc)}"
@@ -857,16 +872,83 @@ class Index:
     # ------------------------------------------------------------------
 
     def _train_adaptive(self, x: Any) -> None:
-        raise NotImplementedError("adaptive mode is not available yet")
+        """Train one sub-index per level, each in its own rotated space.
+
+        The level-``l`` sub-index is trained on the training vectors whose
+        round check asks for at most ``l`` rounds, rotated with ``l`` rounds
+        (the vectors it will store look like these); when fewer than
+        ``max(1000, n // 10)`` qualify, on every training vector rotated with
+        ``l`` rounds. The top level always gets all of them.
+        """
+        rht = self.rht
+        n = x.shape[0]
+        t1 = time.perf_counter()
+        xp = np.empty((n, self.d), dtype=np.float32)
+        for i0, i1 in self._chunks_plain(n):
+            xp[i0:i1] = self._prepare(x[i0:i1], "x")
+        _, k = rht.apply_adaptive(xp)
+        levels = rht.apply_levels(xp)  # (L, n, d_out)
+        self.stats["transform_s"] += time.perf_counter() - t1
+        need = min(n, max(1000, n // 10))
+        self.train_report_ = {}
+        for level, sub in zip(self._levels, self._subs, strict=True):
+            rows = np.flatnonzero(k <= level)
+            y = levels[level - 1]
+            if rows.size >= need:
+                y = np.ascontiguousarray(y[rows])
+            self.train_report_[str(level)] = {
+                "stored_fraction_in_train": float(np.mean(k == level)),
+                "trained_on": int(y.shape[0]),
+            }
+            sub.train(y)
 
     def _add_adaptive_chunk(self, x: Any, ids: np.ndarray) -> None:
-        raise NotImplementedError("adaptive mode is not available yet")
+        t1 = time.perf_counter()
+        y, k = self.rht.apply_adaptive(self._prepare(x, "x"))
+        self.stats["transform_s"] += time.perf_counter() - t1
+        for level, sub in zip(self._levels, self._subs, strict=True):
+            rows = np.flatnonzero(k == level)
+            if rows.size:
+                sub.add_with_ids(np.ascontiguousarray(y[rows]), np.ascontiguousarray(ids[rows]))
 
     def _search_adaptive_chunk(self, q: np.ndarray, k: int, sp: list):
-        raise NotImplementedError("adaptive mode is not available yet")
+        import faiss
+
+        t1 = time.perf_counter()
+        levels = self.rht.apply_levels(self._prepare(q, "q"))
+        self.stats["search_transform_s"] += time.perf_counter() - t1
+        Ds, Is = [], []
+        for level, sub, params in zip(self._levels, self._subs, sp, strict=True):
+            if sub.ntotal == 0:
+                continue
+            Dl, Il = sub.search(np.ascontiguousarray(levels[level - 1]), k, params=params)
+            Ds.append(Dl)
+            Is.append(Il)
+        if len(Ds) == 1:
+            return Ds[0], Is[0]
+        return faiss.merge_knn_results(
+            np.stack(Ds), np.stack(Is), keep_max=self.metric != "l2"
+        )
 
     def _reconstruct_adaptive(self, ids: np.ndarray) -> np.ndarray:
-        raise NotImplementedError("adaptive mode is not available yet")
+        y = np.empty((ids.shape[0], self.d_out), dtype=np.float32)
+        kk = np.empty(ids.shape[0], dtype=np.uint8)
+        for j, key in enumerate(ids):
+            for level, sub in zip(self._levels, self._subs, strict=True):
+                try:
+                    y[j] = self._reconstruct_sub(sub, int(key))
+                except RuntimeError:
+                    continue
+                kk[j] = level
+                break
+            else:
+                raise KeyError(f"cannot reconstruct id {int(key)}: no level stores it")
+        return self.rht.reverse_adaptive(y, kk)
+
+    @property
+    def level_counts(self) -> dict:
+        """Adaptive mode: number of stored vectors per level (rounds)."""
+        return {lev: int(sub.ntotal) for lev, sub in zip(self._levels, self._subs, strict=True)}
 
 
 def index_factory(d: int, spec: str, metric: str = "l2", **kwargs: Any) -> Index:
