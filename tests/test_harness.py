@@ -85,8 +85,11 @@ def test_rotated_runs_record_rotation_and_timing(smoke):
         assert rec["qps"] == pytest.approx(1.0 / rec["best_search_time"])
         assert rec["p50_ms"] <= rec["p99_ms"]
         assert rec["batch_qps"] > 0 and rec["build_s"] > 0
-        assert 0 < rec["transform_s"] and 0 < rec["transform_share"] <= 1.5
+        assert rec["transform_s"] > 0 and rec["transform_share"] > 0
         assert rec["env"]["threads"] == 1 and rec["env"]["faiss"]
+    # rhtann times its rotation inside train/add, so its share is a true fraction
+    # (faiss's HR is timed separately and can exceed a sub-millisecond build)
+    assert rht["transform_share"] <= 1.0
 
 
 def test_sweep_gives_one_run_per_parameter(smoke):
