@@ -271,3 +271,22 @@ def test_two_round_marginal_is_close_to_gaussian(d):
     # and one round is far from Gaussian on this input (the test has power)
     z1 = np.array([lay.forward(x, signs[t], 1)[0][0, 0] * np.sqrt(d) for t in range(500)])
     assert stats.kstest(z1, "norm").statistic > bound
+
+
+@pytest.mark.parametrize("layout", ["keep", "auto"])
+def test_save_load_and_pickle(layout, tmp_path, rng):
+    import pickle
+
+    x = rng.standard_normal((8, 50)).astype(np.float32)
+    rht = rhtann.RHT(50, rounds=2, seed=21, layout=layout)
+    path = tmp_path / "rht.bin"
+    rht.save(path)
+    back = rhtann.load(path)
+    assert back == rht and back.d_out == 50
+    np.testing.assert_array_equal(back.apply(x), rht.apply(x))
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(rht)).apply(x), rht.apply(x))
+
+
+def test_bad_dimension():
+    with pytest.raises(ValueError, match="d must be >= 1"):
+        KeepLayout(0)
