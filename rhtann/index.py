@@ -906,10 +906,24 @@ class Index:
         t1 = time.perf_counter()
         y, k = self.rht.apply_adaptive(self._prepare(x, "x"))
         self.stats["transform_s"] += time.perf_counter() - t1
-        for level, sub in zip(self._levels, self._subs, strict=True):
-            rows = np.flatnonzero(k == level)
-            if rows.size:
-                sub.add_with_ids(np.ascontiguousarray(y[rows]), np.ascontiguousarray(ids[rows]))
+        lo_sub, hi_sub = self._subs  # two levels: the target's fewest and most rounds
+        # Partition the rows in place (lower level first) by swapping only the
+        # misplaced rows, so each level is one contiguous block for faiss
+        # without copying the (usually large) majority.
+        is_lo = k == self._levels[0]
+        n_lo = int(is_lo.sum())
+        front = np.flatnonzero(~is_lo[:n_lo])
+        back = np.flatnonzero(is_lo[n_lo:]) + n_lo
+        ids = np.array(ids, dtype=np.int64, copy=True)
+        if front.size:
+            y_front = y[front]
+            y[front] = y[back]
+            y[back] = y_front
+            ids[front], ids[back] = ids[back], ids[front].copy()
+        if n_lo:
+            lo_sub.add_with_ids(y[:n_lo], ids[:n_lo])
+        if n_lo < len(y):
+            hi_sub.add_with_ids(y[n_lo:], ids[n_lo:])
 
     def _search_adaptive_chunk(self, q: np.ndarray, k: int, sp: list):
         import faiss

@@ -575,3 +575,41 @@ def test_sift_report_sq4_and_pq(sift, record_property):
         record_property(f"{key}_recall_none", plain)
         record_property(f"{key}_recall_rht", rot)
         print(f"\nSIFT10K recall@10 {key}: none {plain:.3f}, RHT {rot:.3f}")
+
+
+# ----------------------------------------------------------------------
+# other layouts and rounds="auto"
+# ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("spec", ["RHT1keep,SQ8", "RHT2auto,IVF16,SQ8", "RHTauto,SQ8", "RHTautokeep,Flat"])
+def test_layouts_and_auto_rounds(data, spec, tmp_path):
+    xb, xq = data
+    index = rhtann.Index(D96, spec)
+    index.train(xb)
+    index.add(xb)
+    rht = index.rht
+    assert rht.layout == index.spec.layout and rht.n_rounds in (1, 2, 3)
+    if index.spec.rounds == "auto":
+        assert rht.auto_report_ is not None  # chosen from the training data
+    else:
+        assert rht.n_rounds == index.spec.rounds
+    if rht.layout == "keep":
+        assert index.d_out == D96 and index.sub_index.d == D96  # no padding bytes
+    p = {"nprobe": 16} if "IVF" in spec else {}
+    D, I = index.search(xq, 10, **p)  # noqa: E741
+    # manual rotation + faiss gives the same result bit for bit
+    manual = faiss.index_factory(rht.d_out, index.spec.faiss_key)
+    manual.train(rht.apply(xb))
+    manual.add(rht.apply(xb))
+    np.testing.assert_array_equal(manual.search(rht.apply(xq), 10, params=_faiss_params(p))[1], I)
+    # the faiss export (a LinearTransform) agrees up to float32 rounding
+    If = index.to_faiss().search(xq, 10, params=_faiss_params(p))[1]
+    assert (If == I).mean() >= 0.97
+    path = tmp_path / "i.rht"
+    index.save(path)
+    loaded = rhtann.load(path)
+    assert loaded.rht == rht
+    np.testing.assert_array_equal(loaded.search(xq, 10, **p)[1], I)
+    if "Flat" in spec:
+        np.testing.assert_allclose(index.reconstruct(np.arange(4)), xb[:4], atol=1e-4)
