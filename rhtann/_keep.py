@@ -209,7 +209,7 @@ class KeepLayout:
         tile = _kernels_keep.TILE
         scratch = np.empty((nch, self.d, tile), dtype=dtype)
         scratch2 = np.empty((nch, self.d, tile), dtype=dtype)
-        tmp = np.empty((nch, self._max_core, tile), dtype=dtype)
+        tmp = np.empty((nch, tile, self._max_core), dtype=dtype)
         bad = np.zeros(nch, dtype=np.bool_)
         return scratch, scratch2, tmp, bad
 

@@ -59,32 +59,38 @@ def _tile_wht(buf, lo, m):
                     buf[j + h, t] = a - b
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath={"reassoc", "contract"}, inline="always")
+def _dot(a, b, k):
+    """Dot product of the first ``k`` entries of two contiguous vectors."""
+    acc = a[0] * 0.0
+    for j in range(k):
+        acc += a[j] * b[j]
+    return acc
+
+
+@njit(cache=True, fastmath={"reassoc", "contract"})
 def _tile_core(buf, lo, hwin, mat, off, k, stride, tmp):
     """Apply the dense ``k x k`` core ``mat[off:off+k*k]`` along one axis of a window.
 
     The axis has stride ``stride`` inside the window ``lo .. lo+hwin``.
-    ``tmp`` is a ``(>= k, TILE)`` scratch buffer.
+    ``tmp`` is a ``(TILE, >= k)`` scratch buffer: the ``k`` entries of each
+    tile row are gathered contiguously, so that every output is a dot product
+    of two contiguous vectors (summed in any order: the only fast-math flags
+    are reassociation and contraction, NaN and infinity keep their meaning).
     """
     block = k * stride
     for o in range(lo, lo + hwin, block):
         for s in range(stride):
             base = o + s
-            for i in range(k):
-                src = buf[base + i * stride]
-                dst = tmp[i]
+            for j in range(k):
+                r = base + j * stride
                 for t in range(TILE):
-                    dst[t] = src[t]
+                    tmp[t, j] = buf[r, t]
             for i in range(k):
-                row = off + i * k
-                dst = buf[base + i * stride]
+                mrow = mat[off + i * k : off + (i + 1) * k]
+                r = base + i * stride
                 for t in range(TILE):
-                    dst[t] = 0.0
-                for j in range(k):
-                    c = mat[row + j]
-                    src = tmp[j]
-                    for t in range(TILE):
-                        dst[t] += c * src[t]
+                    buf[r, t] = _dot(mrow, tmp[t], k)
 
 
 @njit(cache=True)
@@ -240,7 +246,7 @@ def keep_forward(x, signs, first, rounds, starts, sign_offs, hwin, mat, core_siz
     scratch, scratch2 : ndarray, shape (nchunks, d, TILE), dtype of ``x``
         Tile buffers, one pair per chunk; ``nchunks`` sets the parallel grain
         (one chunk: the serial :func:`keep_forward_serial` is cheaper).
-    tmp : ndarray, shape (nchunks, >= max core order, TILE), dtype of ``x``
+    tmp : ndarray, shape (nchunks, TILE, >= max core order), dtype of ``x``
         Dense-product scratch.
     bad : ndarray, shape (nchunks,), bool
         Set to True for a chunk that met a NaN or infinity in ``x``.
