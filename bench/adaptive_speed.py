@@ -67,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sparse", type=float, default=0.1, help="fraction of sparse rows")
     ap.add_argument("--code", default="SQ4", help="faiss code after the rotation")
     ap.add_argument("--repeats", type=int, default=9)
+    ap.add_argument("--chunk-size", type=int, default=None, help="Index chunk_size (rows)")
     ap.add_argument(
         "--threads", type=int, default=1, help="1 keeps CPU time comparable on a shared machine"
     )
@@ -84,7 +85,8 @@ def main(argv: list[str] | None = None) -> int:
     gt = faiss.knn(xq, x, 1)[1]
     trained = {}
     for name, spec, adaptive in VARIANTS:
-        index = rhtann.Index(args.d, spec.format(code=args.code), adaptive=adaptive)
+        kw = {} if args.chunk_size is None else {"chunk_size": args.chunk_size}
+        index = rhtann.Index(args.d, spec.format(code=args.code), adaptive=adaptive, **kw)
         index.train(x[: min(len(x), 10000)])
         warm = fresh_copy(index)
         warm.add(x[:1000])  # compile and warm up outside the timing
@@ -112,7 +114,9 @@ def main(argv: list[str] | None = None) -> int:
         "# Add throughput: adaptive rounds vs fixed rounds",
         "",
         f"Command: `python bench/adaptive_speed.py --n {args.n} --d {args.d} --sparse {args.sparse} "
-        f"--code {args.code} --repeats {args.repeats} --threads {args.threads}`; "
+        f"--code {args.code} --repeats {args.repeats} --threads {args.threads}"
+        + ("" if args.chunk_size is None else f" --chunk-size {args.chunk_size}")
+        + "`; "
         f"{platform.machine()}, {args.threads} threads, faiss {faiss.__version__}.",
         "",
         f"Data: {args.n} x {args.d} float32, {100 * (1 - args.sparse):.0f}% Gaussian rows, "

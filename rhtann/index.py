@@ -23,8 +23,10 @@ from ._spec import Spec, build_faiss, faiss_metric, parse_metric, parse_spec
 from ._validation import as_matrix, check_finite_flag, check_int
 from .transform import RHT
 
-#: Default number of rows rotated and added at a time.
-DEFAULT_CHUNK_SIZE = 65536
+#: Default size in bytes of one rotated chunk (``chunk_size=None``): small
+#: enough that the buffer is reused from the allocator instead of being
+#: freshly mapped (and page-faulted) for every chunk.
+DEFAULT_CHUNK_BYTES = 8 * 2**20
 
 _SEARCH_KEYS = ("nprobe", "efSearch", "k_factor", "params")
 _VQ_TOKENS = re.compile(r"(^|[,_(])(PQ|OPQ|RQ|LSQ|PRQ|PLSQ|IMI|Residual|ITQ)", re.IGNORECASE)
@@ -180,10 +182,11 @@ class Index:
     threads : int, optional
         Threads for rhtann's kernels and faiss during this index's calls.
         Default: the process-wide setting (see :func:`rhtann.set_num_threads`).
-    chunk_size : int, default 65536
-        Rows rotated and handed to faiss at a time by :meth:`add` and
-        :meth:`search`; peak extra memory is about
-        ``chunk_size * d_out * 4`` bytes whatever the input size.
+    chunk_size : int, optional
+        Rows rotated and handed to faiss at a time by :meth:`train`,
+        :meth:`add` and :meth:`search`; peak extra memory is about
+        ``chunk_size * d_out * 4`` bytes whatever the input size. Default:
+        8 MiB worth of rotated rows, between 256 and 65536 rows.
     progress : bool, default False
         Show a tqdm progress bar over the chunks of :meth:`add`.
     adaptive : bool, default False
@@ -227,7 +230,7 @@ class Index:
         *,
         seed: int = 12345,
         threads: int | None = None,
-        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        chunk_size: int | None = None,
         progress: bool = False,
         adaptive: bool = False,
         target: str | None = None,
@@ -237,7 +240,7 @@ class Index:
         self.metric = parse_metric(metric)
         self.seed = check_int(seed, "seed", 0, 2**64 - 1)
         self.threads = None if threads is None else check_int(threads, "threads", 1, 4096)
-        self.chunk_size = check_int(chunk_size, "chunk_size", 1)
+        self._chunk_arg = None if chunk_size is None else check_int(chunk_size, "chunk_size", 1)
         self.progress = bool(progress)
         self.adaptive = bool(adaptive)
         if target is None:
@@ -284,6 +287,13 @@ class Index:
                 f"cannot build the transform of spec {self.spec.text!r} "
                 f"({self.spec.rht_token}): {exc}"
             ) from None
+
+    @property
+    def chunk_size(self) -> int:
+        """Rows processed at a time (see the ``chunk_size`` parameter)."""
+        if self._chunk_arg is not None:
+            return self._chunk_arg
+        return int(min(65536, max(256, DEFAULT_CHUNK_BYTES // (4 * self.d_out))))
 
     @property
     def d_out(self) -> int:
@@ -779,7 +789,7 @@ class Index:
             "spec": self.spec.text,
             "metric": self.metric,
             "seed": self.seed,
-            "chunk_size": self.chunk_size,
+            "chunk_size": self._chunk_arg,
             "adaptive": self.adaptive,
             "target": self.target,
             "rht": None if self.rht is None else self.rht._state(),
