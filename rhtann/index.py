@@ -239,7 +239,11 @@ class Index:
         self.spec: Spec = parse_spec(spec)
         self.metric = parse_metric(metric)
         self.seed = check_int(seed, "seed", 0, 2**64 - 1)
-        self.threads = None if threads is None else check_int(threads, "threads", 1, 4096)
+        if threads is not None:
+            import numba
+
+            threads = check_int(threads, "threads", 1, numba.config.NUMBA_NUM_THREADS)
+        self.threads = threads
         self._chunk_arg = None if chunk_size is None else check_int(chunk_size, "chunk_size", 1)
         self.progress = bool(progress)
         self.adaptive = bool(adaptive)
@@ -436,6 +440,11 @@ class Index:
         n = x.shape[0]
         if n == 0:
             raise ValueError("x must hold at least one training vector; got shape (0, d)")
+        if self._subs and self.ntotal:
+            raise RuntimeError(
+                f"this Index already holds {self.ntotal} vectors; train a new Index instead "
+                "(retraining would leave them in the old rotated space)"
+            )
         with _threads(self.threads):
             if self.rht is not None and (not self.rht.is_trained or self.spec.rounds == "auto"):
                 t1 = time.perf_counter()

@@ -465,6 +465,8 @@ def test_bad_inputs(data):
         index.add(bad)
     assert index.ntotal == 0
     index.add(xb)
+    with pytest.raises(RuntimeError, match="already holds 3000 vectors"):
+        index.train(xb)
     with pytest.raises(ValueError, match=r"q must have shape \(n, 96\); got shape \(40, 97\)"):
         index.search(np.zeros((40, 97)), 5)
     badq = xq.copy()
