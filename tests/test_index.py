@@ -226,10 +226,24 @@ def test_add_reads_memmap_in_chunks(data, tmp_path):
     mm = np.lib.format.open_memmap(tmp_path / "xb.npy", mode="w+", dtype=np.float32, shape=xb.shape)
     mm[:] = xb
     mm.flush()
-    index = rhtann.Index(D96, "RHT,SQ8", chunk_size=1000, progress=True)
+    index = rhtann.Index(D96, "RHT,SQ8", chunk_size=700, progress=True)
     index.train(xb)
-    index.add(np.load(tmp_path / "xb.npy", mmap_mode="r"))
+    sizes = []
+    orig = faiss.IndexScalarQuantizer.add
+
+    def spy(self, x):
+        sizes.append(len(x))
+        return orig(self, x)
+
+    faiss.IndexScalarQuantizer.add = spy
+    try:
+        index.add(np.load(tmp_path / "xb.npy", mmap_mode="r"))
+    finally:
+        faiss.IndexScalarQuantizer.add = orig
+    # faiss only ever sees one rotated chunk at a time
+    assert sizes == [700, 700, 700, 700, 200]
     np.testing.assert_array_equal(index.search(xq, 5)[1], _build("RHT,SQ8", xb).search(xq, 5)[1])
+    assert rhtann.Index(1000, "RHT,SQ8").chunk_size == 8 * 2**20 // (4 * 1024)
 
 
 def test_add_with_ids_flat_codes_and_ivf(data):
