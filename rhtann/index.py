@@ -216,7 +216,8 @@ class Index:
     >>> import numpy as np, rhtann
     >>> xb = np.random.default_rng(0).standard_normal((2000, 96)).astype("float32")
     >>> index = rhtann.Index(96, "RHT,SQ8")
-    >>> index.train(xb); index.add(xb)
+    >>> index = index.train(xb)
+    >>> index.add(xb)
     >>> D, I = index.search(xb[:3], 4)
     >>> I[:, 0].tolist()
     [0, 1, 2]
