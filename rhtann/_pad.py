@@ -49,6 +49,9 @@ class PadLayout:
         self.d_out = next_pow2(self.d)
         self.sign_length = self.d_out
 
+    def __repr__(self) -> str:
+        return f"PadLayout(d={self.d}, d_out={self.d_out})"
+
     def scale(self, rounds: int) -> float:
         """Normalization applied once after ``rounds`` unnormalized rounds."""
         return float(self.d_out) ** (-0.5 * rounds)

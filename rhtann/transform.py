@@ -63,9 +63,15 @@ class RHT:
         Seed of the SplitMix64 sign stream, in ``[0, 2**64)``. With
         ``rounds=3`` and ``layout="pad"`` the transform equals
         ``faiss.HadamardRotation(d, seed)`` for seeds below ``2**32``.
-    layout : str, default "pad"
-        How dimensions that are not powers of two are handled: ``"pad"``
-        zero-pads to the next power of two (``d_out = p``).
+    layout : {"pad", "keep", "auto"}, default "pad"
+        How dimensions that are not powers of two are handled. ``"pad"``
+        zero-pads to the next power of two (``d_out = p``; equal to faiss's
+        ``HadamardRotation`` at three rounds). ``"keep"`` keeps ``d_out = d``
+        with a true Hadamard matrix of order ``d`` where one can be built and
+        overlapping power-of-two-free windows otherwise, with a fixed
+        permutation before every round after the first (see
+        :mod:`rhtann.layouts`). ``"auto"`` picks per ``d``: ``"pad"`` for
+        powers of two, ``"keep"`` where its quality matches padding.
     target : {"scalar", "vq"}, default "scalar"
         What follows the transform, for ``rounds="auto"`` and the adaptive
         methods: per-coordinate (scalar) quantizers need 1 or 2 rounds,
@@ -91,6 +97,10 @@ class RHT:
     auto_report_ : dict or None
         For ``rounds="auto"`` after :meth:`train`: how the count was chosen
         (see :meth:`train`). None otherwise.
+    layout_ : str
+        The layout actually used, with its parameters (what ``"auto"``
+        resolved to, the mode and window of ``"keep"``); saved with the
+        transform and checked on loading.
     signs : ndarray, shape (3, sign_length), float32
         The sign vectors of all three possible rounds; round ``r`` uses row
         ``r``.
@@ -131,6 +141,7 @@ class RHT:
         self.layout = layout
         self._layout = make_layout(layout, self.d_in)
         self.d_out = self._layout.d_out
+        self.layout_ = repr(self._layout)
         self.n_rounds: int | None = None if auto else self.rounds
         self.is_trained = not auto
         self.auto_report_: dict | None = None
@@ -479,7 +490,10 @@ class RHT:
             ``d`` a power of two); otherwise a trained ``faiss.LinearTransform``
             holding :meth:`matrix` in float32 with ``is_orthonormal`` set, so
             that ``reverse_transform`` uses the transpose. Keep a Python
-            reference to the object while faiss uses it.
+            reference to the object while faiss uses it. The matrix costs
+            ``d_out * d_in`` floats in a saved faiss index (4 MB at
+            ``d = 1000``), against a few bytes for ``HadamardRotation``; the
+            ``"keep"`` layout and 1 or 2 rounds always take this path.
 
         Notes
         -----
@@ -510,6 +524,7 @@ class RHT:
             "n_rounds": self.n_rounds,
             "is_trained": self.is_trained,
             "auto_report": self.auto_report_,
+            "layout_resolved": self.layout_,
         }
 
     @classmethod
@@ -522,6 +537,12 @@ class RHT:
             state.get("target", "scalar"),
             state.get("threshold"),
         )
+        resolved = state.get("layout_resolved", obj.layout_)
+        if resolved != obj.layout_:
+            raise ValueError(
+                f"layout {state['layout']!r} was saved as {resolved}, but this version of rhtann "
+                f"builds {obj.layout_}: the transform would differ"
+            )
         n_rounds, trained = state["n_rounds"], bool(state["is_trained"])
         if obj.rounds == "auto":
             if n_rounds is not None:

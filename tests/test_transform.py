@@ -255,3 +255,20 @@ def test_load_rejects_tampered_signs(tmp_path):
     path.write_bytes(b"not a file at all")
     with pytest.raises(rhtann.FormatError, match="not an rhtann file"):
         rhtann.load(path)
+
+
+def test_resolved_layout_is_saved_and_checked(tmp_path):
+    from rhtann import _fileformat
+
+    rht = rhtann.RHT(100, rounds=2, layout="auto")
+    assert rht.layout_.startswith(("KeepLayout", "PadLayout"))
+    assert rhtann.RHT(128, layout="auto").layout_ == "PadLayout(d=128, d_out=128)"
+    state = rht._state()
+    assert state["layout_resolved"] == rht.layout_
+    state["layout_resolved"] = "PadLayout(d=100, d_out=128)"
+    path = tmp_path / "t.rht"
+    _fileformat.write_container(path, "RHT", state, {"signs": rht.signs.tobytes()})
+    with pytest.raises(rhtann.FormatError, match="was saved as PadLayout"):
+        rhtann.load(path)
+    with pytest.raises(ValueError, match="was saved as"):
+        rhtann.RHT._from_state(state)
