@@ -272,3 +272,12 @@ def test_resolved_layout_is_saved_and_checked(tmp_path):
         rhtann.load(path)
     with pytest.raises(ValueError, match="was saved as"):
         rhtann.RHT._from_state(state)
+
+
+@pytest.mark.parametrize(("d", "n"), [(3000, 70), (4096, 64), (2048, 130)])
+def test_wide_tiles_match_faiss(d, n, rng):
+    # p > 2048 uses 32-row tiles, p <= 2048 64-row tiles (n >= 64 in both cases)
+    x = rng.standard_normal((n, d)).astype(np.float32)
+    rht = rhtann.RHT(d, rounds=3, seed=8)
+    np.testing.assert_allclose(rht.apply(x), faiss.HadamardRotation(d, 8).apply(x), atol=2e-6)
+    np.testing.assert_allclose(rht.reverse_transform(rht.apply(x)), x, atol=1e-5)
