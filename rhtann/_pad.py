@@ -64,7 +64,7 @@ class PadLayout:
         return float(self.d_out) ** (-0.5 * rounds)
 
     def forward(
-        self, x: np.ndarray, signs: np.ndarray, rounds: int, first: int = 0
+        self, x: np.ndarray, signs: np.ndarray, rounds: int, first: int = 0, out: np.ndarray | None = None
     ) -> tuple[np.ndarray, bool]:
         """Apply rounds ``first .. first + rounds - 1`` to the rows of ``x``.
 
@@ -78,6 +78,8 @@ class PadLayout:
             Number of rounds to apply.
         first : int, default 0
             Index of the first round to apply.
+        out : ndarray, shape (n, d_out), dtype of ``x``, C-contiguous, optional
+            Output buffer (allocated when None).
 
         Returns
         -------
@@ -88,7 +90,8 @@ class PadLayout:
         if first:
             signs = signs[first : first + rounds]
         n = x.shape[0]
-        out = np.empty((n, self.d_out), dtype=x.dtype)
+        if out is None:
+            out = np.empty((n, self.d_out), dtype=x.dtype)
         scale = x.dtype.type(self.scale(rounds))
         if n < SMALL_BATCH:
             bad = _kernels.rht_forward_rows(x, signs, rounds, scale, out)

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from . import _fileformat
+from ._pad import PadLayout
 from ._signs import sign_vectors
 from ._validation import as_matrix, check_finite_flag, check_int
 from .layouts import LAYOUTS, make_layout
@@ -251,7 +252,7 @@ class RHT:
             raise RuntimeError("this RHT is not trained yet; call train(x) first")
         return self.n_rounds
 
-    def apply(self, x: Any) -> np.ndarray:
+    def apply(self, x: Any, out: np.ndarray | None = None) -> np.ndarray:
         """Rotate the rows of ``x``.
 
         Parameters
@@ -259,17 +260,42 @@ class RHT:
         x : array_like, shape (n, d_in)
             Float or integer dtype; converted once to contiguous float32.
             Never modified.
+        out : ndarray, shape (n, d_out), float32, C-contiguous, optional
+            Where to write the result, as faiss's ``apply_noalloc``: reusing a
+            buffer saves allocating (and page-faulting) a new one per call.
 
         Returns
         -------
         numpy.ndarray
-            Shape ``(n, d_out)``, dtype float32.
+            Shape ``(n, d_out)``, dtype float32 (``out`` when given).
         """
         rounds = self._check_trained()
         x = as_matrix(x, "x", self.d_in)
+        if out is not None:
+            want = (x.shape[0], self.d_out)
+            if not (
+                isinstance(out, np.ndarray)
+                and out.dtype == np.float32
+                and out.shape == want
+                and out.flags.c_contiguous
+                and out.flags.writeable
+            ):
+                got = (
+                    f"{type(out).__name__} of shape {getattr(out, 'shape', None)} and dtype "
+                    f"{getattr(out, 'dtype', None)}"
+                )
+                raise ValueError(
+                    f"out must be a writeable C-contiguous float32 array of shape {want}; got {got}"
+                )
         if x.shape[0] == 0:
-            return np.empty((0, self.d_out), dtype=np.float32)
-        y, bad = self._layout.forward(x, self.signs, rounds)
+            return np.empty((0, self.d_out), dtype=np.float32) if out is None else out
+        if out is not None and isinstance(self._layout, PadLayout):
+            y, bad = self._layout.forward(x, self.signs, rounds, out=out)
+        else:
+            y, bad = self._layout.forward(x, self.signs, rounds)
+            if out is not None:
+                np.copyto(out, y)
+                y = out
         check_finite_flag(bad, "x")
         return y
 

@@ -281,3 +281,17 @@ def test_wide_tiles_match_faiss(d, n, rng):
     rht = rhtann.RHT(d, rounds=3, seed=8)
     np.testing.assert_allclose(rht.apply(x), faiss.HadamardRotation(d, 8).apply(x), atol=2e-6)
     np.testing.assert_allclose(rht.reverse_transform(rht.apply(x)), x, atol=1e-5)
+
+
+@pytest.mark.parametrize("layout", ["pad", "keep"])
+def test_apply_into_preallocated_output(layout, rng):
+    rht = rhtann.RHT(100, rounds=2, layout=layout)
+    x = rng.standard_normal((70, 100)).astype(np.float32)
+    out = np.full((70, rht.d_out), 7.0, np.float32)
+    y = rht.apply(x, out=out)
+    assert y is out
+    np.testing.assert_array_equal(out, rht.apply(x))
+    for bad in (np.empty((70, rht.d_out), np.float64), np.empty((69, rht.d_out), np.float32),
+                np.empty((rht.d_out, 70), np.float32).T):
+        with pytest.raises(ValueError, match="out must be a writeable C-contiguous float32 array"):
+            rht.apply(x, out=bad)
