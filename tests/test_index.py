@@ -243,7 +243,7 @@ def test_add_reads_memmap_in_chunks(data, tmp_path):
     # faiss only ever sees one rotated chunk at a time
     assert sizes == [700, 700, 700, 700, 200]
     np.testing.assert_array_equal(index.search(xq, 5)[1], _build("RHT,SQ8", xb).search(xq, 5)[1])
-    assert rhtann.Index(1000, "RHT,SQ8").chunk_size == 8 * 2**20 // (4 * 1024)
+    assert rhtann.Index(1000, "RHT,SQ8").chunk_size == 64 * 2**20 // (4 * 1024)
 
 
 def test_add_with_ids_flat_codes_and_ivf(data):
