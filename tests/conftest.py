@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import rhtann
+
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 SIFTSMALL = SHARED / "data" / "siftsmall"
 
@@ -22,3 +24,26 @@ def siftsmall_dir() -> Path:
     if not (SIFTSMALL / "siftsmall_base.fvecs").exists():
         pytest.skip(f"SIFT10K not found under {SIFTSMALL}")
     return SIFTSMALL
+
+
+@pytest.fixture
+def one_thread():
+    """Run the test with one thread for rhtann's kernels and faiss.
+
+    Tests made of many small batches or small faiss builds run faster and
+    steadier that way on the 2 shared CI cores (no parallel launch per batch,
+    no OpenMP spinning against numba's pool).
+    """
+    before = rhtann.get_num_threads()
+    rhtann.set_num_threads(1)
+    yield
+    rhtann.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def one_thread_module():
+    """:func:`one_thread` for a whole test module."""
+    before = rhtann.get_num_threads()
+    rhtann.set_num_threads(1)
+    yield
+    rhtann.set_num_threads(before)

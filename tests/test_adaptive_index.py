@@ -12,13 +12,9 @@ from rhtann import synthetic
 D = 128
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # small builds: one thread avoids OpenMP contention on the shared CI cores
-    old = rhtann.get_num_threads()
-    rhtann.set_num_threads(1)
-    yield
-    rhtann.set_num_threads(old)
+# small faiss builds: one thread avoids OpenMP spinning against numba's pool on
+# the shared CI cores (the threads test checks per-index settings itself)
+pytestmark = pytest.mark.usefixtures("one_thread_module")
 
 
 def _true_knn(xb, xq, k, metric):

@@ -16,15 +16,9 @@ from rhtann.faiss_compat import repair_orthonormal
 D96 = 96  # not a power of two: the padded transform maps it to 128
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # faiss's OpenMP k-means slows down badly when the 2 CI cores are shared
-    # with numba's pool; one thread keeps these small builds quick. The
-    # threads test below checks the setting itself.
-    old = rhtann.get_num_threads()
-    rhtann.set_num_threads(1)
-    yield
-    rhtann.set_num_threads(old)
+# small faiss builds: one thread avoids OpenMP spinning against numba's pool on
+# the shared CI cores (the threads test checks per-index settings itself)
+pytestmark = pytest.mark.usefixtures("one_thread_module")
 
 
 @pytest.fixture(scope="module")

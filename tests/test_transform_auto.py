@@ -21,15 +21,6 @@ from rhtann import transform as transform_module
 URR_DRIVE = np.pi / 2 - 1  # 1-bit unbiased DRIVE vNMSE under a uniform random rotation
 
 
-@pytest.fixture
-def one_thread():
-    """Many tiny batches: one thread avoids a parallel launch per batch."""
-    before = rhtann.get_num_threads()
-    rhtann.set_num_threads(1)
-    yield
-    rhtann.set_num_threads(before)
-
-
 def drive_vnmse(y: np.ndarray) -> np.ndarray:
     """Per-row vNMSE of unbiased 1-bit sign quantization: d ||y||^2 / ||y||_1^2 - 1."""
     y = y.astype(np.float64)
