@@ -54,10 +54,15 @@ TILE = 64
 TILE_PAD = 16
 
 
+#: Rows of a tile handled by the cache-blocked first two passes of a round
+#: (strides 1 and 16 only mix rows inside aligned blocks of 256).
+CACHE_BLOCK = 256
+
+
 @njit(cache=True, inline="always")
-def _tile_pass(buf, p, tw, h, radix, s, signed):
-    """One pass of ``log2(radix)`` butterfly stages starting at stride ``h``."""
-    for i in range(0, p, radix * h):
+def _tile_pass(buf, lo, hi, tw, h, radix, s, signed):
+    """One pass of ``log2(radix)`` butterfly stages at stride ``h`` on rows ``lo:hi``."""
+    for i in range(lo, hi, radix * h):
         for j in range(i, i + h):
             for t in range(0, tw, BLOCK):
                 if signed:
@@ -97,9 +102,18 @@ def _tile_round(buf, p, tw, s, signed):
         stages += 1
     h = 1
     first = signed
+    if p > 2 * CACHE_BLOCK:
+        # strides 1 and 16 stay inside blocks of 256 rows: finish both on one
+        # block while it is in cache before moving to the next
+        for lo in range(0, p, CACHE_BLOCK):
+            _tile_pass(buf, lo, lo + CACHE_BLOCK, tw, 1, 16, s, signed)
+            _tile_pass(buf, lo, lo + CACHE_BLOCK, tw, 16, 16, s, False)
+        first = False
+        h = CACHE_BLOCK
+        stages -= 8
     while stages > 0:
         take = 4 if stages >= 4 else stages
-        _tile_pass(buf, p, tw, h, 1 << take, s, first)
+        _tile_pass(buf, 0, p, tw, h, 1 << take, s, first)
         first = False
         h <<= take
         stages -= take
