@@ -26,7 +26,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "(default: the config's datasets)")
     p.add_argument("--config", help="YAML config (default bench/configs/default.yaml)")
     p.add_argument("--k", type=int, help="neighbours per query (default from the config: 10)")
-    p.add_argument("--runs", type=int, help="timing runs, best counts (config default 3)")
+    p.add_argument("--runs", type=int, help="timing runs, best counts (default: the config's, 2)")
     p.add_argument("--threads", type=int, help="threads for build and batch search "
                                                "(default: all cores)")
     p.add_argument("--out", default="results", help="output folder (default results/)")
