@@ -41,6 +41,7 @@ from ._simd import (
     butterfly16,
     butterfly16_signed,
     transpose16,
+    transpose16_moments,
 )
 
 #: Default number of rows transformed together by the tiled kernels. Wider
@@ -120,26 +121,41 @@ def _tile_round(buf, p, tw, s, signed):
 
 
 @njit(cache=True, inline="always")
-def _tile_load(x, r0, m, d, buf, tw):
+def _tile_load(x, r0, m, d, buf, tw, moments):
     """Transpose rows ``r0 .. r0+m-1`` of ``x[:, :d]`` into ``buf[:d, :m]``.
 
     Full 16 x 16 blocks go through :func:`transpose16`; the edges are moved
     one value at a time. Columns ``m ..`` of ``buf`` are zeroed. Returns the
     sum of ``v - v`` over the values read: 0 unless one is NaN or infinite.
+    When ``moments`` has columns (shape ``(2, n)``), the sums of squares and
+    of fourth powers of each row are added into ``moments[:, r0 + t]``
+    instead (a NaN or infinity then shows there, not in the return value).
     """
     one = x.dtype.type(1.0)
     acc = x.dtype.type(0.0)
+    want = moments.shape[1] > 0
     mb = m - m % BLOCK
     db = d - d % BLOCK
     for tb in range(0, mb, BLOCK):
         for jb in range(0, db, BLOCK):
-            acc += transpose16(x, r0 + tb, jb, buf, jb, tb, one)
+            if want:
+                transpose16_moments(x, r0 + tb, jb, buf, jb, tb, one, moments, r0 + tb)
+            else:
+                acc += transpose16(x, r0 + tb, jb, buf, jb, tb, one)
     for t in range(m):
         xr = x[r0 + t]
+        s2 = x.dtype.type(0.0)
+        s4 = x.dtype.type(0.0)
         for j in range(db if t < mb else 0, d):
             v = xr[j]
             acc += v - v
             buf[j, t] = v
+            q = v * v
+            s2 += q
+            s4 += q * q
+        if want:
+            moments[0, r0 + t] += s2
+            moments[1, r0 + t] += s4
     if m < tw:
         for j in range(d):
             for t in range(m, tw):
@@ -201,7 +217,7 @@ def _row_wht(v, p):
 
 
 @njit(cache=True, parallel=True)
-def rht_forward_tiled(x, signs, rounds, scale, out, scratch, bad):
+def rht_forward_tiled(x, signs, rounds, scale, out, scratch, bad, moments):
     """Forward transform, tiled over rows and parallel over chunks of tiles.
 
     Parameters
@@ -221,6 +237,11 @@ def rht_forward_tiled(x, signs, rounds, scale, out, scratch, bad):
         transformed together and ``nchunks`` sets the parallel grain.
     bad : ndarray, shape (nchunks,), bool
         Set to True for a chunk that met a NaN or infinity in ``x``.
+    moments : ndarray, shape (2, n) or (2, 0), dtype of ``x``, zeroed
+        With ``n`` columns, receives each input row's sum of squares (row 0)
+        and sum of fourth powers (row 1), computed while the tile is loaded;
+        non-finite input then shows in these sums rather than in ``bad``.
+        With none, nothing is computed.
     """
     n, d = x.shape
     p = out.shape[1]
@@ -233,7 +254,7 @@ def rht_forward_tiled(x, signs, rounds, scale, out, scratch, bad):
         for ti in range(c * ntiles // nchunks, (c + 1) * ntiles // nchunks):
             r0 = ti * tw
             m = min(tw, n - r0)
-            acc += _tile_load(x, r0, m, d, buf, tw)
+            acc += _tile_load(x, r0, m, d, buf, tw, moments)
             for j in range(d, p):
                 for t in range(tw):
                     buf[j, t] = 0.0
@@ -244,15 +265,15 @@ def rht_forward_tiled(x, signs, rounds, scale, out, scratch, bad):
 
 
 @njit(cache=True, parallel=True)
-def rht_inverse_tiled(y, signs, rounds, scale, out, scratch, bad):
+def rht_inverse_tiled(y, signs, rounds, scale, out, scratch, bad, moments):
     """Inverse transform, tiled over rows and parallel over chunks of tiles.
 
     Parameters
     ----------
     y : ndarray, shape (n, p), C-contiguous, float32 or float64
         Transformed rows; not modified.
-    signs, rounds, scale, scratch, bad
-        As in :func:`rht_forward_tiled`.
+    signs, rounds, scale, scratch, bad, moments
+        As in :func:`rht_forward_tiled` (``moments`` of the rows of ``y``).
     out : ndarray, shape (n, d), same dtype as ``y``
         The first ``d`` coordinates of each inverted row.
     """
@@ -267,7 +288,7 @@ def rht_inverse_tiled(y, signs, rounds, scale, out, scratch, bad):
         for ti in range(c * ntiles // nchunks, (c + 1) * ntiles // nchunks):
             r0 = ti * tw
             m = min(tw, n - r0)
-            acc += _tile_load(y, r0, m, p, buf, tw)
+            acc += _tile_load(y, r0, m, p, buf, tw, moments)
             # (D_0 H)(D_1 H)...(D_{R-1} H) read right to left: H first, then
             # "signs then H" for rounds R-1 .. 1, then the signs of round 0.
             _tile_round(buf, p, tw, signs[0], False)
@@ -283,7 +304,7 @@ def rht_inverse_tiled(y, signs, rounds, scale, out, scratch, bad):
 
 
 @njit(cache=True)
-def rht_forward_rows(x, signs, rounds, scale, out):
+def rht_forward_rows(x, signs, rounds, scale, out, moments):
     """Forward transform one row at a time, in place in ``out``.
 
     Same arguments as :func:`rht_forward_tiled` without the scratch; returns
@@ -292,14 +313,23 @@ def rht_forward_rows(x, signs, rounds, scale, out):
     n, d = x.shape
     p = out.shape[1]
     acc = x.dtype.type(0.0)
+    want = moments.shape[1] > 0
     for r in range(n):
         o = out[r]
         xr = x[r]
         s0 = signs[0]
+        s2 = x.dtype.type(0.0)
+        s4 = x.dtype.type(0.0)
         for j in range(d):
             v = xr[j]
             acc += v - v
             o[j] = v * s0[j]
+            q = v * v
+            s2 += q
+            s4 += q * q
+        if want:
+            moments[0, r] += s2
+            moments[1, r] += s4
         for j in range(d, p):
             o[j] = 0.0
         _row_wht(o, p)

@@ -64,7 +64,13 @@ class PadLayout:
         return float(self.d_out) ** (-0.5 * rounds)
 
     def forward(
-        self, x: np.ndarray, signs: np.ndarray, rounds: int, first: int = 0, out: np.ndarray | None = None
+        self,
+        x: np.ndarray,
+        signs: np.ndarray,
+        rounds: int,
+        first: int = 0,
+        out: np.ndarray | None = None,
+        moments: np.ndarray | None = None,
     ) -> tuple[np.ndarray, bool]:
         """Apply rounds ``first .. first + rounds - 1`` to the rows of ``x``.
 
@@ -80,6 +86,11 @@ class PadLayout:
             Index of the first round to apply.
         out : ndarray, shape (n, d_out), dtype of ``x``, C-contiguous, optional
             Output buffer (allocated when None).
+        moments : ndarray, shape (2, n), dtype of ``x``, zeroed, optional
+            Receives each input row's sum of squares and sum of fourth powers,
+            computed while the rows are read (used by :meth:`RHT.apply_adaptive`).
+            A NaN or infinity in ``x`` then shows in these sums, and ``bad``
+            may be False: the caller checks them.
 
         Returns
         -------
@@ -93,13 +104,15 @@ class PadLayout:
         if out is None:
             out = np.empty((n, self.d_out), dtype=x.dtype)
         scale = x.dtype.type(self.scale(rounds))
+        if moments is None:
+            moments = np.zeros((2, 0), dtype=x.dtype)
         if n < SMALL_BATCH:
-            bad = _kernels.rht_forward_rows(x, signs, rounds, scale, out)
+            bad = _kernels.rht_forward_rows(x, signs, rounds, scale, out, moments)
             return out, bool(bad)
         tw, nch = tile_plan(n, self.d_out, get_num_threads())
         scratch = np.empty((nch, self.d_out, tw + _kernels.TILE_PAD), dtype=x.dtype)
         bad = np.zeros(nch, dtype=np.bool_)
-        _kernels.rht_forward_tiled(x, signs, rounds, scale, out, scratch, bad)
+        _kernels.rht_forward_tiled(x, signs, rounds, scale, out, scratch, bad, moments)
         return out, bool(bad.any())
 
     def inverse(self, y: np.ndarray, signs: np.ndarray, rounds: int) -> tuple[np.ndarray, bool]:
@@ -124,7 +137,8 @@ class PadLayout:
         tw, nch = tile_plan(n, self.d_out, get_num_threads())
         scratch = np.empty((nch, self.d_out, tw + _kernels.TILE_PAD), dtype=y.dtype)
         bad = np.zeros(nch, dtype=np.bool_)
-        _kernels.rht_inverse_tiled(y, signs, rounds, scale, out, scratch, bad)
+        no_moments = np.zeros((2, 0), dtype=y.dtype)
+        _kernels.rht_inverse_tiled(y, signs, rounds, scale, out, scratch, bad, no_moments)
         return out, bool(bad.any())
 
     def native_faiss(self, seed: int, rounds: int):

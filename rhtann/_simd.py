@@ -41,19 +41,47 @@ def transpose16(typingctx, src, si, sj, dst, di, dj, scale):
     ``i`` and ``i + s`` exchange their off-diagonal ``s``-wide halves, which
     swaps the off-diagonal sub-blocks of every ``2s x 2s`` block.
     """
+    return _transpose_typer(src, si, sj, dst, di, dj, scale, None, None)
+
+
+@intrinsic
+def transpose16_moments(typingctx, src, si, sj, dst, di, dj, scale, acc, ai):
+    """:func:`transpose16` that also accumulates the rows' moment sums.
+
+    For ``r < 16``: ``acc[0, ai + r] += sum_c src[si + r, sj + c] ** 2`` and
+    ``acc[1, ai + r] += sum_c src[si + r, sj + c] ** 4``, summed over the
+    block's 16 columns ``c``. After the transposition each register holds one
+    column for 16 rows, so the sums are vertical vector operations.
+
+    Parameters
+    ----------
+    acc : 2-D array, shape (2, >= ai + 16), same dtype as ``src``
+        Running sums of squares (row 0) and fourth powers (row 1) per source
+        row, unit stride along axis 1.
+    ai : int
+        Position of source row ``si`` in ``acc``.
+
+    Returns
+    -------
+    float
+        Always 0: a NaN or infinity in the block shows in ``acc`` instead.
+    """
+    return _transpose_typer(src, si, sj, dst, di, dj, scale, acc, ai)
+
+
+def _transpose_typer(src, si, sj, dst, di, dj, scale, acc, ai):
+    with_moments = acc is not None
+    arrays = (src, dst, acc) if with_moments else (src, dst)
     if not (
-        isinstance(src, types.Array)
-        and isinstance(dst, types.Array)
-        and src.ndim == 2
-        and dst.ndim == 2
-        and src.dtype == dst.dtype
+        all(isinstance(a, types.Array) and a.ndim == 2 and a.dtype == src.dtype for a in arrays)
         and isinstance(src.dtype, types.Float)
     ):
         return None
-    sig = src.dtype(src, si, sj, dst, di, dj, scale)
+    extra = (acc, ai) if with_moments else ()
+    sig = src.dtype(src, si, sj, dst, di, dj, scale, *extra)
 
     def codegen(context, builder, signature, args):
-        src_v, si_v, sj_v, dst_v, di_v, dj_v, scale_v = args
+        src_v, si_v, sj_v, dst_v, di_v, dj_v, scale_v = args[:7]
         srcty, dstty = signature.args[0], signature.args[3]
         sary = context.make_array(srcty)(context, builder, src_v)
         dary = context.make_array(dstty)(context, builder, dst_v)
@@ -77,9 +105,11 @@ def transpose16(typingctx, src, si, sj, dst, di, dj, scale):
         si_v, sj_v, di_v, dj_v = (index(v, p) for v, p in ((si_v, 1), (sj_v, 2), (di_v, 4), (dj_v, 5)))
         scale_v = context.cast(builder, scale_v, signature.args[6], srcty.dtype)
         rows = [builder.load(block_ptr(sary, si_v, sj_v, r), align=4) for r in range(BLOCK)]
-        check = builder.fsub(rows[0], rows[0])
-        for r in range(1, BLOCK):
-            check = builder.fadd(check, builder.fsub(rows[r], rows[r]))
+        check = None
+        if not with_moments:
+            check = builder.fsub(rows[0], rows[0])
+            for r in range(1, BLOCK):
+                check = builder.fadd(check, builder.fsub(rows[r], rows[r]))
         for step in (8, 4, 2, 1):
             lo = ir.Constant(maskty, [j if not j & step else BLOCK + j - step for j in range(BLOCK)])
             hi = ir.Constant(maskty, [j + step if not j & step else BLOCK + j for j in range(BLOCK)])
@@ -94,6 +124,18 @@ def transpose16(typingctx, src, si, sj, dst, di, dj, scale):
         splat = builder.shuffle_vector(splat, undef, ir.Constant(maskty, [0] * BLOCK))
         for c in range(BLOCK):
             builder.store(builder.fmul(rows[c], splat), block_ptr(dary, di_v, dj_v, c), align=4)
+        if with_moments:
+            squares = [builder.fmul(v, v) for v in rows]
+            s2, s4 = squares[0], builder.fmul(squares[0], squares[0])
+            for q in squares[1:]:
+                s2 = builder.fadd(s2, q)
+                s4 = builder.fadd(s4, builder.fmul(q, q))
+            aary = context.make_array(signature.args[7])(context, builder, args[7])
+            ai_v = index(args[8], 8)
+            for k, part in enumerate((s2, s4)):
+                ptr = block_ptr(aary, ir.Constant(intp, 0), ai_v, k)
+                builder.store(builder.fadd(builder.load(ptr, align=4), part), ptr, align=4)
+            return ir.Constant(elty, 0.0)
         total = builder.extract_element(check, ir.Constant(ir.IntType(32), 0))
         for c in range(1, BLOCK):
             total = builder.fadd(total, builder.extract_element(check, ir.Constant(ir.IntType(32), c)))

@@ -14,9 +14,11 @@ from ._signs import sign_vectors
 from ._validation import as_matrix, check_finite_flag, check_int
 from .layouts import LAYOUTS, make_layout
 from .moments import (
+    _TIE,
     TARGET_ROUNDS,
     check_target,
     check_threshold,
+    kappa,
     moment_stats,
     rounds_per_vector,
 )
@@ -355,18 +357,53 @@ class RHT:
         n = x.shape[0]
         if n == 0:
             return np.empty((0, self.d_out), dtype=np.float32), np.empty(0, dtype=np.uint8)
-        k = rounds_per_vector(
-            x, self._layout, self.signs, self.target, check_threshold(self.threshold)
-        )
         lo, hi = TARGET_ROUNDS[self.target]
-        y, bad = self._layout.forward(x, self.signs, lo)
-        check_finite_flag(bad, "x")
+        threshold = check_threshold(self.threshold)
+        if isinstance(self._layout, PadLayout) and hi - lo == 1:
+            y, k = self._first_rounds_with_check(x, lo, threshold)
+        else:
+            k = rounds_per_vector(x, self._layout, self.signs, self.target, threshold)
+            y, bad = self._layout.forward(x, self.signs, lo)
+            check_finite_flag(bad, "x")
         for r in range(lo, hi):
             rows = np.flatnonzero(k > r)
             if rows.size == 0:
                 break
             more, _ = self._layout.forward(np.ascontiguousarray(y[rows]), self.signs, 1, first=r)
             y[rows] = more
+        return y, k
+
+    def _first_rounds_with_check(
+        self, x: np.ndarray, lo: int, threshold: float
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Apply ``lo`` rounds and decide each row's count in the same pass.
+
+        The padded kernel accumulates ``sum x^2`` and ``sum x^4`` of every row
+        while it loads the rows for the first round, so the check adds next
+        to nothing to the rotation (``bench/moments_speed.py``). With a cap of
+        one round above the minimum, the decision needs only the input's
+        ``kappa``. Rows whose float32 sums land within 0.1 % of the threshold,
+        overflow, or hold NaN or infinity are re-checked with the exact
+        standalone statistic (:func:`rhtann.moments.kappa`), so the counts are
+        those :func:`rhtann.choose_rounds` returns.
+        """
+        n = x.shape[0]
+        sums = np.zeros((2, n), dtype=np.float32)
+        y, bad = self._layout.forward(x, self.signs, lo, moments=sums)
+        check_finite_flag(bad, "x")
+        s2 = sums[0].astype(np.float64)
+        s4 = sums[1].astype(np.float64)
+        limit = threshold * _TIE
+        with np.errstate(all="ignore"):
+            kap = np.where(s2 > 0, self.d_out * s4 / (s2 * s2), 0.0)
+        unsure = ~(np.isfinite(s2) & np.isfinite(s4)) | (np.abs(kap - limit) <= 1e-3 * limit)
+        if unsure.any():
+            rows = np.flatnonzero(unsure)
+            sub = np.ascontiguousarray(x[rows])
+            check_finite_flag(not bool(np.isfinite(sub).all()), "x")
+            kap[rows] = kappa(sub, self.d_out)
+        k = (kap > limit).astype(np.uint8)
+        k += lo
         return y, k
 
     def reverse_adaptive(self, y: Any, k: Any) -> np.ndarray:

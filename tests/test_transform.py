@@ -295,3 +295,45 @@ def test_apply_into_preallocated_output(layout, rng):
                 np.empty((rht.d_out, 70), np.float32).T):
         with pytest.raises(ValueError, match="out must be a writeable C-contiguous float32 array"):
             rht.apply(x, out=bad)
+
+
+@pytest.mark.parametrize(("d", "n"), [(7, 5), (128, 3), (128, 100), (100, 300), (1000, 77), (3000, 70)])
+def test_moment_sums_fused_into_the_first_round(d, n, rng):
+    # row kernel (n < 8), 16- and 64-row tiles, block edges (d % 16 != 0), wide tiles
+    x = rng.standard_normal((n, d)).astype(np.float32)
+    x[0] = 0.0
+    rht = rhtann.RHT(d, rounds=2, seed=4)
+    sums = np.zeros((2, n), np.float32)
+    y, bad = rht._layout.forward(x, rht.signs, 2, moments=sums)
+    assert not bad
+    np.testing.assert_array_equal(y, rht.apply(x))
+    x64 = x.astype(np.float64)
+    np.testing.assert_allclose(sums[0], (x64**2).sum(1), rtol=1e-5)
+    np.testing.assert_allclose(sums[1], (x64**4).sum(1), rtol=1e-5)
+
+
+@pytest.mark.parametrize("target", ["scalar", "vq"])
+def test_adaptive_counts_equal_choose_rounds(target, rng):
+    from rhtann import synthetic
+    from rhtann.moments import DEFAULT_THRESHOLD
+
+    d = 200
+    rht = rhtann.RHT(d, seed=3, target=target)
+    parts = list(synthetic.worst_case_suite(d, 40, seed=1).values())
+    # rows with kappa = d_out * rho4 right at the threshold: the fused float32
+    # sums are re-checked exactly there
+    m = int(round(rht.d_out / DEFAULT_THRESHOLD))
+    edge = np.zeros((3, d), np.float32)
+    edge[:, :m] = 1.0
+    big = rng.standard_normal((3, d)).astype(np.float32) * np.float32(1e12)  # x^4 overflows float32
+    x = np.vstack([p.astype(np.float32) for p in parts] + [edge, big])
+    y, k = rht.apply_adaptive(x)
+    np.testing.assert_array_equal(k, rhtann.choose_rounds(x, target=target, rht=rht))
+    for r in np.unique(k):
+        rows = k == r
+        ref = rhtann.RHT(d, rounds=int(r), seed=3).apply(x[rows])
+        np.testing.assert_allclose(y[rows], ref, rtol=1e-5, atol=1e-5 * np.abs(ref).max())
+    bad = x[:50].copy()
+    bad[3, 5] = np.nan
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        rht.apply_adaptive(bad)
