@@ -24,20 +24,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import rhtann  # noqa: E402
+from bench.transform_speed import paired_times  # noqa: E402
 from rhtann.moments import kappa  # noqa: E402
-
-
-def paired_cpu(fns: dict, repeats: int) -> dict:
-    """CPU seconds per repeat of each callable, interleaved, after a warm-up."""
-    for fn in fns.values():
-        fn()
-    times = {name: [] for name in fns}
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            t0 = time.process_time()
-            fn()
-            times[name].append(time.process_time() - t0)
-    return {name: np.asarray(t) for name, t in times.items()}
 
 
 def row(d: int, batch_bytes: int, repeats: int) -> str:
@@ -62,7 +50,7 @@ def row(d: int, batch_bytes: int, repeats: int) -> str:
         for _ in range(inner):
             kappa(x, rht.d_out)
 
-    t = paired_cpu({"plain": plain, "fused": fused, "alone": alone}, repeats)
+    t = paired_times({"plain": plain, "fused": fused, "alone": alone}, repeats, time.process_time)
     extra = float(np.median((t["fused"] - t["plain"]) / t["plain"]))
     standalone = float(np.median(t["alone"] / t["plain"]))
     ns = float(np.median(t["plain"])) / (inner * n) * 1e9

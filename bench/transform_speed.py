@@ -76,13 +76,21 @@ def faiss_apply(vt, x: np.ndarray, out: np.ndarray) -> None:
     vt.apply_noalloc(x.shape[0], faiss.swig_ptr(x), faiss.swig_ptr(out))
 
 
-def paired_times(fns: dict, repeats: int) -> dict:
+def paired_times(fns: dict, repeats: int, clock=time.perf_counter) -> dict:
     """Time every callable once per repeat, interleaved, after one warm-up each.
+
+    Parameters
+    ----------
+    fns : dict of str to callable
+    repeats : int
+    clock : callable, default time.perf_counter
+        Wall clock by default; ``time.process_time`` gives CPU time, which
+        other processes on a shared machine do not inflate.
 
     Returns
     -------
     dict of str to ndarray
-        Per contender, the ``repeats`` wall times in seconds. Interleaving
+        Per contender, the ``repeats`` times in seconds. Interleaving
         exposes all contenders to the same background load, so the ratio of
         two contenders within one repeat is steadier than a ratio of
         separately taken medians.
@@ -92,9 +100,9 @@ def paired_times(fns: dict, repeats: int) -> dict:
     times = {name: [] for name in fns}
     for _ in range(repeats):
         for name, fn in fns.items():
-            t0 = time.perf_counter()
+            t0 = clock()
             fn()
-            times[name].append(time.perf_counter() - t0)
+            times[name].append(clock() - t0)
     return {name: np.asarray(t) for name, t in times.items()}
 
 
