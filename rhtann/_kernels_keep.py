@@ -24,6 +24,8 @@ from __future__ import annotations
 
 from numba import njit, prange
 
+from ._kernels import _tile_load, _tile_store
+
 #: Rows transformed together.
 TILE = 16
 
@@ -165,24 +167,15 @@ def _forward_tiles(x, signs, first, rounds, starts, sign_offs, hwin, mat, core_s
     """Forward transform of tiles ``t_lo .. t_hi``; returns True on NaN/inf input."""
     n, d = x.shape
     acc = x.dtype.type(0.0)
+    one = x.dtype.type(1.0)
+    no_moments = buf[:, :0]
     for ti in range(t_lo, t_hi):
         r0 = ti * TILE
         w = min(TILE, n - r0)
-        for t in range(w):
-            xr = x[r0 + t]
-            for j in range(d):
-                v = xr[j]
-                acc += v - v
-                buf[j, t] = v
-        for j in range(d):
-            for t in range(w, TILE):
-                buf[j, t] = 0.0
+        acc += _tile_load(x, r0, w, d, buf, TILE, no_moments)
         res = _tile_forward(buf, buf2, tmp, signs, first, rounds, starts, sign_offs, hwin, mat,
                             core_sizes, m, step_scale, perm, use_perm)
-        for t in range(w):
-            o = out[r0 + t]
-            for j in range(d):
-                o[j] = res[j, t]
+        _tile_store(res, one, r0, w, d, out)
     return not (acc == 0.0)
 
 
@@ -192,24 +185,15 @@ def _inverse_tiles(y, signs, rounds, starts, sign_offs, hwin, mat_t, core_sizes,
     """Inverse transform of tiles ``t_lo .. t_hi``; returns True on NaN/inf input."""
     n, d = y.shape
     acc = y.dtype.type(0.0)
+    one = y.dtype.type(1.0)
+    no_moments = buf[:, :0]
     for ti in range(t_lo, t_hi):
         r0 = ti * TILE
         w = min(TILE, n - r0)
-        for t in range(w):
-            yr = y[r0 + t]
-            for j in range(d):
-                v = yr[j]
-                acc += v - v
-                buf[j, t] = v
-        for j in range(d):
-            for t in range(w, TILE):
-                buf[j, t] = 0.0
+        acc += _tile_load(y, r0, w, d, buf, TILE, no_moments)
         res = _tile_inverse(buf, buf2, tmp, signs, rounds, starts, sign_offs, hwin, mat_t,
                             core_sizes, m, step_scale, perm, use_perm)
-        for t in range(w):
-            o = out[r0 + t]
-            for j in range(d):
-                o[j] = res[j, t]
+        _tile_store(res, one, r0, w, d, out)
     return not (acc == 0.0)
 
 
