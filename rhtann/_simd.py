@@ -16,6 +16,36 @@ from numba.extending import intrinsic
 BLOCK = 16
 
 
+class _Vec:
+    """IR helpers shared by the intrinsics: 16-wide vectors of one float dtype."""
+
+    def __init__(self, context, builder, dtype):
+        self.builder = builder
+        self.elty = context.get_data_type(dtype)
+        self.vecty = ir.VectorType(self.elty, BLOCK)
+        self.maskty = ir.VectorType(ir.IntType(32), BLOCK)
+        self.intp = context.get_value_type(types.intp)
+        self.itemsize = ir.Constant(self.intp, context.get_abi_sizeof(self.elty))
+
+    def const(self, value):
+        """An ``intp`` constant."""
+        return ir.Constant(self.intp, value)
+
+    def ptr(self, ary, row, col, pointee=None):
+        """Pointer to ``ary[row, col]`` (intp values), typed as ``pointee`` (default: a vector)."""
+        b = self.builder
+        off = b.add(b.mul(row, b.extract_value(ary.strides, 0)), b.mul(col, self.itemsize))
+        base = b.bitcast(ary.data, ir.IntType(8).as_pointer())
+        return b.bitcast(b.gep(base, [off]), (pointee or self.vecty).as_pointer())
+
+    def splat(self, value):
+        """A vector with every lane equal to the scalar ``value``."""
+        b = self.builder
+        undef = ir.Constant(self.vecty, ir.Undefined)
+        one = b.insert_element(undef, value, ir.Constant(ir.IntType(32), 0))
+        return b.shuffle_vector(one, undef, ir.Constant(self.maskty, [0] * BLOCK))
+
+
 @intrinsic
 def transpose16(typingctx, src, si, sj, dst, di, dj, scale):
     """``dst[di + c, dj + r] = scale * src[si + r, sj + c]`` for ``r, c < 16``.
@@ -85,22 +115,13 @@ def _transpose_typer(src, si, sj, dst, di, dj, scale, acc, ai):
         srcty, dstty = signature.args[0], signature.args[3]
         sary = context.make_array(srcty)(context, builder, src_v)
         dary = context.make_array(dstty)(context, builder, dst_v)
-        elty = context.get_data_type(srcty.dtype)
-        vecty = ir.VectorType(elty, BLOCK)
-        maskty = ir.VectorType(ir.IntType(32), BLOCK)
-        intp = context.get_value_type(types.intp)
-        itemsize = ir.Constant(intp, context.get_abi_sizeof(elty))
-        bytep = ir.IntType(8).as_pointer()
+        vec = _Vec(context, builder, srcty.dtype)
 
         def index(value, pos):
             return context.cast(builder, value, signature.args[pos], types.intp)
 
         def block_ptr(ary, i, j, r):
-            stride = builder.extract_value(ary.strides, 0)
-            row = builder.add(i, ir.Constant(intp, r))
-            off = builder.add(builder.mul(row, stride), builder.mul(j, itemsize))
-            base = builder.bitcast(ary.data, bytep)
-            return builder.bitcast(builder.gep(base, [off]), vecty.as_pointer())
+            return vec.ptr(ary, builder.add(i, vec.const(r)), j)
 
         si_v, sj_v, di_v, dj_v = (index(v, p) for v, p in ((si_v, 1), (sj_v, 2), (di_v, 4), (dj_v, 5)))
         scale_v = context.cast(builder, scale_v, signature.args[6], srcty.dtype)
@@ -111,17 +132,15 @@ def _transpose_typer(src, si, sj, dst, di, dj, scale, acc, ai):
             for r in range(1, BLOCK):
                 check = builder.fadd(check, builder.fsub(rows[r], rows[r]))
         for step in (8, 4, 2, 1):
-            lo = ir.Constant(maskty, [j if not j & step else BLOCK + j - step for j in range(BLOCK)])
-            hi = ir.Constant(maskty, [j + step if not j & step else BLOCK + j for j in range(BLOCK)])
+            lo = ir.Constant(vec.maskty, [j if not j & step else BLOCK + j - step for j in range(BLOCK)])
+            hi = ir.Constant(vec.maskty, [j + step if not j & step else BLOCK + j for j in range(BLOCK)])
             new = list(rows)
             for i in range(BLOCK):
                 if not i & step:
                     new[i] = builder.shuffle_vector(rows[i], rows[i + step], lo)
                     new[i + step] = builder.shuffle_vector(rows[i], rows[i + step], hi)
             rows = new
-        undef = ir.Constant(vecty, ir.Undefined)
-        splat = builder.insert_element(undef, scale_v, ir.Constant(ir.IntType(32), 0))
-        splat = builder.shuffle_vector(splat, undef, ir.Constant(maskty, [0] * BLOCK))
+        splat = vec.splat(scale_v)
         for c in range(BLOCK):
             builder.store(builder.fmul(rows[c], splat), block_ptr(dary, di_v, dj_v, c), align=4)
         if with_moments:
@@ -133,9 +152,9 @@ def _transpose_typer(src, si, sj, dst, di, dj, scale, acc, ai):
             aary = context.make_array(signature.args[7])(context, builder, args[7])
             ai_v = index(args[8], 8)
             for k, part in enumerate((s2, s4)):
-                ptr = block_ptr(aary, ir.Constant(intp, 0), ai_v, k)
+                ptr = block_ptr(aary, vec.const(0), ai_v, k)
                 builder.store(builder.fadd(builder.load(ptr, align=4), part), ptr, align=4)
-            return ir.Constant(elty, 0.0)
+            return ir.Constant(vec.elty, 0.0)
         total = builder.extract_element(check, ir.Constant(ir.IntType(32), 0))
         for c in range(1, BLOCK):
             total = builder.fadd(total, builder.extract_element(check, ir.Constant(ir.IntType(32), c)))
@@ -163,36 +182,27 @@ def _make_butterfly(radix: int, signed: bool):
         def codegen(context, builder, signature, args):
             bufty = signature.args[0]
             ary = context.make_array(bufty)(context, builder, args[0])
-            elty = context.get_data_type(bufty.dtype)
-            vecty = ir.VectorType(elty, BLOCK)
-            maskty = ir.VectorType(ir.IntType(32), BLOCK)
-            intp = context.get_value_type(types.intp)
-            itemsize = ir.Constant(intp, context.get_abi_sizeof(elty))
-            bytep = ir.IntType(8).as_pointer()
+            vec = _Vec(context, builder, bufty.dtype)
             j_v, h_v, t_v = (
                 context.cast(builder, args[k], signature.args[k], types.intp) for k in (1, 2, 3)
             )
-            stride = builder.extract_value(ary.strides, 0)
-            base = builder.bitcast(ary.data, bytep)
-            col = builder.mul(t_v, itemsize)
-            ptrs, vals = [], []
             if signed:
                 sty = signature.args[4]
                 sary = context.make_array(sty)(context, builder, args[4])
-                sstride = builder.extract_value(sary.strides, 0)
-                sbase = builder.bitcast(sary.data, bytep)
-                undef = ir.Constant(vecty, ir.Undefined)
+                selty = context.get_data_type(sty.dtype)
+            ptrs, vals = [], []
             for q in range(radix):
-                row = builder.add(j_v, builder.mul(h_v, ir.Constant(intp, q)))
-                off = builder.add(builder.mul(row, stride), col)
-                ptr = builder.bitcast(builder.gep(base, [off]), vecty.as_pointer())
+                row = builder.add(j_v, builder.mul(h_v, vec.const(q)))
+                ptr = vec.ptr(ary, row, t_v)
                 val = builder.load(ptr, align=4)
                 if signed:
-                    sptr = builder.bitcast(builder.gep(sbase, [builder.mul(row, sstride)]), elty.as_pointer())
+                    sptr = builder.bitcast(
+                        builder.gep(builder.bitcast(sary.data, ir.IntType(8).as_pointer()),
+                                    [builder.mul(row, builder.extract_value(sary.strides, 0))]),
+                        selty.as_pointer(),
+                    )
                     sval = context.cast(builder, builder.load(sptr), sty.dtype, bufty.dtype)
-                    splat = builder.insert_element(undef, sval, ir.Constant(ir.IntType(32), 0))
-                    splat = builder.shuffle_vector(splat, undef, ir.Constant(maskty, [0] * BLOCK))
-                    val = builder.fmul(val, splat)
+                    val = builder.fmul(val, vec.splat(sval))
                 ptrs.append(ptr)
                 vals.append(val)
             for s in range(stages):
