@@ -24,7 +24,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import rhtann  # noqa: E402
-from bench.transform_speed import paired_times  # noqa: E402
+from bench.transform_speed import paired_times, write_report  # noqa: E402
 from rhtann.moments import kappa  # noqa: E402
 
 
@@ -79,10 +79,7 @@ def main(argv=None) -> None:
         for d in args.dims:
             lines.append(row(d, batch, args.repeats))
             print(lines[-1], flush=True)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text("\n".join(lines) + "\n")
-    print(f"\nwritten to {out}")
+    write_report(lines, args.out)
 
 
 if __name__ == "__main__":

@@ -58,6 +58,19 @@ def _legend(ax, markers: dict[str, str]) -> None:
               framealpha=0.85)
 
 
+def _finish(fig, ax, title: str, sub: str, markers: dict, path: Path) -> Path:
+    """Title, grid and legend, then write the figure to ``path`` and close it."""
+    import matplotlib.pyplot as plt  # the caller has chosen the Agg backend
+
+    ax.set_title(title + ("\n" + sub if sub else ""), fontsize=9)
+    ax.grid(True, which="both", alpha=0.3)
+    _legend(ax, markers)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
 def plot_dataset(results: list[dict[str, Any]], out: Path) -> list[Path]:
     """Write the two PNGs of one dataset's results; returns their paths."""
     import matplotlib
@@ -87,14 +100,7 @@ def plot_dataset(results: list[dict[str, Any]], out: Path) -> list[Path]:
     ax.set_yscale("log")
     ax.set_xlabel(f"recall@{k} (ann-benchmarks k-nn rule)")
     ax.set_ylabel("queries per second, 1 thread (log)")
-    ax.set_title(title + ("\n" + sub if sub else ""), fontsize=9)
-    ax.grid(True, which="both", alpha=0.3)
-    _legend(ax, markers)
-    fig.tight_layout()
-    path = out / f"{name}_recall_qps.png"
-    fig.savefig(path)
-    plt.close(fig)
-    paths.append(path)
+    paths.append(_finish(fig, ax, title, sub, markers, out / f"{name}_recall_qps.png"))
 
     best = best_per_index(results)
     fig, ax = plt.subplots(figsize=(9.5, 5.5), dpi=110)
@@ -116,14 +122,7 @@ def plot_dataset(results: list[dict[str, Any]], out: Path) -> list[Path]:
     ax.set_xscale("log", base=2)
     ax.set_xlabel("bytes per vector (codes only, log2; rotations drawn slightly apart)")
     ax.set_ylabel(f"best recall@{k} over the query sweep")
-    ax.set_title(title + ("\n" + sub if sub else ""), fontsize=9)
-    ax.grid(True, which="both", alpha=0.3)
-    _legend(ax, markers)
-    fig.tight_layout()
-    path = out / f"{name}_recall_bytes.png"
-    fig.savefig(path)
-    plt.close(fig)
-    paths.append(path)
+    paths.append(_finish(fig, ax, title, sub, markers, out / f"{name}_recall_bytes.png"))
     return paths
 
 

@@ -76,6 +76,14 @@ def faiss_apply(vt, x: np.ndarray, out: np.ndarray) -> None:
     vt.apply_noalloc(x.shape[0], faiss.swig_ptr(x), faiss.swig_ptr(out))
 
 
+def write_report(lines: list[str], path: str) -> None:
+    """Write the Markdown ``lines`` to ``path`` (folders created) and say where."""
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("\n".join(lines) + "\n")
+    print(f"\nwritten to {out}")
+
+
 def paired_times(fns: dict, repeats: int, clock=time.perf_counter) -> dict:
     """Time every callable once per repeat, interleaved, after one warm-up each.
 
@@ -295,10 +303,7 @@ def main(argv=None) -> None:
         layouts([100, 768, 1536], args.n, args.repeats, rng, lines)
     if "e2e" not in args.skip:
         end_to_end(1024, args.n, 200, args.repeats, rng, lines)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text("\n".join(lines) + "\n")
-    print(f"\nwritten to {out}")
+    write_report(lines, args.out)
 
 
 if __name__ == "__main__":
