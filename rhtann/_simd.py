@@ -4,6 +4,10 @@
 sixteen vector loads, a shuffle network and sixteen vector stores, instead of
 256 scalar moves. The tiled Hadamard kernels use it to turn a tile of rows
 into columns and back.
+
+numba's on-disk cache is keyed on the source of the module that calls an
+intrinsic, not on this file: after editing it, delete the ``*.nbi``/``*.nbc``
+files under ``rhtann/__pycache__`` so the kernels are compiled anew.
 """
 
 from __future__ import annotations
