@@ -21,6 +21,7 @@ import numpy as np
 from . import _fileformat
 from ._spec import Spec, build_faiss, faiss_metric, parse_metric, parse_spec
 from ._validation import as_matrix, check_finite_flag, check_int
+from .sq import CodeAppender, SQEncoder
 from .transform import RHT
 
 #: Default size in bytes of one rotated chunk (``chunk_size=None``). Each add
@@ -520,20 +521,42 @@ class Index:
         buf = None
         if self.rht is not None and not self.adaptive and n:
             buf = np.empty((min(n, self.chunk_size), self.d_out), dtype=np.float32)
+        # flat scalar quantizers: rhtann's numba encoder writes faiss's bytes
+        # straight into the index's code storage
+        encoder = None
+        if ids is None and not self.adaptive and n and CodeAppender.supports(self._subs[0]):
+            encoder = SQEncoder.for_index(self._subs[0])
         with _threads(self.threads):
+            if encoder is not None:
+                self._add_encoded(x, n, encoder, buf)
+            else:
+                self._add_chunks(x, n, ids, buf)
+        self.stats["add_s"] += time.perf_counter() - t0
+
+    def _add_chunks(self, x: Any, n: int, ids: np.ndarray | None, buf: np.ndarray | None) -> None:
+        """Rotate chunk by chunk and add with the faiss sub-index's own add."""
+        for i0, i1 in self._chunks(n, "add"):
+            chunk_ids = None if ids is None else ids[i0:i1]
+            if self.adaptive:
+                self._add_adaptive_chunk(x[i0:i1], chunk_ids)
+                continue
+            t1 = time.perf_counter()
+            y = self._rotate(x[i0:i1], "x", buf)
+            self.stats["transform_s"] += time.perf_counter() - t1
+            if chunk_ids is None:
+                self._subs[0].add(y)
+            else:
+                self._subs[0].add_with_ids(y, chunk_ids)
+
+    def _add_encoded(self, x: Any, n: int, encoder: SQEncoder, buf: np.ndarray | None) -> None:
+        """Rotate and encode chunk by chunk into the sub-index's grown storage."""
+        with CodeAppender(self._subs[0], n) as app:
             for i0, i1 in self._chunks(n, "add"):
-                chunk_ids = None if ids is None else ids[i0:i1]
-                if self.adaptive:
-                    self._add_adaptive_chunk(x[i0:i1], chunk_ids)
-                    continue
                 t1 = time.perf_counter()
                 y = self._rotate(x[i0:i1], "x", buf)
                 self.stats["transform_s"] += time.perf_counter() - t1
-                if chunk_ids is None:
-                    self._subs[0].add(y)
-                else:
-                    self._subs[0].add_with_ids(y, chunk_ids)
-        self.stats["add_s"] += time.perf_counter() - t0
+                encoder._encode_finite(y, app.rows[i0:i1])
+                app.done = i1
 
     # ------------------------------------------------------------------
     # search

@@ -223,18 +223,18 @@ def test_add_reads_memmap_in_chunks(data, tmp_path):
     index = rhtann.Index(D96, "RHT,SQ8", chunk_size=700, progress=True)
     index.train(xb)
     sizes = []
-    orig = faiss.IndexScalarQuantizer.add
+    orig = rhtann.RHT.apply
 
-    def spy(self, x):
+    def spy(self, x, out=None):
         sizes.append(len(x))
-        return orig(self, x)
+        return orig(self, x, out=out)
 
-    faiss.IndexScalarQuantizer.add = spy
+    rhtann.RHT.apply = spy
     try:
         index.add(np.load(tmp_path / "xb.npy", mmap_mode="r"))
     finally:
-        faiss.IndexScalarQuantizer.add = orig
-    # faiss only ever sees one rotated chunk at a time
+        rhtann.RHT.apply = orig
+    # one chunk is read and rotated at a time
     assert sizes == [700, 700, 700, 700, 200]
     np.testing.assert_array_equal(index.search(xq, 5)[1], _build("RHT,SQ8", xb).search(xq, 5)[1])
     assert rhtann.Index(1000, "RHT,SQ8").chunk_size == 64 * 2**20 // (4 * 1024)
