@@ -59,6 +59,14 @@ TILE_PAD = 16
 #: (strides 1 and 16 only mix rows inside aligned blocks of 256).
 CACHE_BLOCK = 256
 
+#: Coordinates per block of the blocked tile layout (:func:`rht_forward_blocked`):
+#: the two radix-16 passes of strides 1 and 16 stay inside a block.
+BLOCK_ROWS = 256
+
+#: Extra floats after each block of a blocked tile, so that the blocks
+#: (16 KiB apart for 16-row tiles) do not all map to the same L1 cache set.
+BLOCK_PAD = 16
+
 
 @njit(cache=True, inline="always")
 def _tile_pass(buf, lo, hi, tw, h, radix, s, signed):
@@ -121,33 +129,34 @@ def _tile_round(buf, p, tw, s, signed):
 
 
 @njit(cache=True, inline="always")
-def _tile_load(x, r0, m, d, buf, tw, moments):
-    """Transpose rows ``r0 .. r0+m-1`` of ``x[:, :d]`` into ``buf[:d, :m]``.
+def _tile_load_cols(x, r0, m, c0, w, buf, tw, moments):
+    """Transpose ``x[r0:r0+m, c0:c0+w]`` into ``buf[:w, :m]``.
 
     Full 16 x 16 blocks go through :func:`transpose16`; the edges are moved
-    one value at a time. Columns ``m ..`` of ``buf`` are zeroed. Returns the
-    sum of ``v - v`` over the values read: 0 unless one is NaN or infinite.
-    When ``moments`` has columns (shape ``(2, n)``), the sums of squares and
-    of fourth powers of each row are added into ``moments[:, r0 + t]``
-    instead (a NaN or infinity then shows there, not in the return value).
+    one value at a time. Columns ``m ..`` of ``buf[:w]`` are zeroed. Returns
+    the sum of ``v - v`` over the values read: 0 unless one is NaN or
+    infinite. When ``moments`` has columns (shape ``(2, n)``), the sums of
+    squares and of fourth powers of the values of each row are added into
+    ``moments[:, r0 + t]`` instead (a NaN or infinity then shows there, not
+    in the return value).
     """
     one = x.dtype.type(1.0)
     acc = x.dtype.type(0.0)
     want = moments.shape[1] > 0
     mb = m - m % BLOCK
-    db = d - d % BLOCK
+    wb = w - w % BLOCK
     for tb in range(0, mb, BLOCK):
-        for jb in range(0, db, BLOCK):
+        for jb in range(0, wb, BLOCK):
             if want:
-                transpose16_moments(x, r0 + tb, jb, buf, jb, tb, one, moments, r0 + tb)
+                transpose16_moments(x, r0 + tb, c0 + jb, buf, jb, tb, one, moments, r0 + tb)
             else:
-                acc += transpose16(x, r0 + tb, jb, buf, jb, tb, one)
+                acc += transpose16(x, r0 + tb, c0 + jb, buf, jb, tb, one)
     for t in range(m):
         xr = x[r0 + t]
         s2 = x.dtype.type(0.0)
         s4 = x.dtype.type(0.0)
-        for j in range(db if t < mb else 0, d):
-            v = xr[j]
+        for j in range(wb if t < mb else 0, w):
+            v = xr[c0 + j]
             acc += v - v
             buf[j, t] = v
             q = v * v
@@ -157,24 +166,67 @@ def _tile_load(x, r0, m, d, buf, tw, moments):
             moments[0, r0 + t] += s2
             moments[1, r0 + t] += s4
     if m < tw:
-        for j in range(d):
+        for j in range(w):
             for t in range(m, tw):
                 buf[j, t] = 0.0
     return acc
 
 
 @njit(cache=True, inline="always")
-def _tile_store(buf, scale, r0, m, d, out):
-    """Write ``scale * buf[:d, t]`` to row ``r0 + t`` of ``out`` for ``t < m``."""
+def _tile_load(x, r0, m, d, buf, tw, moments):
+    """Transpose rows ``r0 .. r0+m-1`` of ``x[:, :d]`` into ``buf[:d, :m]``.
+
+    See :func:`_tile_load_cols` (here with all ``d`` columns).
+    """
+    return _tile_load_cols(x, r0, m, 0, d, buf, tw, moments)
+
+
+@njit(cache=True, inline="always")
+def _tile_store_cols(buf, scale, r0, m, c0, w, out):
+    """Write ``scale * buf[:w, t]`` to ``out[r0 + t, c0:c0+w]`` for ``t < m``."""
     mb = m - m % BLOCK
-    db = d - d % BLOCK
-    for jb in range(0, db, BLOCK):
+    wb = w - w % BLOCK
+    for jb in range(0, wb, BLOCK):
         for tb in range(0, mb, BLOCK):
-            transpose16(buf, jb, tb, out, r0 + tb, jb, scale)
+            transpose16(buf, jb, tb, out, r0 + tb, c0 + jb, scale)
     for t in range(m):
         o = out[r0 + t]
-        for j in range(db if t < mb else 0, d):
-            o[j] = buf[j, t] * scale
+        for j in range(wb if t < mb else 0, w):
+            o[c0 + j] = buf[j, t] * scale
+
+
+@njit(cache=True, inline="always")
+def _tile_store(buf, scale, r0, m, d, out):
+    """Write ``scale * buf[:d, t]`` to row ``r0 + t`` of ``out`` for ``t < m``."""
+    _tile_store_cols(buf, scale, r0, m, 0, d, out)
+
+
+# ---------------------------------------------------------------------------
+# the blocked tile layout, for long rows
+# ---------------------------------------------------------------------------
+
+
+@njit(cache=True, inline="always")
+def _block(big, b, tw):
+    """Rows ``b * BLOCK_ROWS ..`` of a blocked tile, as a ``(BLOCK_ROWS, tw)`` view."""
+    return big[b, : BLOCK_ROWS * tw].reshape((BLOCK_ROWS, tw))
+
+
+@njit(cache=True, inline="always")
+def _blocked_round(big, tw, s, signed):
+    """One Walsh-Hadamard round on a blocked tile (see :func:`rht_forward_blocked`).
+
+    Strides 1 and 16 (radix-16 passes) run block by block while the block is
+    in L1; the strides that cross blocks then run as a transform of length
+    ``nb`` along the first axis of ``big``, whose rows are the blocks.
+    """
+    nb = big.shape[0]
+    for b in range(nb):
+        blk = _block(big, b, tw)
+        sb = s[b * BLOCK_ROWS : (b + 1) * BLOCK_ROWS]
+        _tile_pass(blk, 0, BLOCK_ROWS, tw, 1, 16, sb, signed)
+        _tile_pass(blk, 0, BLOCK_ROWS, tw, 16, 16, sb, False)
+    _tile_round(big, nb, BLOCK_ROWS * tw, s, False)
 
 
 # ---------------------------------------------------------------------------
@@ -300,6 +352,98 @@ def rht_inverse_tiled(y, signs, rounds, scale, out, scratch, bad, moments):
                 for t in range(tw):
                     buf[j, t] *= sj
             _tile_store(buf, scale, r0, m, d, out)
+        bad[c] = not (acc == 0.0)
+
+
+@njit(cache=True, inline="always")
+def _blocked_load(x, r0, m, d, big, tw, moments):
+    """Transpose rows ``r0 .. r0+m-1`` of ``x[:, :d]`` into the blocks of ``big``; zero the rest."""
+    acc = x.dtype.type(0.0)
+    for b in range(big.shape[0]):
+        blk = _block(big, b, tw)
+        c0 = b * BLOCK_ROWS
+        w = min(max(d - c0, 0), BLOCK_ROWS)
+        if w > 0:
+            acc += _tile_load_cols(x, r0, m, c0, w, blk, tw, moments)
+        for j in range(w, BLOCK_ROWS):
+            for t in range(tw):
+                blk[j, t] = 0.0
+    return acc
+
+
+@njit(cache=True, inline="always")
+def _blocked_store(big, tw, scale, r0, m, d, out):
+    """Write ``scale`` times the first ``d`` coordinates of the tile's ``m`` rows to ``out``."""
+    for b in range(big.shape[0]):
+        c0 = b * BLOCK_ROWS
+        w = min(max(d - c0, 0), BLOCK_ROWS)
+        if w > 0:
+            _tile_store_cols(_block(big, b, tw), scale, r0, m, c0, w, out)
+
+
+@njit(cache=True, parallel=True)
+def rht_forward_blocked(x, signs, rounds, scale, out, scratch, bad, moments):
+    """Forward transform for long rows (``p >= 2 * BLOCK_ROWS``), blocked tiles.
+
+    Same contract as :func:`rht_forward_tiled` except for the scratch layout:
+    ``scratch`` has shape ``(nchunks, p // BLOCK_ROWS, BLOCK_ROWS * tw +
+    BLOCK_PAD)``. Row ``b`` of a chunk's tile holds coordinates
+    ``b * BLOCK_ROWS ..`` of the ``tw`` rows in column-major order (a
+    ``(BLOCK_ROWS, tw)`` block), so the passes of strides 1 and 16 work on one
+    L1-sized block at a time and the strides that cross blocks become a short
+    transform down the block axis; ``BLOCK_PAD`` keeps the blocks, a power of
+    two apart otherwise, out of one cache set.
+    """
+    n, d = x.shape
+    nchunks = scratch.shape[0]
+    tw = (scratch.shape[2] - BLOCK_PAD) // BLOCK_ROWS
+    p = out.shape[1]
+    ntiles = (n + tw - 1) // tw
+    for c in prange(nchunks):
+        big = scratch[c]
+        acc = x.dtype.type(0.0)
+        for ti in range(c * ntiles // nchunks, (c + 1) * ntiles // nchunks):
+            r0 = ti * tw
+            m = min(tw, n - r0)
+            acc += _blocked_load(x, r0, m, d, big, tw, moments)
+            for k in range(rounds):
+                _blocked_round(big, tw, signs[k], True)
+            _blocked_store(big, tw, scale, r0, m, p, out)
+        bad[c] = not (acc == 0.0)
+
+
+@njit(cache=True, parallel=True)
+def rht_inverse_blocked(y, signs, rounds, scale, out, scratch, bad, moments):
+    """Inverse transform for long rows, blocked tiles.
+
+    Same contract as :func:`rht_inverse_tiled`, with the scratch layout of
+    :func:`rht_forward_blocked`.
+    """
+    n, p = y.shape
+    d = out.shape[1]
+    nchunks = scratch.shape[0]
+    tw = (scratch.shape[2] - BLOCK_PAD) // BLOCK_ROWS
+    ntiles = (n + tw - 1) // tw
+    for c in prange(nchunks):
+        big = scratch[c]
+        acc = y.dtype.type(0.0)
+        for ti in range(c * ntiles // nchunks, (c + 1) * ntiles // nchunks):
+            r0 = ti * tw
+            m = min(tw, n - r0)
+            acc += _blocked_load(y, r0, m, p, big, tw, moments)
+            # as in rht_inverse_tiled: H, then "signs then H" for rounds
+            # R-1 .. 1, then the signs of round 0
+            _blocked_round(big, tw, signs[0], False)
+            for k in range(rounds - 1, 0, -1):
+                _blocked_round(big, tw, signs[k], True)
+            s0 = signs[0]
+            for b in range(big.shape[0]):
+                blk = _block(big, b, tw)
+                for j in range(BLOCK_ROWS):
+                    sj = s0[b * BLOCK_ROWS + j]
+                    for t in range(tw):
+                        blk[j, t] *= sj
+            _blocked_store(big, tw, scale, r0, m, d, out)
         bad[c] = not (acc == 0.0)
 
 

@@ -17,22 +17,42 @@ def tile_plan(n: int, p: int, threads: int) -> tuple[int, int]:
     Returns
     -------
     tw : int
-        Rows per tile, a multiple of 16: 64 (``_kernels.TILE``) while a tile
-        of ``p <= 2048`` coordinates stays in a core's L2 cache, 32 beyond;
-        16 for batches under 64 rows, so that little work is spent on empty
-        rows.
+        Rows per tile, a multiple of 16: 16 for rows long enough for the
+        blocked kernels (:func:`blocked`), whose 16-row blocks of
+        ``_kernels.BLOCK_ROWS`` coordinates fit in L1; otherwise 64
+        (``_kernels.TILE``), or 16 for batches under 64 rows so that little
+        work is spent on empty rows.
     nchunks : int
         Contiguous runs of tiles handed to threads: up to 4 per thread, so a
         slow thread delays the batch by at most a quarter of its share.
     """
-    if n < _kernels.TILE:
+    if n < _kernels.TILE or blocked(p):
         tw = 16
-    elif p <= 2048:
-        tw = _kernels.TILE
     else:
-        tw = 32
+        tw = _kernels.TILE
     ntiles = -(-n // tw)
     return tw, max(1, min(ntiles, 4 * threads))
+
+
+def blocked(p: int) -> bool:
+    """Whether rows of ``p`` coordinates go through the blocked kernels.
+
+    From ``p = 2048`` on, a 64-row tile no longer fits in L2 and the blocked
+    layout (16-row tiles cut into L1-sized blocks of 256 coordinates) is
+    faster: 2x at ``p = 4096`` and 1.1-1.3x at ``p = 2048`` on the
+    development machine (``bench/RESULTS.md``).
+    """
+    return p >= 8 * _kernels.BLOCK_ROWS
+
+
+def scratch_for(n: int, p: int, threads: int, dtype) -> np.ndarray:
+    """Uninitialized tile buffers for the tiled or the blocked kernels."""
+    tw, nch = tile_plan(n, p, threads)
+    if blocked(p):
+        shape = (nch, p // _kernels.BLOCK_ROWS, _kernels.BLOCK_ROWS * tw + _kernels.BLOCK_PAD)
+    else:
+        shape = (nch, p, tw + _kernels.TILE_PAD)
+    return np.empty(shape, dtype=dtype)
 
 
 def next_pow2(d: int) -> int:
@@ -109,10 +129,10 @@ class PadLayout:
         if n < SMALL_BATCH:
             bad = _kernels.rht_forward_rows(x, signs, rounds, scale, out, moments)
             return out, bool(bad)
-        tw, nch = tile_plan(n, self.d_out, get_num_threads())
-        scratch = np.empty((nch, self.d_out, tw + _kernels.TILE_PAD), dtype=x.dtype)
-        bad = np.zeros(nch, dtype=np.bool_)
-        _kernels.rht_forward_tiled(x, signs, rounds, scale, out, scratch, bad, moments)
+        scratch = scratch_for(n, self.d_out, get_num_threads(), x.dtype)
+        bad = np.zeros(scratch.shape[0], dtype=np.bool_)
+        kernel = _kernels.rht_forward_blocked if blocked(self.d_out) else _kernels.rht_forward_tiled
+        kernel(x, signs, rounds, scale, out, scratch, bad, moments)
         return out, bool(bad.any())
 
     def inverse(self, y: np.ndarray, signs: np.ndarray, rounds: int) -> tuple[np.ndarray, bool]:
@@ -134,11 +154,11 @@ class PadLayout:
             work = np.empty(self.d_out, dtype=y.dtype)
             bad = _kernels.rht_inverse_rows(y, signs, rounds, scale, out, work)
             return out, bool(bad)
-        tw, nch = tile_plan(n, self.d_out, get_num_threads())
-        scratch = np.empty((nch, self.d_out, tw + _kernels.TILE_PAD), dtype=y.dtype)
-        bad = np.zeros(nch, dtype=np.bool_)
+        scratch = scratch_for(n, self.d_out, get_num_threads(), y.dtype)
+        bad = np.zeros(scratch.shape[0], dtype=np.bool_)
         no_moments = np.zeros((2, 0), dtype=y.dtype)
-        _kernels.rht_inverse_tiled(y, signs, rounds, scale, out, scratch, bad, no_moments)
+        kernel = _kernels.rht_inverse_blocked if blocked(self.d_out) else _kernels.rht_inverse_tiled
+        kernel(y, signs, rounds, scale, out, scratch, bad, no_moments)
         return out, bool(bad.any())
 
     def native_faiss(self, seed: int, rounds: int):

@@ -274,9 +274,53 @@ def test_resolved_layout_is_saved_and_checked(tmp_path):
         rhtann.RHT._from_state(state)
 
 
+def fast_reference(x, d, rounds, seed):
+    """Float64 reference by butterflies (no explicit matrix): for p up to 8192."""
+    n = x.shape[0]
+    p = 1 << max(d - 1, 0).bit_length()
+    signs = rhtann.transform.sign_vectors(seed, 3, p).astype(np.float64)
+    v = np.zeros((n, p))
+    v[:, :d] = x
+    for r in range(rounds):
+        v = v * signs[r]
+        h = 1
+        while h < p:
+            w = v.reshape(n, p // (2 * h), 2, h)
+            v = np.stack([w[:, :, 0] + w[:, :, 1], w[:, :, 0] - w[:, :, 1]], axis=2).reshape(n, p)
+            h *= 2
+    return v / p ** (rounds / 2)
+
+
+@pytest.mark.parametrize(("d", "n"), [(1500, 9), (2048, 16), (2100, 33), (4096, 70), (5000, 17)])
+@pytest.mark.parametrize("rounds", [1, 2, 3])
+def test_blocked_kernels_equal_reference(d, n, rounds, rng):
+    # p >= 2048: 16-row tiles cut into blocks of 256 coordinates; partial
+    # tiles, d % 16 != 0, whole zero blocks of padding (d = 2100 -> 4096) and
+    # a block axis longer than one radix-16 pass (p = 8192)
+    from rhtann._pad import blocked
+
+    x = rng.standard_normal((n, d))
+    rht = rhtann.RHT(d, rounds=rounds, seed=5)
+    assert blocked(rht.d_out)
+    ref = fast_reference(x, d, rounds, 5)
+    y = rht.apply(x)
+    np.testing.assert_allclose(y, ref, atol=2e-5 * np.abs(ref).max())
+    np.testing.assert_allclose(rht.reverse_transform(y), x, atol=2e-5 * np.abs(x).max())
+    bad = x.astype(np.float32)
+    bad[n // 2, d - 1] = np.nan  # last column: the scalar edge of the last block in use
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        rht.apply(bad)
+    bad = x.astype(np.float32)
+    bad[n - 1, 17] = np.inf  # inside a full 16 x 16 block
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        rht.apply(bad)
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        rht.reverse_transform(np.where(np.arange(rht.d_out) == 300, np.nan, y).astype(np.float32))
+
+
 @pytest.mark.parametrize(("d", "n"), [(3000, 70), (4096, 64), (2048, 130)])
 def test_wide_tiles_match_faiss(d, n, rng):
-    # p > 2048 uses 32-row tiles, p <= 2048 64-row tiles (n >= 64 in both cases)
+    # the blocked kernels (p >= 2048), n a multiple of the 16-row tile or not
     x = rng.standard_normal((n, d)).astype(np.float32)
     rht = rhtann.RHT(d, rounds=3, seed=8)
     np.testing.assert_allclose(rht.apply(x), faiss.HadamardRotation(d, 8).apply(x), atol=2e-6)
