@@ -3,13 +3,17 @@
 All kernels are pure functions on C-contiguous arrays: they read their inputs,
 write into caller-provided outputs and scratch buffers, and allocate nothing.
 
-Two code paths share the same arithmetic:
+Three code paths share the same arithmetic:
 
 * the *tiled* path transposes a tile of ``tw`` rows into a ``(p, tw)``
   scratch buffer, so that every butterfly works on ``tw`` rows at once with
   SIMD instructions, whatever the butterfly stride; all rounds run while the
   tile is in cache, the sign flips are fused into the first butterflies of
   each round, and tiles are spread over threads in contiguous chunks;
+* the *blocked* path, for long rows (``p >= 512``), does the same on 16-row
+  tiles cut into blocks of 256 coordinates with padding between blocks: the
+  passes of strides 1 and 16 finish on one L1-resident block at a time, and
+  the strides that cross blocks run as a short transform down the block axis;
 * the *row* path transforms one row at a time in place in the output and
   serves small batches, where launching threads costs more than it saves.
 
@@ -44,20 +48,15 @@ from ._simd import (
     transpose16_moments,
 )
 
-#: Default number of rows transformed together by the tiled kernels. Wider
-#: tiles amortize loop overhead; 64 rows of up to 1024 float32 coordinates
-#: (about 320 KiB with the padding below) stay in a core's L2 cache.
+#: Default number of rows transformed together by the tiled kernels (rows of
+#: up to 256 coordinates). Wider tiles amortize loop overhead; 64 rows of 256
+#: float32 coordinates (80 KiB with the padding below) stay in L2.
 TILE = 64
 
 #: Extra columns allocated after each tile row, so that rows a power of two
 #: apart do not map to the same L1 cache set (16 rows of 64 float32 would be
 #: exactly 4 KiB apart).
 TILE_PAD = 16
-
-
-#: Rows of a tile handled by the cache-blocked first two passes of a round
-#: (strides 1 and 16 only mix rows inside aligned blocks of 256).
-CACHE_BLOCK = 256
 
 #: Coordinates per block of the blocked tile layout (:func:`rht_forward_blocked`):
 #: the two radix-16 passes of strides 1 and 16 stay inside a block.
@@ -111,15 +110,6 @@ def _tile_round(buf, p, tw, s, signed):
         stages += 1
     h = 1
     first = signed
-    if p > 2 * CACHE_BLOCK:
-        # strides 1 and 16 stay inside blocks of 256 rows: finish both on one
-        # block while it is in cache before moving to the next
-        for lo in range(0, p, CACHE_BLOCK):
-            _tile_pass(buf, lo, lo + CACHE_BLOCK, tw, 1, 16, s, signed)
-            _tile_pass(buf, lo, lo + CACHE_BLOCK, tw, 16, 16, s, False)
-        first = False
-        h = CACHE_BLOCK
-        stages -= 8
     while stages > 0:
         take = 4 if stages >= 4 else stages
         _tile_pass(buf, 0, p, tw, h, 1 << take, s, first)

@@ -37,12 +37,12 @@ def tile_plan(n: int, p: int, threads: int) -> tuple[int, int]:
 def blocked(p: int) -> bool:
     """Whether rows of ``p`` coordinates go through the blocked kernels.
 
-    From ``p = 2048`` on, a 64-row tile no longer fits in L2 and the blocked
-    layout (16-row tiles cut into L1-sized blocks of 256 coordinates) is
-    faster: 2x at ``p = 4096`` and 1.1-1.3x at ``p = 2048`` on the
-    development machine (``bench/RESULTS.md``).
+    From ``p = 512`` on (two blocks or more), 16-row tiles cut into L1-sized
+    blocks of 256 coordinates beat 64-row tiles: 1.05-1.5x at ``p = 512`` and
+    ``1024``, 1.2-1.3x at ``2048``, 2x at ``4096`` on the development machine
+    (``bench/RESULTS.md``).
     """
-    return p >= 8 * _kernels.BLOCK_ROWS
+    return p >= 2 * _kernels.BLOCK_ROWS
 
 
 def scratch_for(n: int, p: int, threads: int, dtype) -> np.ndarray:
