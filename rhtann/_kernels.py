@@ -3,17 +3,18 @@
 All kernels are pure functions on C-contiguous arrays: they read their inputs,
 write into caller-provided outputs and scratch buffers, and allocate nothing.
 
-Three code paths share the same arithmetic:
+Two code paths share the same arithmetic:
 
-* the *tiled* path transposes a tile of ``tw`` rows into a ``(p, tw)``
-  scratch buffer, so that every butterfly works on ``tw`` rows at once with
-  SIMD instructions, whatever the butterfly stride; all rounds run while the
-  tile is in cache, the sign flips are fused into the first butterflies of
-  each round, and tiles are spread over threads in contiguous chunks;
-* the *blocked* path, for long rows (``p >= 512``), does the same on 16-row
-  tiles cut into blocks of 256 coordinates with padding between blocks: the
-  passes of strides 1 and 16 finish on one L1-resident block at a time, and
-  the strides that cross blocks run as a short transform down the block axis;
+* the *tiled* path transposes a tile of ``tw`` rows into a scratch buffer
+  holding each coordinate's ``tw`` values side by side, so that every
+  butterfly works on ``tw`` rows at once with SIMD instructions, whatever
+  the butterfly stride; all rounds run while the tile is in cache, the sign
+  flips are fused into the first butterflies of each round, and tiles are
+  spread over threads in contiguous chunks. Short rows (``p <= 256``) take
+  64-row tiles; long rows take 16-row tiles cut into blocks of 256
+  coordinates with padding between blocks: the passes of strides 1 and 16
+  finish on one L1-resident block at a time, and the strides that cross
+  blocks run as a short transform down the block axis;
 * the *row* path transforms one row at a time in place in the output and
   serves small batches, where launching threads costs more than it saves.
 
@@ -58,12 +59,12 @@ TILE = 64
 #: exactly 4 KiB apart).
 TILE_PAD = 16
 
-#: Coordinates per block of the blocked tile layout (:func:`rht_forward_blocked`):
-#: the two radix-16 passes of strides 1 and 16 stay inside a block.
+#: Coordinates per block of a tile (:func:`rht_forward_tiled`): the two
+#: radix-16 passes of strides 1 and 16 stay inside a block.
 BLOCK_ROWS = 256
 
-#: Extra floats after each block of a blocked tile, so that the blocks
-#: (16 KiB apart for 16-row tiles) do not all map to the same L1 cache set.
+#: Extra floats after each block of a tile, so that the blocks (16 KiB apart
+#: for 16-row tiles) do not all map to the same L1 cache set.
 BLOCK_PAD = 16
 
 
@@ -192,31 +193,60 @@ def _tile_store(buf, scale, r0, m, d, out):
 
 
 # ---------------------------------------------------------------------------
-# the blocked tile layout, for long rows
+# tiles cut into blocks
 # ---------------------------------------------------------------------------
 
 
 @njit(cache=True, inline="always")
-def _block(big, b, tw):
-    """Rows ``b * BLOCK_ROWS ..`` of a blocked tile, as a ``(BLOCK_ROWS, tw)`` view."""
-    return big[b, : BLOCK_ROWS * tw].reshape((BLOCK_ROWS, tw))
+def _block(big, b, br, stride):
+    """Block ``b`` of a tile: a ``(br, stride)`` view of row ``b`` of ``big``."""
+    return big[b, : br * stride].reshape((br, stride))
 
 
 @njit(cache=True, inline="always")
-def _blocked_round(big, tw, s, signed):
-    """One Walsh-Hadamard round on a blocked tile (see :func:`rht_forward_blocked`).
+def _round(big, br, stride, tw, s, signed):
+    """One Walsh-Hadamard round (signs first when ``signed``) on a tile.
 
-    Strides 1 and 16 (radix-16 passes) run block by block while the block is
-    in L1; the strides that cross blocks then run as a transform of length
-    ``nb`` along the first axis of ``big``, whose rows are the blocks.
+    Each block is transformed on its own while it is in L1 (radix-16 passes,
+    then the remaining stages); with several blocks, the strides that cross
+    blocks then run as a transform of length ``nb`` down the first axis of
+    ``big``, whose rows are the blocks (tiles of several blocks have no row
+    padding, so all ``br * stride`` columns are data).
     """
     nb = big.shape[0]
     for b in range(nb):
-        blk = _block(big, b, tw)
-        sb = s[b * BLOCK_ROWS : (b + 1) * BLOCK_ROWS]
-        _tile_pass(blk, 0, BLOCK_ROWS, tw, 1, 16, sb, signed)
-        _tile_pass(blk, 0, BLOCK_ROWS, tw, 16, 16, sb, False)
-    _tile_round(big, nb, BLOCK_ROWS * tw, s, False)
+        _tile_round(_block(big, b, br, stride), br, tw, s[b * br : (b + 1) * br], signed)
+    if nb > 1:
+        _tile_round(big, nb, br * stride, s, False)
+
+
+@njit(cache=True, inline="always")
+def _load(x, r0, m, d, big, br, stride, tw, moments):
+    """Transpose rows ``r0 .. r0+m-1`` of ``x[:, :d]`` into the tile's blocks; zero the rest.
+
+    Returns the NaN/infinity check of :func:`_tile_load_cols`.
+    """
+    acc = x.dtype.type(0.0)
+    for b in range(big.shape[0]):
+        blk = _block(big, b, br, stride)
+        c0 = b * br
+        w = min(max(d - c0, 0), br)
+        if w > 0:
+            acc += _tile_load_cols(x, r0, m, c0, w, blk, tw, moments)
+        for j in range(w, br):
+            for t in range(tw):
+                blk[j, t] = 0.0
+    return acc
+
+
+@njit(cache=True, inline="always")
+def _store(big, br, stride, tw, scale, r0, m, d, out):
+    """Write ``scale`` times the first ``d`` coordinates of the tile's ``m`` rows to ``out``."""
+    for b in range(big.shape[0]):
+        c0 = b * br
+        w = min(max(d - c0, 0), br)
+        if w > 0:
+            _tile_store_cols(_block(big, b, br, stride), scale, r0, m, c0, w, out)
 
 
 # ---------------------------------------------------------------------------
@@ -258,8 +288,15 @@ def _row_wht(v, p):
 # ---------------------------------------------------------------------------
 
 
+@njit(cache=True, inline="always")
+def _geometry(p, scratch):
+    """Block rows ``br`` and row stride of the tiles in ``scratch`` (see :func:`rht_forward_tiled`)."""
+    br = min(p, BLOCK_ROWS)
+    return br, (scratch.shape[2] - BLOCK_PAD) // br
+
+
 @njit(cache=True, parallel=True)
-def rht_forward_tiled(x, signs, rounds, scale, out, scratch, bad, moments):
+def rht_forward_tiled(x, signs, rounds, scale, out, scratch, tw, bad, moments):
     """Forward transform, tiled over rows and parallel over chunks of tiles.
 
     Parameters
@@ -274,9 +311,15 @@ def rht_forward_tiled(x, signs, rounds, scale, out, scratch, bad, moments):
         Final scale, ``p ** (-rounds / 2)``.
     out : ndarray, shape (n, p), same dtype as ``x``
         Output rows.
-    scratch : ndarray, shape (nchunks, p, tw + TILE_PAD), same dtype as ``x``
-        One tile buffer per chunk: ``tw`` rows (a multiple of 16) are
-        transformed together and ``nchunks`` sets the parallel grain.
+    scratch : ndarray, shape (nchunks, nb, br * stride + BLOCK_PAD), dtype of ``x``
+        One tile buffer per chunk (``nchunks`` sets the parallel grain). A
+        tile holds ``tw`` rows (a multiple of 16) cut into ``nb = p // br``
+        blocks of ``br = min(p, BLOCK_ROWS)`` coordinates; block ``b`` is a
+        ``(br, stride)`` column-major view of row ``b``. Short rows (one
+        block) take 64-row tiles with ``stride = tw + TILE_PAD``; long rows
+        take 16-row tiles with ``stride = tw`` (see :func:`rhtann._pad.scratch_for`).
+    tw : int
+        Rows per tile.
     bad : ndarray, shape (nchunks,), bool
         Set to True for a chunk that met a NaN or infinity in ``x``.
     moments : ndarray, shape (2, n) or (2, 0), dtype of ``x``, zeroed
@@ -287,153 +330,60 @@ def rht_forward_tiled(x, signs, rounds, scale, out, scratch, bad, moments):
     """
     n, d = x.shape
     p = out.shape[1]
+    br, stride = _geometry(p, scratch)
     nchunks = scratch.shape[0]
-    tw = scratch.shape[2] - TILE_PAD
     ntiles = (n + tw - 1) // tw
     for c in prange(nchunks):
-        buf = scratch[c]
+        big = scratch[c]
         acc = x.dtype.type(0.0)
         for ti in range(c * ntiles // nchunks, (c + 1) * ntiles // nchunks):
             r0 = ti * tw
             m = min(tw, n - r0)
-            acc += _tile_load(x, r0, m, d, buf, tw, moments)
-            for j in range(d, p):
-                for t in range(tw):
-                    buf[j, t] = 0.0
+            acc += _load(x, r0, m, d, big, br, stride, tw, moments)
             for k in range(rounds):
-                _tile_round(buf, p, tw, signs[k], True)
-            _tile_store(buf, scale, r0, m, p, out)
+                _round(big, br, stride, tw, signs[k], True)
+            _store(big, br, stride, tw, scale, r0, m, p, out)
         bad[c] = not (acc == 0.0)
 
 
 @njit(cache=True, parallel=True)
-def rht_inverse_tiled(y, signs, rounds, scale, out, scratch, bad, moments):
+def rht_inverse_tiled(y, signs, rounds, scale, out, scratch, tw, bad, moments):
     """Inverse transform, tiled over rows and parallel over chunks of tiles.
 
     Parameters
     ----------
     y : ndarray, shape (n, p), C-contiguous, float32 or float64
         Transformed rows; not modified.
-    signs, rounds, scale, scratch, bad, moments
+    signs, rounds, scale, scratch, tw, bad, moments
         As in :func:`rht_forward_tiled` (``moments`` of the rows of ``y``).
     out : ndarray, shape (n, d), same dtype as ``y``
         The first ``d`` coordinates of each inverted row.
     """
     n, p = y.shape
     d = out.shape[1]
+    br, stride = _geometry(p, scratch)
     nchunks = scratch.shape[0]
-    tw = scratch.shape[2] - TILE_PAD
     ntiles = (n + tw - 1) // tw
     for c in prange(nchunks):
-        buf = scratch[c]
+        big = scratch[c]
         acc = y.dtype.type(0.0)
         for ti in range(c * ntiles // nchunks, (c + 1) * ntiles // nchunks):
             r0 = ti * tw
             m = min(tw, n - r0)
-            acc += _tile_load(y, r0, m, p, buf, tw, moments)
+            acc += _load(y, r0, m, p, big, br, stride, tw, moments)
             # (D_0 H)(D_1 H)...(D_{R-1} H) read right to left: H first, then
             # "signs then H" for rounds R-1 .. 1, then the signs of round 0.
-            _tile_round(buf, p, tw, signs[0], False)
+            _round(big, br, stride, tw, signs[0], False)
             for k in range(rounds - 1, 0, -1):
-                _tile_round(buf, p, tw, signs[k], True)
-            s0 = signs[0]
-            for j in range(p):
-                sj = s0[j]
-                for t in range(tw):
-                    buf[j, t] *= sj
-            _tile_store(buf, scale, r0, m, d, out)
-        bad[c] = not (acc == 0.0)
-
-
-@njit(cache=True, inline="always")
-def _blocked_load(x, r0, m, d, big, tw, moments):
-    """Transpose rows ``r0 .. r0+m-1`` of ``x[:, :d]`` into the blocks of ``big``; zero the rest."""
-    acc = x.dtype.type(0.0)
-    for b in range(big.shape[0]):
-        blk = _block(big, b, tw)
-        c0 = b * BLOCK_ROWS
-        w = min(max(d - c0, 0), BLOCK_ROWS)
-        if w > 0:
-            acc += _tile_load_cols(x, r0, m, c0, w, blk, tw, moments)
-        for j in range(w, BLOCK_ROWS):
-            for t in range(tw):
-                blk[j, t] = 0.0
-    return acc
-
-
-@njit(cache=True, inline="always")
-def _blocked_store(big, tw, scale, r0, m, d, out):
-    """Write ``scale`` times the first ``d`` coordinates of the tile's ``m`` rows to ``out``."""
-    for b in range(big.shape[0]):
-        c0 = b * BLOCK_ROWS
-        w = min(max(d - c0, 0), BLOCK_ROWS)
-        if w > 0:
-            _tile_store_cols(_block(big, b, tw), scale, r0, m, c0, w, out)
-
-
-@njit(cache=True, parallel=True)
-def rht_forward_blocked(x, signs, rounds, scale, out, scratch, bad, moments):
-    """Forward transform for long rows (``p >= 2 * BLOCK_ROWS``), blocked tiles.
-
-    Same contract as :func:`rht_forward_tiled` except for the scratch layout:
-    ``scratch`` has shape ``(nchunks, p // BLOCK_ROWS, BLOCK_ROWS * tw +
-    BLOCK_PAD)``. Row ``b`` of a chunk's tile holds coordinates
-    ``b * BLOCK_ROWS ..`` of the ``tw`` rows in column-major order (a
-    ``(BLOCK_ROWS, tw)`` block), so the passes of strides 1 and 16 work on one
-    L1-sized block at a time and the strides that cross blocks become a short
-    transform down the block axis; ``BLOCK_PAD`` keeps the blocks, a power of
-    two apart otherwise, out of one cache set.
-    """
-    n, d = x.shape
-    nchunks = scratch.shape[0]
-    tw = (scratch.shape[2] - BLOCK_PAD) // BLOCK_ROWS
-    p = out.shape[1]
-    ntiles = (n + tw - 1) // tw
-    for c in prange(nchunks):
-        big = scratch[c]
-        acc = x.dtype.type(0.0)
-        for ti in range(c * ntiles // nchunks, (c + 1) * ntiles // nchunks):
-            r0 = ti * tw
-            m = min(tw, n - r0)
-            acc += _blocked_load(x, r0, m, d, big, tw, moments)
-            for k in range(rounds):
-                _blocked_round(big, tw, signs[k], True)
-            _blocked_store(big, tw, scale, r0, m, p, out)
-        bad[c] = not (acc == 0.0)
-
-
-@njit(cache=True, parallel=True)
-def rht_inverse_blocked(y, signs, rounds, scale, out, scratch, bad, moments):
-    """Inverse transform for long rows, blocked tiles.
-
-    Same contract as :func:`rht_inverse_tiled`, with the scratch layout of
-    :func:`rht_forward_blocked`.
-    """
-    n, p = y.shape
-    d = out.shape[1]
-    nchunks = scratch.shape[0]
-    tw = (scratch.shape[2] - BLOCK_PAD) // BLOCK_ROWS
-    ntiles = (n + tw - 1) // tw
-    for c in prange(nchunks):
-        big = scratch[c]
-        acc = y.dtype.type(0.0)
-        for ti in range(c * ntiles // nchunks, (c + 1) * ntiles // nchunks):
-            r0 = ti * tw
-            m = min(tw, n - r0)
-            acc += _blocked_load(y, r0, m, p, big, tw, moments)
-            # as in rht_inverse_tiled: H, then "signs then H" for rounds
-            # R-1 .. 1, then the signs of round 0
-            _blocked_round(big, tw, signs[0], False)
-            for k in range(rounds - 1, 0, -1):
-                _blocked_round(big, tw, signs[k], True)
+                _round(big, br, stride, tw, signs[k], True)
             s0 = signs[0]
             for b in range(big.shape[0]):
-                blk = _block(big, b, tw)
-                for j in range(BLOCK_ROWS):
-                    sj = s0[b * BLOCK_ROWS + j]
+                blk = _block(big, b, br, stride)
+                for j in range(br):
+                    sj = s0[b * br + j]
                     for t in range(tw):
                         blk[j, t] *= sj
-            _blocked_store(big, tw, scale, r0, m, d, out)
+            _store(big, br, stride, tw, scale, r0, m, d, out)
         bad[c] = not (acc == 0.0)
 
 

@@ -17,9 +17,9 @@ def tile_plan(n: int, p: int, threads: int) -> tuple[int, int]:
     Returns
     -------
     tw : int
-        Rows per tile, a multiple of 16: 16 for rows long enough for the
-        blocked kernels (:func:`blocked`), whose 16-row blocks of
-        ``_kernels.BLOCK_ROWS`` coordinates fit in L1; otherwise 64
+        Rows per tile, a multiple of 16: 16 for rows long enough to be cut
+        into several blocks (:func:`blocked`), so that a block of 16 rows and
+        ``_kernels.BLOCK_ROWS`` coordinates fits in L1; otherwise 64
         (``_kernels.TILE``), or 16 for batches under 64 rows so that little
         work is spent on empty rows.
     nchunks : int
@@ -35,7 +35,7 @@ def tile_plan(n: int, p: int, threads: int) -> tuple[int, int]:
 
 
 def blocked(p: int) -> bool:
-    """Whether rows of ``p`` coordinates go through the blocked kernels.
+    """Whether rows of ``p`` coordinates are cut into several blocks per tile.
 
     From ``p = 512`` on (two blocks or more), 16-row tiles cut into L1-sized
     blocks of 256 coordinates beat 64-row tiles: 1.05-1.5x at ``p = 512`` and
@@ -45,14 +45,22 @@ def blocked(p: int) -> bool:
     return p >= 2 * _kernels.BLOCK_ROWS
 
 
-def scratch_for(n: int, p: int, threads: int, dtype) -> np.ndarray:
-    """Uninitialized tile buffers for the tiled or the blocked kernels."""
+def scratch_for(n: int, p: int, threads: int, dtype) -> tuple[np.ndarray, int]:
+    """Uninitialized tile buffers for :func:`rhtann._kernels.rht_forward_tiled`.
+
+    Returns
+    -------
+    scratch : ndarray, shape (nchunks, nb, br * stride + BLOCK_PAD)
+        ``br = min(p, BLOCK_ROWS)`` coordinates per block, ``nb = p // br``
+        blocks; rows of one block are ``stride = tw + TILE_PAD`` floats apart
+        (against cache-set aliasing), rows of several blocks ``tw``.
+    tw : int
+        Rows per tile.
+    """
     tw, nch = tile_plan(n, p, threads)
-    if blocked(p):
-        shape = (nch, p // _kernels.BLOCK_ROWS, _kernels.BLOCK_ROWS * tw + _kernels.BLOCK_PAD)
-    else:
-        shape = (nch, p, tw + _kernels.TILE_PAD)
-    return np.empty(shape, dtype=dtype)
+    br = min(p, _kernels.BLOCK_ROWS)
+    stride = tw if p > br else tw + _kernels.TILE_PAD
+    return np.empty((nch, p // br, br * stride + _kernels.BLOCK_PAD), dtype=dtype), tw
 
 
 def next_pow2(d: int) -> int:
@@ -129,10 +137,9 @@ class PadLayout:
         if n < SMALL_BATCH:
             bad = _kernels.rht_forward_rows(x, signs, rounds, scale, out, moments)
             return out, bool(bad)
-        scratch = scratch_for(n, self.d_out, get_num_threads(), x.dtype)
+        scratch, tw = scratch_for(n, self.d_out, get_num_threads(), x.dtype)
         bad = np.zeros(scratch.shape[0], dtype=np.bool_)
-        kernel = _kernels.rht_forward_blocked if blocked(self.d_out) else _kernels.rht_forward_tiled
-        kernel(x, signs, rounds, scale, out, scratch, bad, moments)
+        _kernels.rht_forward_tiled(x, signs, rounds, scale, out, scratch, tw, bad, moments)
         return out, bool(bad.any())
 
     def inverse(self, y: np.ndarray, signs: np.ndarray, rounds: int) -> tuple[np.ndarray, bool]:
@@ -154,11 +161,10 @@ class PadLayout:
             work = np.empty(self.d_out, dtype=y.dtype)
             bad = _kernels.rht_inverse_rows(y, signs, rounds, scale, out, work)
             return out, bool(bad)
-        scratch = scratch_for(n, self.d_out, get_num_threads(), y.dtype)
+        scratch, tw = scratch_for(n, self.d_out, get_num_threads(), y.dtype)
         bad = np.zeros(scratch.shape[0], dtype=np.bool_)
         no_moments = np.zeros((2, 0), dtype=y.dtype)
-        kernel = _kernels.rht_inverse_blocked if blocked(self.d_out) else _kernels.rht_inverse_tiled
-        kernel(y, signs, rounds, scale, out, scratch, bad, no_moments)
+        _kernels.rht_inverse_tiled(y, signs, rounds, scale, out, scratch, tw, bad, no_moments)
         return out, bool(bad.any())
 
     def native_faiss(self, seed: int, rounds: int):

@@ -555,7 +555,7 @@ class Index:
                 t1 = time.perf_counter()
                 y = self._rotate(x[i0:i1], "x", buf)
                 self.stats["transform_s"] += time.perf_counter() - t1
-                encoder._encode_finite(y, app.rows[i0:i1])
+                encoder._encode_into(y, app.rows[i0:i1])  # y is finite: checked by the rotation
                 app.done = i1
 
     # ------------------------------------------------------------------

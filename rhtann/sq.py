@@ -30,6 +30,16 @@ from ._validation import as_matrix
 __all__ = ["SQEncoder", "CodeAppender"]
 
 
+@njit(cache=True, inline="always")
+def _unit(v, lo, width):
+    """``clip((v - lo) / width, 0, 1)`` in float32, 0 where ``width == 0`` (as faiss)."""
+    u = (v - lo) / width
+    u = min(max(u, np.float32(0.0)), np.float32(1.0))
+    if width == 0:
+        u = np.float32(0.0)
+    return u
+
+
 @njit(cache=True, parallel=True)
 def sq_encode8(y, vmin, vdiff, codes):
     """8-bit codes: ``codes[r, i] = floor(float32(255) * u)``.
@@ -40,18 +50,26 @@ def sq_encode8(y, vmin, vdiff, codes):
     vmin, vdiff : ndarray, shape (d,), float32
     codes : ndarray, shape (n, d), uint8, C-contiguous
         Output.
+
+    Returns
+    -------
+    int
+        Number of NaN or infinite values met in ``y`` (their codes are
+        undefined).
     """
     n, d = y.shape
     k = np.float32(255.0)
+    bad = 0
     for r in prange(n):
         yr = y[r]
         cr = codes[r]
+        nf = 0
         for i in range(d):
-            u = (yr[i] - vmin[i]) / vdiff[i]
-            u = min(max(u, np.float32(0.0)), np.float32(1.0))
-            if vdiff[i] == 0:
-                u = np.float32(0.0)
-            cr[i] = np.uint8(np.int32(k * u))
+            v = yr[i]
+            nf += (v - v) != 0
+            cr[i] = np.uint8(np.int32(k * _unit(v, vmin[i], vdiff[i])))
+        bad += nf
+    return bad
 
 
 @njit(cache=True, parallel=True)
@@ -64,32 +82,35 @@ def sq_encode4(y, vmin, vdiff, codes):
     vmin, vdiff : ndarray, shape (d,), float32
     codes : ndarray, shape (n, (d + 1) // 2), uint8, C-contiguous
         Output.
+
+    Returns
+    -------
+    int
+        Number of NaN or infinite values met in ``y`` (their codes are
+        undefined).
     """
     n, d = y.shape
     half = d // 2
+    bad = 0
     for r in prange(n):
         yr = y[r]
         cr = codes[r]
+        nf = 0
         for b in range(half):
             i = 2 * b
-            u0 = (yr[i] - vmin[i]) / vdiff[i]
-            u0 = min(max(u0, np.float32(0.0)), np.float32(1.0))
-            if vdiff[i] == 0:
-                u0 = np.float32(0.0)
-            u1 = (yr[i + 1] - vmin[i + 1]) / vdiff[i + 1]
-            u1 = min(max(u1, np.float32(0.0)), np.float32(1.0))
-            if vdiff[i + 1] == 0:
-                u1 = np.float32(0.0)
-            c0 = np.int32(np.float64(u0) * 15.0)
-            c1 = np.int32(np.float64(u1) * 15.0)
+            v0 = yr[i]
+            v1 = yr[i + 1]
+            nf += ((v0 - v0) != 0) + ((v1 - v1) != 0)
+            c0 = np.int32(np.float64(_unit(v0, vmin[i], vdiff[i])) * 15.0)
+            c1 = np.int32(np.float64(_unit(v1, vmin[i + 1], vdiff[i + 1])) * 15.0)
             cr[b] = np.uint8(c0 | (c1 << 4))
         if d % 2:
             i = d - 1
-            u = (yr[i] - vmin[i]) / vdiff[i]
-            u = min(max(u, np.float32(0.0)), np.float32(1.0))
-            if vdiff[i] == 0:
-                u = np.float32(0.0)
-            cr[half] = np.uint8(np.int32(np.float64(u) * 15.0))
+            v = yr[i]
+            nf += (v - v) != 0
+            cr[half] = np.uint8(np.int32(np.float64(_unit(v, vmin[i], vdiff[i])) * 15.0))
+        bad += nf
+    return bad
 
 
 #: faiss quantizer type name -> (bits per component, one range for all components)
@@ -214,16 +235,16 @@ class SQEncoder:
             raise ValueError(
                 f"out must be a C-contiguous uint8 array of shape ({n}, {self.code_size}); got {got}"
             )
-        if not np.isfinite(y).all():
+        if self._encode_into(y, out):
             raise ValueError("y must be finite; it holds NaN or infinity")
-        return self._encode_finite(y, out)
-
-    def _encode_finite(self, y: np.ndarray, out: np.ndarray) -> np.ndarray:
-        """:meth:`encode` without checks: ``y`` finite C-contiguous float32 ``(n, d)``."""
-        if y.shape[0]:
-            kernel = sq_encode8 if self.bits == 8 else sq_encode4
-            kernel(y, self.vmin, self.vdiff, out)
         return out
+
+    def _encode_into(self, y: np.ndarray, out: np.ndarray) -> int:
+        """Encode C-contiguous float32 ``y`` into ``out``; return the count of non-finite values."""
+        if not y.shape[0]:
+            return 0
+        kernel = sq_encode8 if self.bits == 8 else sq_encode4
+        return int(kernel(y, self.vmin, self.vdiff, out))
 
 
 class CodeAppender:

@@ -80,6 +80,13 @@ def test_encode_checks_its_arguments(rng):
         enc.encode(np.zeros((3, 8), np.float32), out=np.zeros((3, 8), np.int8))
     with pytest.raises(ValueError, match="finite"):
         enc.encode(np.full((2, 8), np.nan, np.float32))
+    index4, _ = _trained("QT_4bit", 7, rng)
+    enc4 = SQEncoder.for_index(index4)
+    for j in (0, 5, 6):  # low nibble, high nibble, the odd last component
+        x = rng.standard_normal((40, 7)).astype(np.float32)
+        x[33, j] = -np.inf
+        with pytest.raises(ValueError, match="finite"):
+            enc4.encode(x)
     with pytest.raises(ValueError, match="bits must be 4 or 8"):
         SQEncoder(6, np.zeros(4), np.ones(4))
     with pytest.raises(ValueError, match="vmin and vdiff"):

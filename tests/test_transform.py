@@ -295,7 +295,7 @@ def fast_reference(x, d, rounds, seed):
     ("d", "n"), [(300, 9), (1000, 70), (1500, 9), (2048, 16), (2100, 33), (4096, 70), (5000, 17)]
 )
 @pytest.mark.parametrize("rounds", [1, 2, 3])
-def test_blocked_kernels_equal_reference(d, n, rounds, rng):
+def test_multi_block_tiles_equal_reference(d, n, rounds, rng):
     # p >= 512: 16-row tiles cut into blocks of 256 coordinates; partial
     # tiles, d % 16 != 0, whole zero blocks of padding (d = 2100 -> 4096) and
     # a block axis longer than one radix-16 pass (p = 8192)
@@ -322,7 +322,7 @@ def test_blocked_kernels_equal_reference(d, n, rounds, rng):
 
 @pytest.mark.parametrize(("d", "n"), [(3000, 70), (4096, 64), (2048, 130)])
 def test_wide_tiles_match_faiss(d, n, rng):
-    # the blocked kernels (p >= 512), n a multiple of the 16-row tile or not
+    # tiles of several blocks (p >= 512), n a multiple of the 16-row tile or not
     x = rng.standard_normal((n, d)).astype(np.float32)
     rht = rhtann.RHT(d, rounds=3, seed=8)
     np.testing.assert_allclose(rht.apply(x), faiss.HadamardRotation(d, 8).apply(x), atol=2e-6)
