@@ -207,17 +207,24 @@ def _block(big, b, br, stride):
 def _round(big, br, stride, tw, s, signed):
     """One Walsh-Hadamard round (signs first when ``signed``) on a tile.
 
-    Each block is transformed on its own while it is in L1 (radix-16 passes,
-    then the remaining stages); with several blocks, the strides that cross
-    blocks then run as a transform of length ``nb`` down the first axis of
-    ``big``, whose rows are the blocks (tiles of several blocks have no row
-    padding, so all ``br * stride`` columns are data).
+    A tile of one block is transformed in radix-16 passes, then one pass for
+    the remaining stages. With several blocks (``br == BLOCK_ROWS``), each
+    block gets its two radix-16 passes (strides 1 and 16; the radix written
+    as a constant, which keeps the butterflies' dispatch out of the loop)
+    while it is in L1, then the strides that cross blocks run as a transform
+    of length ``nb`` down the first axis of ``big``, whose rows are the
+    blocks (such tiles have no row padding: all columns are data).
     """
     nb = big.shape[0]
+    if nb == 1:
+        _tile_round(_block(big, 0, br, stride), br, tw, s, signed)
+        return
     for b in range(nb):
-        _tile_round(_block(big, b, br, stride), br, tw, s[b * br : (b + 1) * br], signed)
-    if nb > 1:
-        _tile_round(big, nb, br * stride, s, False)
+        blk = _block(big, b, BLOCK_ROWS, stride)
+        sb = s[b * BLOCK_ROWS : (b + 1) * BLOCK_ROWS]
+        _tile_pass(blk, 0, BLOCK_ROWS, tw, 1, 16, sb, signed)
+        _tile_pass(blk, 0, BLOCK_ROWS, tw, 16, 16, sb, False)
+    _tile_round(big, nb, BLOCK_ROWS * stride, s, False)
 
 
 @njit(cache=True, inline="always")
