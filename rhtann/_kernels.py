@@ -45,8 +45,10 @@ from ._simd import (
     butterfly8_signed,
     butterfly16,
     butterfly16_signed,
+    store_fence,
     transpose16,
     transpose16_moments,
+    transpose16_stream,
 )
 
 #: Default number of rows transformed together by the tiled kernels (rows of
@@ -173,13 +175,20 @@ def _tile_load(x, r0, m, d, buf, tw, moments):
 
 
 @njit(cache=True, inline="always")
-def _tile_store_cols(buf, scale, r0, m, c0, w, out):
-    """Write ``scale * buf[:w, t]`` to ``out[r0 + t, c0:c0+w]`` for ``t < m``."""
+def _tile_store_cols(buf, scale, r0, m, c0, w, out, stream=False):
+    """Write ``scale * buf[:w, t]`` to ``out[r0 + t, c0:c0+w]`` for ``t < m``.
+
+    With ``stream``, full 16 x 16 blocks are written with non-temporal stores
+    (``out`` rows and ``c0`` must keep them 64-byte aligned).
+    """
     mb = m - m % BLOCK
     wb = w - w % BLOCK
     for jb in range(0, wb, BLOCK):
         for tb in range(0, mb, BLOCK):
-            transpose16(buf, jb, tb, out, r0 + tb, c0 + jb, scale)
+            if stream:
+                transpose16_stream(buf, jb, tb, out, r0 + tb, c0 + jb, scale)
+            else:
+                transpose16(buf, jb, tb, out, r0 + tb, c0 + jb, scale)
     for t in range(m):
         o = out[r0 + t]
         for j in range(wb if t < mb else 0, w):
@@ -247,13 +256,13 @@ def _load(x, r0, m, d, big, br, stride, tw, moments):
 
 
 @njit(cache=True, inline="always")
-def _store(big, br, stride, tw, scale, r0, m, d, out):
+def _store(big, br, stride, tw, scale, r0, m, d, out, stream):
     """Write ``scale`` times the first ``d`` coordinates of the tile's ``m`` rows to ``out``."""
     for b in range(big.shape[0]):
         c0 = b * br
         w = min(max(d - c0, 0), br)
         if w > 0:
-            _tile_store_cols(_block(big, b, br, stride), scale, r0, m, c0, w, out)
+            _tile_store_cols(_block(big, b, br, stride), scale, r0, m, c0, w, out, stream)
 
 
 # ---------------------------------------------------------------------------
@@ -303,7 +312,7 @@ def _geometry(p, scratch):
 
 
 @njit(cache=True, parallel=True)
-def rht_forward_tiled(x, signs, rounds, scale, out, scratch, tw, bad, moments):
+def rht_forward_tiled(x, signs, rounds, scale, out, scratch, tw, bad, moments, stream):
     """Forward transform, tiled over rows and parallel over chunks of tiles.
 
     Parameters
@@ -334,6 +343,10 @@ def rht_forward_tiled(x, signs, rounds, scale, out, scratch, tw, bad, moments):
         and sum of fourth powers (row 1), computed while the tile is loaded;
         non-finite input then shows in these sums rather than in ``bad``.
         With none, nothing is computed.
+    stream : bool
+        Write full 16 x 16 blocks of ``out`` with non-temporal stores, then
+        fence; the caller guarantees 64-byte aligned rows (see
+        :func:`rhtann._pad.streams`).
     """
     n, d = x.shape
     p = out.shape[1]
@@ -349,19 +362,21 @@ def rht_forward_tiled(x, signs, rounds, scale, out, scratch, tw, bad, moments):
             acc += _load(x, r0, m, d, big, br, stride, tw, moments)
             for k in range(rounds):
                 _round(big, br, stride, tw, signs[k], True)
-            _store(big, br, stride, tw, scale, r0, m, p, out)
+            _store(big, br, stride, tw, scale, r0, m, p, out, stream)
+        if stream:
+            store_fence()
         bad[c] = not (acc == 0.0)
 
 
 @njit(cache=True, parallel=True)
-def rht_inverse_tiled(y, signs, rounds, scale, out, scratch, tw, bad, moments):
+def rht_inverse_tiled(y, signs, rounds, scale, out, scratch, tw, bad, moments, stream):
     """Inverse transform, tiled over rows and parallel over chunks of tiles.
 
     Parameters
     ----------
     y : ndarray, shape (n, p), C-contiguous, float32 or float64
         Transformed rows; not modified.
-    signs, rounds, scale, scratch, tw, bad, moments
+    signs, rounds, scale, scratch, tw, bad, moments, stream
         As in :func:`rht_forward_tiled` (``moments`` of the rows of ``y``).
     out : ndarray, shape (n, d), same dtype as ``y``
         The first ``d`` coordinates of each inverted row.
@@ -390,7 +405,9 @@ def rht_inverse_tiled(y, signs, rounds, scale, out, scratch, tw, bad, moments):
                     sj = s0[b * br + j]
                     for t in range(tw):
                         blk[j, t] *= sj
-            _store(big, br, stride, tw, scale, r0, m, d, out)
+            _store(big, br, stride, tw, scale, r0, m, d, out, stream)
+        if stream:
+            store_fence()
         bad[c] = not (acc == 0.0)
 
 

@@ -63,6 +63,30 @@ def scratch_for(n: int, p: int, threads: int, dtype) -> tuple[np.ndarray, int]:
     return np.empty((nch, p // br, br * stride + _kernels.BLOCK_PAD), dtype=dtype), tw
 
 
+#: Outputs of at least this many bytes are written with non-temporal stores
+#: when their rows are 64-byte aligned: they would not stay in cache anyway,
+#: and bypassing it saves reading every output line before writing it.
+STREAM_BYTES = 8 * 2**20
+
+
+def empty_aligned(shape: tuple[int, int], dtype) -> np.ndarray:
+    """An uninitialized C-contiguous array whose data starts on a 64-byte boundary."""
+    dtype = np.dtype(dtype)
+    nbytes = int(np.prod(shape)) * dtype.itemsize
+    raw = np.empty(nbytes + 64, dtype=np.uint8)
+    offset = (-raw.ctypes.data) % 64
+    return raw[offset : offset + nbytes].view(dtype).reshape(shape)
+
+
+def streams(out: np.ndarray) -> bool:
+    """Whether the kernels may write ``out`` (2-D, C-contiguous) with non-temporal stores."""
+    return (
+        out.nbytes >= STREAM_BYTES
+        and out.ctypes.data % 64 == 0
+        and (out.shape[1] * out.itemsize) % 64 == 0
+    )
+
+
 def next_pow2(d: int) -> int:
     """Smallest power of two >= ``d`` (1 for ``d <= 1``)."""
     return 1 << max(int(d) - 1, 0).bit_length()
@@ -130,7 +154,7 @@ class PadLayout:
             signs = signs[first : first + rounds]
         n = x.shape[0]
         if out is None:
-            out = np.empty((n, self.d_out), dtype=x.dtype)
+            out = empty_aligned((n, self.d_out), x.dtype)
         scale = x.dtype.type(self.scale(rounds))
         if moments is None:
             moments = np.zeros((2, 0), dtype=x.dtype)
@@ -139,7 +163,7 @@ class PadLayout:
             return out, bool(bad)
         scratch, tw = scratch_for(n, self.d_out, get_num_threads(), x.dtype)
         bad = np.zeros(scratch.shape[0], dtype=np.bool_)
-        _kernels.rht_forward_tiled(x, signs, rounds, scale, out, scratch, tw, bad, moments)
+        _kernels.rht_forward_tiled(x, signs, rounds, scale, out, scratch, tw, bad, moments, streams(out))
         return out, bool(bad.any())
 
     def inverse(self, y: np.ndarray, signs: np.ndarray, rounds: int) -> tuple[np.ndarray, bool]:
@@ -155,7 +179,7 @@ class PadLayout:
             True when ``y`` held a NaN or an infinity.
         """
         n = y.shape[0]
-        out = np.empty((n, self.d), dtype=y.dtype)
+        out = empty_aligned((n, self.d), y.dtype)
         scale = y.dtype.type(self.scale(rounds))
         if n < SMALL_BATCH:
             work = np.empty(self.d_out, dtype=y.dtype)
@@ -164,7 +188,7 @@ class PadLayout:
         scratch, tw = scratch_for(n, self.d_out, get_num_threads(), y.dtype)
         bad = np.zeros(scratch.shape[0], dtype=np.bool_)
         no_moments = np.zeros((2, 0), dtype=y.dtype)
-        _kernels.rht_inverse_tiled(y, signs, rounds, scale, out, scratch, tw, bad, no_moments)
+        _kernels.rht_inverse_tiled(y, signs, rounds, scale, out, scratch, tw, bad, no_moments, streams(out))
         return out, bool(bad.any())
 
     def native_faiss(self, seed: int, rounds: int):

@@ -12,8 +12,11 @@ files under ``rhtann/__pycache__`` so the kernels are compiled anew.
 
 from __future__ import annotations
 
+import platform
+
 from llvmlite import ir
 from numba import types
+from numba.core import cgutils
 from numba.extending import intrinsic
 
 #: Side of the transposed blocks.
@@ -103,7 +106,37 @@ def transpose16_moments(typingctx, src, si, sj, dst, di, dj, scale, acc, ai):
     return _transpose_typer(src, si, sj, dst, di, dj, scale, acc, ai)
 
 
-def _transpose_typer(src, si, sj, dst, di, dj, scale, acc, ai):
+@intrinsic
+def transpose16_stream(typingctx, src, si, sj, dst, di, dj, scale):
+    """:func:`transpose16` with non-temporal stores (cache-bypassing).
+
+    The caller guarantees that every destination row segment
+    ``dst[di + c, dj : dj + 16]`` is 64-byte aligned, and calls
+    :func:`store_fence` before the stored values are read by another thread.
+    """
+    return _transpose_typer(src, si, sj, dst, di, dj, scale, None, None, stream=True)
+
+
+@intrinsic
+def store_fence(typingctx):
+    """Make the non-temporal stores issued before it visible to other threads.
+
+    ``sfence`` on x86-64; a sequentially consistent fence elsewhere.
+    """
+    sig = types.void()
+
+    def codegen(context, builder, signature, args):
+        if platform.machine().lower() in ("x86_64", "amd64"):
+            fnty = ir.FunctionType(ir.VoidType(), [])
+            builder.call(cgutils.get_or_insert_function(builder.module, fnty, "llvm.x86.sse.sfence"), [])
+        else:
+            builder.fence("seq_cst")
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+def _transpose_typer(src, si, sj, dst, di, dj, scale, acc, ai, stream=False):
     with_moments = acc is not None
     arrays = (src, dst, acc) if with_moments else (src, dst)
     if not (
@@ -145,8 +178,14 @@ def _transpose_typer(src, si, sj, dst, di, dj, scale, acc, ai):
                     new[i + step] = builder.shuffle_vector(rows[i], rows[i + step], hi)
             rows = new
         splat = vec.splat(scale_v)
+        nontemporal = builder.module.add_metadata([ir.Constant(ir.IntType(32), 1)]) if stream else None
         for c in range(BLOCK):
-            builder.store(builder.fmul(rows[c], splat), block_ptr(dary, di_v, dj_v, c), align=4)
+            value = builder.fmul(rows[c], splat)
+            if stream:
+                inst = builder.store(value, block_ptr(dary, di_v, dj_v, c), align=64)
+                inst.set_metadata("nontemporal", nontemporal)
+            else:
+                builder.store(value, block_ptr(dary, di_v, dj_v, c), align=4)
         if with_moments:
             squares = [builder.fmul(v, v) for v in rows]
             s2, s4 = squares[0], builder.fmul(squares[0], squares[0])

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from . import _fileformat
+from ._pad import empty_aligned
 from ._spec import Spec, build_faiss, faiss_metric, parse_metric, parse_spec
 from ._validation import as_matrix, check_finite_flag, check_int
 from .sq import CodeAppender, SQEncoder
@@ -520,7 +521,7 @@ class Index:
             ids = np.arange(start, start + n, dtype=np.int64)
         buf = None
         if self.rht is not None and not self.adaptive and n:
-            buf = np.empty((min(n, self.chunk_size), self.d_out), dtype=np.float32)
+            buf = empty_aligned((min(n, self.chunk_size), self.d_out), np.float32)
         # flat scalar quantizers: rhtann's numba encoder writes faiss's bytes
         # straight into the index's code storage
         encoder = None

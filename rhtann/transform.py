@@ -265,6 +265,11 @@ class RHT:
         out : ndarray, shape (n, d_out), float32, C-contiguous, optional
             Where to write the result, as faiss's ``apply_noalloc``: reusing a
             buffer saves allocating (and page-faulting) a new one per call.
+            Outputs of 8 MiB or more whose rows start on 64-byte boundaries
+            (as the arrays ``apply`` allocates do) are written with
+            non-temporal stores, which skip reading each output line first
+            (6-14% faster at d = 768-4096); reuse a result of ``apply`` to
+            keep that.
 
         Returns
         -------

@@ -383,3 +383,27 @@ def test_adaptive_counts_equal_choose_rounds(target, rng):
     bad[3, 5] = np.nan
     with pytest.raises(ValueError, match="NaN or infinite"):
         rht.apply_adaptive(bad)
+
+
+def test_large_outputs_streamed_equal_cached_stores(rng):
+    # outputs of >= 8 MiB with 64-byte aligned rows are written with
+    # non-temporal stores; any other output with ordinary ones
+    from rhtann._pad import STREAM_BYTES, empty_aligned, streams
+
+    d, n = 1000, 2100  # d_out = 1024: 2100 rows are 8.4 MiB
+    rht = rhtann.RHT(d, rounds=3, seed=2)
+    x = rng.standard_normal((n, d)).astype(np.float32)
+    y = rht.apply(x)
+    assert y.nbytes >= STREAM_BYTES and streams(y)
+    raw = np.empty(y.size + 1, np.float32)
+    unaligned = raw[1:].reshape(y.shape)  # 4 bytes off a 64-byte boundary at best
+    assert not streams(unaligned)
+    np.testing.assert_array_equal(rht.apply(x, out=unaligned), y)
+    np.testing.assert_array_equal(rht.apply(x[:100]), y[:100])  # small: cached stores
+    z = rhtann.RHT(1024, rounds=2, seed=2)  # inverse output of 1024 columns: streamed too
+    yz = z.apply(rng.standard_normal((n, 1024)).astype(np.float32))
+    back = z.reverse_transform(yz)
+    assert streams(back)
+    np.testing.assert_array_equal(back[:50], z.reverse_transform(yz[:50]))
+    assert not streams(empty_aligned((4, 1000), np.float32))  # small
+    assert empty_aligned((3, 5), np.float64).ctypes.data % 64 == 0
