@@ -72,17 +72,24 @@ STREAM_BYTES = 8 * 2**20
 def empty_aligned(shape: tuple[int, int], dtype) -> np.ndarray:
     """An uninitialized C-contiguous array whose data starts on a 64-byte boundary."""
     dtype = np.dtype(dtype)
-    nbytes = int(np.prod(shape)) * dtype.itemsize
+    nbytes = shape[0] * shape[1] * dtype.itemsize
     raw = np.empty(nbytes + 64, dtype=np.uint8)
-    offset = (-raw.ctypes.data) % 64
+    offset = -raw.__array_interface__["data"][0] % 64
     return raw[offset : offset + nbytes].view(dtype).reshape(shape)
+
+
+def empty_output(shape: tuple[int, int], dtype) -> np.ndarray:
+    """A new output array: 64-byte aligned when it is large enough to be streamed."""
+    if shape[0] * shape[1] * np.dtype(dtype).itemsize >= STREAM_BYTES:
+        return empty_aligned(shape, dtype)
+    return np.empty(shape, dtype=dtype)
 
 
 def streams(out: np.ndarray) -> bool:
     """Whether the kernels may write ``out`` (2-D, C-contiguous) with non-temporal stores."""
     return (
         out.nbytes >= STREAM_BYTES
-        and out.ctypes.data % 64 == 0
+        and out.__array_interface__["data"][0] % 64 == 0
         and (out.shape[1] * out.itemsize) % 64 == 0
     )
 
@@ -154,7 +161,7 @@ class PadLayout:
             signs = signs[first : first + rounds]
         n = x.shape[0]
         if out is None:
-            out = empty_aligned((n, self.d_out), x.dtype)
+            out = empty_output((n, self.d_out), x.dtype)
         scale = x.dtype.type(self.scale(rounds))
         if moments is None:
             moments = np.zeros((2, 0), dtype=x.dtype)
@@ -179,7 +186,7 @@ class PadLayout:
             True when ``y`` held a NaN or an infinity.
         """
         n = y.shape[0]
-        out = empty_aligned((n, self.d), y.dtype)
+        out = empty_output((n, self.d), y.dtype)
         scale = y.dtype.type(self.scale(rounds))
         if n < SMALL_BATCH:
             work = np.empty(self.d_out, dtype=y.dtype)
