@@ -76,18 +76,8 @@ def sq_encode8(y, vmin, vdiff, codes):
 def sq_encode4(y, vmin, vdiff, codes):
     """4-bit codes: component ``i`` is ``floor(15.0 * float64(u))`` in nibble ``i % 2`` of byte ``i // 2``.
 
-    Parameters
-    ----------
-    y : ndarray, shape (n, d), float32, C-contiguous
-    vmin, vdiff : ndarray, shape (d,), float32
-    codes : ndarray, shape (n, (d + 1) // 2), uint8, C-contiguous
-        Output.
-
-    Returns
-    -------
-    int
-        Number of NaN or infinite values met in ``y`` (their codes are
-        undefined).
+    Arguments and return value as in :func:`sq_encode8`, with ``codes`` of
+    shape ``(n, (d + 1) // 2)``.
     """
     n, d = y.shape
     half = d // 2
