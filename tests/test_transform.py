@@ -407,3 +407,19 @@ def test_large_outputs_streamed_equal_cached_stores(rng):
     np.testing.assert_array_equal(back[:50], z.reverse_transform(yz[:50]))
     assert not streams(empty_aligned((4, 1000), np.float32))  # small
     assert empty_aligned((3, 5), np.float64).ctypes.data % 64 == 0
+
+
+def test_streamed_float64_matrix():
+    # matrix() runs the float64 kernel; at d = 1100 (d_out = 2048) its output
+    # is 18 MB, so it is written with non-temporal stores
+    from rhtann._pad import streams
+
+    rht = rhtann.RHT(1100, rounds=3, seed=6)
+    a = rht.matrix()
+    eye = np.eye(1100)
+    plain = np.empty((1100 * 2048 + 1,))[1:].reshape(1100, 2048)  # unaligned: cached stores
+    assert not streams(plain)
+    ref, bad = rht._layout.forward(eye, rht.signs.astype(np.float64), 3, out=plain)
+    assert not bad
+    np.testing.assert_array_equal(a, ref.T)
+    np.testing.assert_allclose(a.T @ a, np.eye(1100), atol=1e-12)
