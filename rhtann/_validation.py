@@ -75,6 +75,29 @@ def as_matrix(
         return np.ascontiguousarray(x, dtype=dtype)
 
 
+def check_out(out: object, shape: tuple[int, ...], dtype: object) -> None:
+    """Check a caller's output buffer: a writeable C-contiguous ndarray of ``shape`` and ``dtype``.
+
+    Raises
+    ------
+    ValueError
+        Naming the expected shape and dtype and what arrived.
+    """
+    dtype = np.dtype(dtype)
+    if not (
+        isinstance(out, np.ndarray)
+        and out.dtype == dtype
+        and out.shape == shape
+        and out.flags.c_contiguous
+        and out.flags.writeable
+    ):
+        shape_got, dtype_got = getattr(out, "shape", None), getattr(out, "dtype", None)
+        got = f"{type(out).__name__} of shape {shape_got} and dtype {dtype_got}"
+        if isinstance(out, np.ndarray):
+            got += f" (C-contiguous {out.flags.c_contiguous}, writeable {out.flags.writeable})"
+        raise ValueError(f"out must be a writeable C-contiguous {dtype} array of shape {shape}; got {got}")
+
+
 def check_finite_flag(bad: bool, name: str) -> None:
     """Raise the standard error for a non-finite input when ``bad`` is set."""
     if bad:

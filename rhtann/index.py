@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from . import _fileformat
-from ._pad import empty_aligned
+from ._pad import empty_output
 from ._spec import Spec, build_faiss, faiss_metric, parse_metric, parse_spec
 from ._validation import as_matrix, check_finite_flag, check_int
 from .sq import CodeAppender, SQEncoder
@@ -401,15 +401,22 @@ class Index:
         return x
 
     def _rotate(self, x: Any, name: str, out: np.ndarray | None = None) -> np.ndarray:
-        x = self._prepare(x, name)
-        if self.rht is None:
-            return x
+        """Prepare and rotate one chunk, timed into ``stats`` (``transform_s`` for
+        vectors ``"x"``, ``search_transform_s`` for queries ``"q"``)."""
+        t0 = time.perf_counter()
         try:
-            return self.rht.apply(x, out=None if out is None else out[: x.shape[0]])
-        except ValueError as exc:
-            if name != "x" and str(exc).startswith("x "):
-                raise ValueError(name + str(exc)[1:]) from None
-            raise
+            x = self._prepare(x, name)
+            if self.rht is None:
+                return x
+            try:
+                return self.rht.apply(x, out=None if out is None else out[: x.shape[0]])
+            except ValueError as exc:
+                if name != "x" and str(exc).startswith("x "):
+                    raise ValueError(name + str(exc)[1:]) from None
+                raise
+        finally:
+            key = "transform_s" if name == "x" else "search_transform_s"
+            self.stats[key] += time.perf_counter() - t0
 
     def _chunks(self, n: int, desc: str) -> Iterator[tuple[int, int]]:
         starts = range(0, n, self.chunk_size)
@@ -463,9 +470,7 @@ class Index:
             else:
                 y = np.empty((n, self.d_out), dtype=np.float32)
                 for i0, i1 in self._chunks(n, "rotate"):
-                    t1 = time.perf_counter()
                     y[i0:i1] = self._rotate(x[i0:i1], "x")
-                    self.stats["transform_s"] += time.perf_counter() - t1
                 self._subs[0].train(y)
         self.stats["train_s"] += time.perf_counter() - t0
         return self
@@ -521,7 +526,7 @@ class Index:
             ids = np.arange(start, start + n, dtype=np.int64)
         buf = None
         if self.rht is not None and not self.adaptive and n:
-            buf = empty_aligned((min(n, self.chunk_size), self.d_out), np.float32)
+            buf = empty_output((min(n, self.chunk_size), self.d_out), np.float32)
         # flat scalar quantizers: rhtann's numba encoder writes faiss's bytes
         # straight into the index's code storage
         encoder = None
@@ -541,9 +546,7 @@ class Index:
             if self.adaptive:
                 self._add_adaptive_chunk(x[i0:i1], chunk_ids)
                 continue
-            t1 = time.perf_counter()
             y = self._rotate(x[i0:i1], "x", buf)
-            self.stats["transform_s"] += time.perf_counter() - t1
             if chunk_ids is None:
                 self._subs[0].add(y)
             else:
@@ -553,9 +556,7 @@ class Index:
         """Rotate and encode chunk by chunk into the sub-index's grown storage."""
         with CodeAppender(self._subs[0], n) as app:
             for i0, i1 in self._chunks(n, "add"):
-                t1 = time.perf_counter()
                 y = self._rotate(x[i0:i1], "x", buf)
-                self.stats["transform_s"] += time.perf_counter() - t1
                 encoder._encode_into(y, app.rows[i0:i1])  # y is finite: checked by the rotation
                 app.done = i1
 
@@ -663,9 +664,7 @@ class Index:
                 if self.adaptive:
                     D[i0:i1], I[i0:i1] = self._search_adaptive_chunk(q[i0:i1], k, sp)
                     continue
-                t1 = time.perf_counter()
                 y = self._rotate(q[i0:i1], "q")
-                self.stats["search_transform_s"] += time.perf_counter() - t1
                 D[i0:i1], I[i0:i1] = self._subs[0].search(y, k, params=sp[0])
         self.stats["search_s"] += time.perf_counter() - t0
         return D, I

@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from ._validation import as_matrix
+from ._validation import as_matrix, check_out
 
 __all__ = ["SQEncoder", "CodeAppender"]
 
@@ -200,7 +200,7 @@ class SQEncoder:
         ----------
         y : array_like, shape (n, d), float32
             Vectors (converted to C-contiguous float32 when they are not).
-        out : ndarray, shape (n, code_size), uint8, C-contiguous, optional
+        out : ndarray, shape (n, code_size), uint8, C-contiguous, writeable, optional
             Output buffer (allocated when None).
 
         Returns
@@ -211,20 +211,8 @@ class SQEncoder:
         n = y.shape[0]
         if out is None:
             out = np.empty((n, self.code_size), dtype=np.uint8)
-        elif (
-            not isinstance(out, np.ndarray)
-            or out.dtype != np.uint8
-            or out.shape != (n, self.code_size)
-            or not out.flags.c_contiguous
-        ):
-            got = (
-                f"{type(out).__name__}"
-                if not isinstance(out, np.ndarray)
-                else f"shape {out.shape}, dtype {out.dtype}, C-contiguous {out.flags.c_contiguous}"
-            )
-            raise ValueError(
-                f"out must be a C-contiguous uint8 array of shape ({n}, {self.code_size}); got {got}"
-            )
+        else:
+            check_out(out, (n, self.code_size), np.uint8)
         if self._encode_into(y, out):
             raise ValueError("y must be finite; it holds NaN or infinity")
         return out
@@ -273,7 +261,7 @@ class CodeAppender:
         import faiss
 
         self.index = faiss.downcast_index(index)
-        if not isinstance(self.index, faiss.IndexFlatCodes) or not self.index.codes.is_owned:
+        if not self.supports(self.index):
             raise ValueError(
                 "index must be a faiss IndexFlatCodes that owns its codes (not memory-mapped); "
                 f"got {type(self.index).__name__}"

@@ -11,7 +11,7 @@ import numpy as np
 from . import _fileformat
 from ._pad import PadLayout
 from ._signs import sign_vectors
-from ._validation import as_matrix, check_finite_flag, check_int
+from ._validation import as_matrix, check_finite_flag, check_int, check_out
 from .layouts import LAYOUTS, make_layout
 from .moments import (
     _TIE,
@@ -279,21 +279,7 @@ class RHT:
         rounds = self._check_trained()
         x = as_matrix(x, "x", self.d_in)
         if out is not None:
-            want = (x.shape[0], self.d_out)
-            if not (
-                isinstance(out, np.ndarray)
-                and out.dtype == np.float32
-                and out.shape == want
-                and out.flags.c_contiguous
-                and out.flags.writeable
-            ):
-                got = (
-                    f"{type(out).__name__} of shape {getattr(out, 'shape', None)} and dtype "
-                    f"{getattr(out, 'dtype', None)}"
-                )
-                raise ValueError(
-                    f"out must be a writeable C-contiguous float32 array of shape {want}; got {got}"
-                )
+            check_out(out, (x.shape[0], self.d_out), np.float32)
         if x.shape[0] == 0:
             return np.empty((0, self.d_out), dtype=np.float32) if out is None else out
         if out is not None and isinstance(self._layout, PadLayout):

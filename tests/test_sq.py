@@ -76,8 +76,13 @@ def test_encode_checks_its_arguments(rng):
     enc = SQEncoder.for_index(index)
     with pytest.raises(ValueError, match=r"y must have shape \(n, 8\)"):
         enc.encode(np.zeros((3, 9), np.float32))
-    with pytest.raises(ValueError, match="out must be a C-contiguous uint8 array of shape"):
+    expected = r"out must be a writeable C-contiguous uint8 array of shape \(3, 8\)"
+    with pytest.raises(ValueError, match=expected):
         enc.encode(np.zeros((3, 8), np.float32), out=np.zeros((3, 8), np.int8))
+    read_only = np.zeros((3, 8), np.uint8)
+    read_only.flags.writeable = False
+    with pytest.raises(ValueError, match=r"writeable False"):
+        enc.encode(np.zeros((3, 8), np.float32), out=read_only)
     with pytest.raises(ValueError, match="finite"):
         enc.encode(np.full((2, 8), np.nan, np.float32))
     index4, _ = _trained("QT_4bit", 7, rng)
