@@ -15,9 +15,9 @@ from __future__ import annotations
 import os
 from importlib.metadata import PackageNotFoundError, version
 
-from ._fileformat import FormatError, peek_kind
 from ._threads import get_num_threads, set_num_threads
 from .index import Index, index_factory, wrap
+from .io import FormatError, peek_kind
 from .moments import choose_rounds, moment_stats
 from .transform import RHT
 

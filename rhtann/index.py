@@ -18,10 +18,10 @@ from typing import Any
 
 import numpy as np
 
-from . import _fileformat
-from ._pad import empty_output
+from . import io as _fileformat
 from ._spec import Spec, build_faiss, faiss_metric, parse_metric, parse_spec
 from ._validation import as_matrix, check_finite_flag, check_int
+from .layouts.pad import empty_output
 from .sq import CodeAppender, SQEncoder
 from .transform import RHT
 

@@ -8,11 +8,10 @@ from typing import Any
 
 import numpy as np
 
-from . import _fileformat
-from ._pad import PadLayout
-from ._signs import sign_vectors
+from . import io as _fileformat
 from ._validation import as_matrix, check_finite_flag, check_int, check_out
 from .layouts import LAYOUTS, make_layout
+from .layouts.pad import PadLayout
 from .moments import (
     _TIE,
     TARGET_ROUNDS,
@@ -22,6 +21,7 @@ from .moments import (
     moment_stats,
     rounds_per_vector,
 )
+from .signs import sign_vectors
 
 #: Largest number of rounds; sign vectors are always drawn for all of them so
 #: that the signs of a k-round transform are a prefix of any longer one's.

@@ -8,7 +8,8 @@ import pytest
 from scipy import stats
 
 import rhtann
-from rhtann._keep import (
+from rhtann.layouts import LAYOUTS, make_layout
+from rhtann.layouts.keep import (
     AUTO_MAX_SPREAD,
     KeepLayout,
     auto_choice,
@@ -17,9 +18,8 @@ from rhtann._keep import (
     variance_spread,
     window_order,
 )
-from rhtann._pad import PadLayout
-from rhtann._signs import sign_vectors
-from rhtann.layouts import LAYOUTS, make_layout
+from rhtann.layouts.pad import PadLayout
+from rhtann.signs import sign_vectors
 
 # d = 2 .. 2100: every d up to 260, then every 7th (all residues mod 4 and
 # mod 8 occur), plus the bench dimensions and the ends of the range.

@@ -243,7 +243,7 @@ def test_save_load_and_pickle(rounds, tmp_path, rng):
 
 
 def test_load_rejects_tampered_signs(tmp_path):
-    from rhtann import _fileformat
+    from rhtann import io as _fileformat
 
     rht = rhtann.RHT(16, rounds=1, seed=5)
     signs = rht.signs.copy()
@@ -258,7 +258,7 @@ def test_load_rejects_tampered_signs(tmp_path):
 
 
 def test_resolved_layout_is_saved_and_checked(tmp_path):
-    from rhtann import _fileformat
+    from rhtann import io as _fileformat
 
     rht = rhtann.RHT(100, rounds=2, layout="auto")
     assert rht.layout_.startswith(("KeepLayout", "PadLayout"))
@@ -299,7 +299,7 @@ def test_multi_block_tiles_equal_reference(d, n, rounds, rng):
     # p >= 512: 16-row tiles cut into blocks of 256 coordinates; partial
     # tiles, d % 16 != 0, whole zero blocks of padding (d = 2100 -> 4096) and
     # a block axis longer than one radix-16 pass (p = 8192)
-    from rhtann._pad import blocked
+    from rhtann.layouts.pad import blocked
 
     x = rng.standard_normal((n, d))
     rht = rhtann.RHT(d, rounds=rounds, seed=5)
@@ -388,7 +388,7 @@ def test_adaptive_counts_equal_choose_rounds(target, rng):
 def test_large_outputs_streamed_equal_cached_stores(rng):
     # outputs of >= 8 MiB with 64-byte aligned rows are written with
     # non-temporal stores; any other output with ordinary ones
-    from rhtann._pad import STREAM_BYTES, empty_aligned, streams
+    from rhtann.layouts.pad import STREAM_BYTES, empty_aligned, streams
 
     d, n = 1000, 2100  # d_out = 1024: 2100 rows are 8.4 MiB
     rht = rhtann.RHT(d, rounds=3, seed=2)
@@ -412,7 +412,7 @@ def test_large_outputs_streamed_equal_cached_stores(rng):
 def test_streamed_float64_matrix():
     # matrix() runs the float64 kernel; at d = 1100 (d_out = 2048) its output
     # is 18 MB, so it is written with non-temporal stores
-    from rhtann._pad import streams
+    from rhtann.layouts.pad import streams
 
     rht = rhtann.RHT(1100, rounds=3, seed=6)
     a = rht.matrix()

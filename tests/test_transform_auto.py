@@ -245,7 +245,7 @@ def test_auto_persistence(tmp_path):
 
 
 def test_load_rejects_inconsistent_round_state(tmp_path):
-    from rhtann import _fileformat
+    from rhtann import io as _fileformat
 
     rht = rhtann.RHT(16, rounds=2)
     path = tmp_path / "t.rht"

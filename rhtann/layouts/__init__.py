@@ -23,8 +23,8 @@ holds the signs and the round count and delegates the work here.
 
 from __future__ import annotations
 
-from ._keep import KeepLayout, auto_choice, auto_layout
-from ._pad import PadLayout, next_pow2
+from .keep import KeepLayout, auto_choice, auto_layout
+from .pad import PadLayout, next_pow2
 
 LAYOUTS = {"pad": PadLayout, "keep": KeepLayout, "auto": auto_layout}
 

@@ -62,10 +62,11 @@ from functools import cache
 
 import numpy as np
 
-from . import _hadamard, _kernels_keep
-from ._pad import PadLayout
-from ._signs import splitmix64
-from ._threads import get_num_threads
+from .._threads import get_num_threads
+from ..kernels import keep as _kernels_keep
+from ..signs import splitmix64
+from . import hadamard as _hadamard
+from .pad import PadLayout
 
 #: Fraction of ``d`` a window may leave out when a cheaper window order exists.
 WINDOW_SLACK = 1.0 / 16.0

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _kernels
-from ._threads import get_num_threads
+from .._threads import get_num_threads
+from ..kernels import pad as _kernels
 
 #: Below this many rows the serial row kernel is used (no thread launch).
 SMALL_BATCH = 8
