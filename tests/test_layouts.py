@@ -9,10 +9,9 @@ from scipy import stats
 
 import rhtann
 from rhtann.layouts import LAYOUTS, make_layout
+from rhtann.layouts.auto import AUTO_MAX_SPREAD, auto_choice
 from rhtann.layouts.keep import (
-    AUTO_MAX_SPREAD,
     KeepLayout,
-    auto_choice,
     fixed_permutation,
     keep_mode,
     variance_spread,

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import rhtann
-from rhtann import moments
+from rhtann import moments, rounds
 from rhtann import synthetic as syn
 
 
@@ -182,5 +182,5 @@ def test_check_after_each_round_rechecks_the_rotated_vector(monkeypatch):
     assert before[0] == d and before[1] < 1.01 and before[2] > 8
     assert after[0] < 1.01 and after[2] > 8
     assert rhtann.choose_rounds(x, rht=rht).tolist() == [2, 1, 2]  # cap 2
-    monkeypatch.setitem(moments.TARGET_ROUNDS, "scalar", (1, 3))
+    monkeypatch.setitem(rounds.TARGET_ROUNDS, "scalar", (1, 3))
     assert rhtann.choose_rounds(x, rht=rht).tolist() == [2, 1, 3]

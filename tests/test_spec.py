@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 import rhtann
-from rhtann._spec import DEFAULT_LAYOUT, DEFAULT_ROUNDS, parse_metric, parse_spec
+from rhtann.index.metric import parse_metric
+from rhtann.index.spec import DEFAULT_LAYOUT, DEFAULT_ROUNDS, parse_spec
 
 
 @pytest.mark.parametrize(
