@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import rhtann
-from rhtann import moments, rounds
+from rhtann import moments
 from rhtann import synthetic as syn
 
 
@@ -112,75 +112,3 @@ def test_one_round_fourth_moment_identity(make):
     # (4 % of the expected 2.875) would be caught.
     assert se < 0.025
     assert abs(diff.mean()) < 5 * se + 1e-9
-
-
-def test_choose_rounds_gaussian_one_sparse_more():
-    d, n = 256, 2000
-    gauss = syn.gaussian(n, d, 1)
-    # kappa of a Gaussian row has mean about 3 and standard deviation about
-    # sqrt(96 / d) = 0.6 at d = 256; the default threshold 8 is 8 deviations away.
-    k = rhtann.choose_rounds(gauss)
-    assert k.dtype == np.uint8 and k.shape == (n,)
-    assert (k == 1).all()
-    assert (rhtann.choose_rounds(gauss, target="vq") == 2).all()
-    sparse = {
-        "one_hot": syn.one_hot(n, d, 2),
-        "indicator_4": syn.indicator(n, d, 4, 3),
-        "pair": syn.pair(n, d, 4),
-        "bag_of_words": syn.bag_of_words(n, d, 5),
-    }
-    for name, x in sparse.items():
-        assert (rhtann.choose_rounds(x) == 2).all(), name
-        assert (rhtann.choose_rounds(x, target="vq") == 3).all(), name
-
-
-def test_choose_rounds_threshold_and_rht_arguments():
-    d = 64
-    x = np.vstack([syn.indicator(1, d, m, 0) for m in (1, 2, 4, 8, 16, 32, 64)])
-    # kappa = d / m = 64, 32, 16, 8, 4, 2, 1: a row passes when kappa <= threshold
-    assert rhtann.choose_rounds(x).tolist() == [2, 2, 2, 1, 1, 1, 1]
-    assert rhtann.choose_rounds(x, threshold=2).tolist() == [2, 2, 2, 2, 2, 1, 1]
-    assert rhtann.choose_rounds(x, "vq", threshold=64).tolist() == [2] * 7
-    rht = rhtann.RHT(d, seed=3)
-    np.testing.assert_array_equal(rhtann.choose_rounds(x, rht=rht), rhtann.choose_rounds(x))
-    with pytest.raises(ValueError, match=r"x must have shape \(n, 64\); got shape \(7, 32\)"):
-        rhtann.choose_rounds(x[:, :32], rht=rht)
-    with pytest.raises(ValueError, match="target must be 'scalar' or 'vq'; got 'block'"):
-        rhtann.choose_rounds(x, target="block")
-    with pytest.raises(ValueError, match="threshold must be a finite number >= 1"):
-        rhtann.choose_rounds(x, threshold=0.5)
-    with pytest.raises(TypeError, match="threshold must be a number"):
-        rhtann.choose_rounds(x, threshold="8")
-    assert rhtann.choose_rounds(np.zeros((0, 5))).shape == (0,)
-
-
-def test_zero_vector_needs_the_minimum():
-    x = np.zeros((3, 32), dtype=np.float32)
-    assert rhtann.choose_rounds(x).tolist() == [1, 1, 1]
-    assert rhtann.choose_rounds(x, "vq").tolist() == [2, 2, 2]
-
-
-def test_check_after_each_round_rechecks_the_rotated_vector(monkeypatch):
-    """With a wider cap the rule applies a round and looks at the result.
-
-    ``e0`` fails on input (kappa = d) and is flat after one round: 2 rounds.
-    ``R1^{-1} e0`` is flat: 1 round. ``(e0 + R1^{-1} e0) / sqrt(2)`` has
-    kappa about d / 4 on input and after one round (which maps it to
-    ``(R1 e0 + e0) / sqrt(2)``): only the recheck sees that, and it gets 3.
-    """
-    d = 64
-    rht = rhtann.RHT(d, seed=9)
-    one_round = rhtann.RHT(d, rounds=1, seed=9)
-    e0 = syn.one_hot(1, d, 0, random_signs=False)
-    e0[0] = 0
-    e0[0, 0] = 1
-    flat = one_round.reverse_transform(e0)
-    mixed = (e0 + flat) / np.sqrt(2)
-    x = np.vstack([e0, flat, mixed]).astype(np.float32)
-    before = moments.kappa(x, d)
-    after = moments.kappa(one_round.apply(x), d)
-    assert before[0] == d and before[1] < 1.01 and before[2] > 8
-    assert after[0] < 1.01 and after[2] > 8
-    assert rhtann.choose_rounds(x, rht=rht).tolist() == [2, 1, 2]  # cap 2
-    monkeypatch.setitem(rounds.TARGET_ROUNDS, "scalar", (1, 3))
-    assert rhtann.choose_rounds(x, rht=rht).tolist() == [2, 1, 3]
