@@ -103,8 +103,8 @@ def rounds_per_vector(
     # Check c looks at the vector after c rounds: failing it adds one round
     # to the minimum. The check stops at the first pass or at the cap.
     fail = fails(kappa(x, layout.d_out, name), threshold)
-    k = fail.astype(np.uint8)
-    k += lo
+    counts = fail.astype(np.uint8)
+    counts += lo
     if hi - lo > 1 and fail.any():
         rows = np.flatnonzero(fail)
         cur = np.ascontiguousarray(x[rows])
@@ -116,8 +116,8 @@ def rounds_per_vector(
             fail = fails(kappa(cur, layout.d_out, name), threshold)
             rows = rows[fail]
             cur = np.ascontiguousarray(cur[fail])
-            k[rows] += 1
-    return k
+            counts[rows] += 1
+    return counts
 
 
 def first_rounds_with_check(
@@ -146,7 +146,7 @@ def first_rounds_with_check(
     -------
     y : ndarray, shape (n, d_out), float32
         Every row after ``lo`` rounds.
-    k : ndarray, shape (n,), uint8
+    counts : ndarray, shape (n,), uint8
         ``lo`` or ``lo + 1`` per row.
     """
     n = x.shape[0]
@@ -165,9 +165,9 @@ def first_rounds_with_check(
         sub = np.ascontiguousarray(x[rows])
         check_finite_flag(not bool(np.isfinite(sub).all()), name)
         kap[rows] = kappa(sub, layout.d_out, name)
-    k = fails(kap, threshold).astype(np.uint8)
-    k += lo
-    return y, k
+    counts = fails(kap, threshold).astype(np.uint8)
+    counts += lo
+    return y, counts
 
 
 def adaptive_forward(
@@ -182,23 +182,23 @@ def adaptive_forward(
     Returns
     -------
     y : ndarray, shape (n, d_out), float32
-    k : ndarray, shape (n,), uint8
+    counts : ndarray, shape (n,), uint8
         Equal to :func:`rounds_per_vector`.
     """
     lo, hi = TARGET_ROUNDS[target]
     if hi - lo == 1:
-        y, k = first_rounds_with_check(x, layout, signs, lo, threshold, name)
+        y, counts = first_rounds_with_check(x, layout, signs, lo, threshold, name)
     else:
-        k = rounds_per_vector(x, layout, signs, target, threshold, name)
+        counts = rounds_per_vector(x, layout, signs, target, threshold, name)
         y, bad = layout.forward(x, signs, lo)
         check_finite_flag(bad, name)
     for r in range(lo, hi):
-        rows = np.flatnonzero(k > r)
+        rows = np.flatnonzero(counts > r)
         if rows.size == 0:
             break
         more, _ = layout.forward(np.ascontiguousarray(y[rows]), signs, 1, first=r)
         y[rows] = more
-    return y, k
+    return y, counts
 
 
 def dataset_rounds(
@@ -239,12 +239,12 @@ def dataset_rounds(
     if n > AUTO_SAMPLE:
         rows = np.random.default_rng(seed).choice(n, AUTO_SAMPLE, replace=False)
         x = np.ascontiguousarray(x[np.sort(rows)])
-    k = rounds_per_vector(x, layout, signs, target, threshold)
+    counts = rounds_per_vector(x, layout, signs, target, threshold)
     lo, hi = TARGET_ROUNDS[target]
-    need = {str(r): float(np.mean(k == r)) for r in range(lo, hi + 1)}
+    need = {str(r): float(np.mean(counts == r)) for r in range(lo, hi + 1)}
     chosen = hi
     for r in range(lo, hi + 1):
-        if np.mean(k <= r) >= AUTO_PASS_FRACTION:
+        if np.mean(counts <= r) >= AUTO_PASS_FRACTION:
             chosen = r
             break
     stats = stats_of(x, layout.d_out, "x")

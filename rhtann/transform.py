@@ -277,8 +277,8 @@ class RHT:
     def apply_adaptive(self, x: Any) -> tuple[np.ndarray, np.ndarray]:
         """Rotate each row with the fewest rounds its own check asks for.
 
-        The rounds are prefixes of one sign stream: a row given ``k`` rounds
-        equals row ``apply(x)`` of ``RHT(d, rounds=k, seed, layout)``. Works
+        The rounds are prefixes of one sign stream: a row given ``r`` rounds
+        equals row ``apply(x)`` of ``RHT(d, rounds=r, seed, layout)``. Works
         whether or not the transform is trained (``n_rounds_`` is not used).
         The policy is :func:`rhtann.rounds.adaptive_forward`.
 
@@ -291,7 +291,7 @@ class RHT:
         -------
         y : numpy.ndarray
             Shape ``(n, d_out)``, float32.
-        k : numpy.ndarray
+        counts : numpy.ndarray
             Shape ``(n,)``, uint8: the rounds each row received, as
             :func:`rhtann.choose_rounds` with this transform's target,
             threshold and signs returns them.
@@ -304,14 +304,14 @@ class RHT:
             return np.empty((0, self.d_out), dtype=np.float32), np.empty(0, dtype=np.uint8)
         return adaptive_forward(x, self.layout_, self.signs_, self.target, self._threshold, name)
 
-    def reverse_adaptive(self, y: Any, k: Any) -> np.ndarray:
-        """Invert :meth:`apply_adaptive`: row ``i`` undoes ``k[i]`` rounds.
+    def reverse_adaptive(self, y: Any, counts: Any) -> np.ndarray:
+        """Invert :meth:`apply_adaptive`: row ``i`` undoes ``counts[i]`` rounds.
 
         Parameters
         ----------
         y : array_like, shape (n, d_out)
             Rotated rows.
-        k : array_like, shape (n,)
+        counts : array_like, shape (n,)
             Integer rounds per row, each in 1..3.
 
         Returns
@@ -321,24 +321,24 @@ class RHT:
         """
         y = as_matrix(y, "y", self.d_out)
         n = y.shape[0]
-        k = np.asarray(k)
-        if k.dtype.kind not in "iu" or k.shape != (n,):
+        counts = np.asarray(counts)
+        if counts.dtype.kind not in "iu" or counts.shape != (n,):
             raise ValueError(
-                f"k must be an integer array of shape ({n},) with values in 1..{MAX_ROUNDS}; "
-                f"got dtype {k.dtype} and shape {k.shape}"
+                f"counts must be an integer array of shape ({n},) with values in 1..{MAX_ROUNDS}; "
+                f"got dtype {counts.dtype} and shape {counts.shape}"
             )
-        if n and (k.min() < 1 or k.max() > MAX_ROUNDS):
+        if n and (counts.min() < 1 or counts.max() > MAX_ROUNDS):
             raise ValueError(
-                f"k must hold values in 1..{MAX_ROUNDS}; got values in "
-                f"{int(k.min())}..{int(k.max())}"
+                f"counts must hold values in 1..{MAX_ROUNDS}; got values in "
+                f"{int(counts.min())}..{int(counts.max())}"
             )
-        return self._reverse_adaptive(y, k, "y")
+        return self._reverse_adaptive(y, counts, "y")
 
-    def _reverse_adaptive(self, y: np.ndarray, k: np.ndarray, name: str) -> np.ndarray:
+    def _reverse_adaptive(self, y: np.ndarray, counts: np.ndarray, name: str) -> np.ndarray:
         """:meth:`reverse_adaptive` of trusted rows and counts."""
         out = np.empty((y.shape[0], self.d_in), dtype=np.float32)
-        for r in np.unique(k):
-            rows = np.flatnonzero(k == r)
+        for r in np.unique(counts):
+            rows = np.flatnonzero(counts == r)
             out[rows] = self._inverse(np.ascontiguousarray(y[rows]), int(r), name)
         return out
 

@@ -312,14 +312,14 @@ def test_adaptive_threshold_is_the_transforms():
     assert (rhtann.RHT(d, threshold=2).apply_adaptive(x)[1] == 2).all()
 
 
-def test_reverse_adaptive_checks_k():
+def test_reverse_adaptive_checks_counts():
     rht = rhtann.RHT(16)
     y = np.zeros((3, 16), dtype=np.float32)
-    with pytest.raises(ValueError, match=r"k must be an integer array of shape \(3,\)"):
+    with pytest.raises(ValueError, match=r"counts must be an integer array of shape \(3,\)"):
         rht.reverse_adaptive(y, np.ones(2, dtype=np.uint8))
-    with pytest.raises(ValueError, match="k must be an integer array"):
+    with pytest.raises(ValueError, match="counts must be an integer array"):
         rht.reverse_adaptive(y, np.ones(3))
-    with pytest.raises(ValueError, match=r"k must hold values in 1..3; got values in 0..1"):
+    with pytest.raises(ValueError, match=r"counts must hold values in 1..3; got values in 0..1"):
         rht.reverse_adaptive(y, np.array([0, 1, 1]))
     with pytest.raises(ValueError, match=r"y must have shape \(n, 16\)"):
         rht.reverse_adaptive(np.zeros((3, 8)), np.ones(3, dtype=np.uint8))

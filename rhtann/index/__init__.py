@@ -12,8 +12,9 @@ faiss_glue
 encoders
     The encoder interface and registry; rhtann kernels writing faiss's codes.
 core
-    :class:`Index`: validate once, rotate, then encode or hand to faiss;
-    :func:`index_factory`, :func:`wrap`.
+    :class:`Index`: validate once, rotate, then encode or hand to faiss.
+factory
+    :func:`index_factory` and :func:`wrap`.
 adaptive
     :class:`AdaptiveIndex`: per-vector round counts, one sub-index per level.
 """
@@ -21,7 +22,8 @@ adaptive
 from __future__ import annotations
 
 from .adaptive import AdaptiveIndex
-from .core import Index, index_factory, wrap
+from .core import Index
+from .factory import index_factory, wrap
 from .faiss_glue import code_bytes, repair_orthonormal
 
 __all__ = ["AdaptiveIndex", "Index", "code_bytes", "index_factory", "repair_orthonormal", "wrap"]

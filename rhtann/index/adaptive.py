@@ -82,17 +82,17 @@ class AdaptiveIndex(Index, variant="adaptive"):
             xp = np.empty((n, self.d), dtype=np.float32)
             for i0, i1 in self._chunks(n, "rotate"):
                 xp[i0:i1] = self._prepare(x[i0:i1], "x")
-            k = rounds_per_vector(xp, rht.layout_, rht.signs_, self.target, rht._threshold)
+            counts = rounds_per_vector(xp, rht.layout_, rht.signs_, self.target, rht._threshold)
             levels = rht._levels(xp, "x")  # (L, n, d_out)
         need = min(n, max(1000, n // 10))
         self.train_report_ = {}
         for level, sub in zip(self._levels, self._subs, strict=True):
-            rows = np.flatnonzero(k <= level)
+            rows = np.flatnonzero(counts <= level)
             y = levels[level - 1]
             if rows.size >= need:
                 y = np.ascontiguousarray(y[rows])
             self.train_report_[str(level)] = {
-                "stored_fraction_in_train": float(np.mean(k == level)),
+                "stored_fraction_in_train": float(np.mean(counts == level)),
                 "trained_on": int(y.shape[0]),
             }
             sub.train(y)
@@ -105,12 +105,12 @@ class AdaptiveIndex(Index, variant="adaptive"):
 
     def _add_chunk(self, x: Any, ids: np.ndarray) -> None:
         with timed(self.stats, "transform_s"):
-            y, k = self.rht._adaptive(self._prepare(x, "x"), "x")
+            y, counts = self.rht._adaptive(self._prepare(x, "x"), "x")
         lo_sub, hi_sub = self._subs  # two levels: the target's fewest and most rounds
         # Partition the rows in place (lower level first) by swapping only the
         # misplaced rows, so each level is one contiguous block for faiss
         # without copying the (usually large) majority.
-        is_lo = k == self._levels[0]
+        is_lo = counts == self._levels[0]
         n_lo = int(is_lo.sum())
         front = np.flatnonzero(~is_lo[:n_lo])
         back = np.flatnonzero(is_lo[n_lo:]) + n_lo

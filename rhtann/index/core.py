@@ -17,7 +17,6 @@ from collections.abc import Iterator
 from numbers import Integral
 from typing import Any, ClassVar
 
-import faiss
 import numpy as np
 
 from .. import io
@@ -383,7 +382,7 @@ class Index:
                     "first add (the index is then wrapped in faiss.IndexIDMap2), or use "
                     "add() and its sequential ids"
                 )
-            self._subs[0] = faiss.IndexIDMap2(self._subs[0])
+            self._subs[0] = glue.with_ids(self._subs[0])
         if ids is None and glue.is_id_map(self._subs[0]):
             ids = np.arange(self.ntotal, self.ntotal + n, dtype=np.int64)
         if n == 0:
@@ -651,58 +650,4 @@ class Index:
         return obj
 
 
-def index_factory(d: int, spec: str, metric: str = "l2", **kwargs: Any) -> Index:
-    """Build an :class:`Index` (named after ``faiss.index_factory``).
-
-    Parameters
-    ----------
-    d : int
-    spec : str
-        See :class:`Index`.
-    metric : {"l2", "ip", "cosine"}, default "l2"
-    **kwargs
-        Keyword options of :class:`Index` (``seed``, ``threads``...).
-    """
-    return Index(d, spec, metric, **kwargs)
-
-
-def wrap(faiss_index, rht: RHT):
-    """Put ``rht`` in front of an existing faiss index.
-
-    Contract: ``faiss_index.d`` must equal ``rht.d_out`` (the index lives in
-    rotated space). If the index is untrained, training the returned index
-    trains it on rotated vectors; if it is already trained (or holds
-    vectors), that must have been done on vectors rotated by this same
-    ``rht``, otherwise its centroids/codebooks are in the wrong space.
-
-    Parameters
-    ----------
-    faiss_index : faiss.Index
-        Any faiss index of dimension ``rht.d_out``, e.g. from
-        ``faiss.index_factory(rht.d_out, "IVF256,SQ8")``.
-    rht : RHT
-        A trained transform.
-
-    Returns
-    -------
-    faiss.IndexPreTransform
-        A pure faiss index of dimension ``rht.d_in`` that rotates with
-        ``rht.to_faiss()`` and then uses ``faiss_index`` (not copied: both
-        share it). It keeps Python references to both parts.
-    """
-    if not isinstance(rht, RHT):
-        raise TypeError(f"rht must be an rhtann.RHT; got {type(rht).__name__}")
-    if not isinstance(faiss_index, faiss.Index):
-        raise TypeError(f"faiss_index must be a faiss.Index; got {type(faiss_index).__name__}")
-    if not rht.is_trained:
-        raise RuntimeError("rht is not trained; call rht.train(x) first")
-    if faiss_index.d != rht.d_out:
-        raise ValueError(
-            f"faiss_index.d must equal rht.d_out = {rht.d_out} (the index works on rotated "
-            f"vectors); got faiss_index.d = {faiss_index.d}. Build it with "
-            f"faiss.index_factory(rht.d_out, ...)."
-        )
-    return faiss.IndexPreTransform(rht.to_faiss(), faiss_index)
-
-
-__all__ = ["DEFAULT_CHUNK_BYTES", "Index", "index_factory", "wrap"]
+__all__ = ["DEFAULT_CHUNK_BYTES", "STAT_KEYS", "Index"]
