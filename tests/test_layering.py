@@ -161,3 +161,9 @@ def test_checker_sees_a_violation(tmp_path, monkeypatch):
         test_kernels_import_no_faiss_and_nothing_above("rhtann.kernels.pad")
     with pytest.raises(AssertionError, match="layer 0"):
         test_imports_flow_down("rhtann.kernels.pad")
+
+
+@pytest.mark.parametrize("name", sorted(n for n in SOURCES if layer(n) < 8))
+def test_core_modules_stay_under_700_lines(name):
+    lines = SOURCES[name].read_text().count("\n")
+    assert lines <= 700, f"{name} has {lines} lines; split it"
