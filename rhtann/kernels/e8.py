@@ -356,3 +356,47 @@ def e8q_decode(head: np.ndarray, codes: np.ndarray, bits: int, pats: np.ndarray,
         s = float(head[r, 0])
         for j in range(d):
             out[r, j] = s * w[j]
+
+
+# ---------------------------------------------------------------------------
+# single-block codebooks, batched (tests and studies)
+# ---------------------------------------------------------------------------
+
+
+@njit(cache=True, parallel=True)
+def e8p_encode_blocks(x: np.ndarray, pats: np.ndarray, n2: np.ndarray, par: np.ndarray,
+                      index: np.ndarray, cw: np.ndarray) -> None:
+    """Nearest E8P codeword of every row of ``x`` (float64, (n, 8)): ``index`` (int64, (n,)), ``cw`` (float64, (n, 8))."""
+    for r in prange(x.shape[0]):
+        index[r] = _e8p_block(x[r], 0, pats, n2, par, cw[r], 0)
+
+
+@njit(cache=True, parallel=True)
+def e8p_decode_blocks(index: np.ndarray, pats: np.ndarray, par: np.ndarray, cw: np.ndarray) -> None:
+    """Codewords (float64, (n, 8)) of 16-bit E8P indices (int64, (n,))."""
+    for r in prange(index.shape[0]):
+        _e8p_word(index[r], pats, par, cw[r], 0)
+
+
+@njit(cache=True, parallel=True)
+def voronoi_encode_blocks(x: np.ndarray, m: int, off: np.ndarray, shrink: np.ndarray,
+                          basis_inv: np.ndarray, k: np.ndarray, cw: np.ndarray, work: np.ndarray) -> None:
+    """Voronoi-code E8 / mE8 codeword (``cw``, float64 (n, 8)) and indices (``k``, int64 (n, 8)) of rows of ``x``.
+
+    ``work``: float64, (n, 40).
+    """
+    for r in prange(x.shape[0]):
+        _voronoi_block(x[r], 0, m, off, shrink, cw[r], 0, work[r])
+        for j in range(8):
+            k[r, j] = _voronoi_index(cw[r], 0, m, basis_inv, j)
+
+
+@njit(cache=True, parallel=True)
+def voronoi_decode_blocks(k: np.ndarray, m: int, basis: np.ndarray, off: np.ndarray,
+                          cw: np.ndarray, work: np.ndarray) -> None:
+    """Codewords (float64, (n, 8)) of Voronoi indices ``k`` (float64, (n, 8), values in [0, m)).
+
+    ``work``: float64, (n, 40).
+    """
+    for r in prange(k.shape[0]):
+        _voronoi_word(k[r], 0, m, basis, off, cw[r], 0, work[r])
