@@ -32,7 +32,9 @@ def check_seed(seed: object, codec: str) -> int:
 def check_y(y: object, d: int, codec: str) -> np.ndarray:
     """``y`` as a C-contiguous float32 (n, d) array of finite values."""
     if not isinstance(y, np.ndarray):
-        raise TypeError(f"{codec}: y must be a numpy array of float32, shape (n, {d}); got {type(y).__name__}")
+        raise TypeError(
+            f"{codec}: y must be a numpy array of float32, shape (n, {d}); got {type(y).__name__}"
+        )
     if y.ndim != 2 or y.shape[1] != d:
         raise ValueError(f"{codec}: y must have shape (n, {d}); got {y.shape}")
     if y.dtype != np.float32:
@@ -48,7 +50,9 @@ def check_y(y: object, d: int, codec: str) -> np.ndarray:
 def check_ids(ids: object, n: int | None, codec: str) -> np.ndarray:
     """``ids`` as a C-contiguous int64 (n,) array (any length when ``n`` is None)."""
     if not isinstance(ids, np.ndarray):
-        raise TypeError(f"{codec}: ids must be a numpy array of int64, shape ({n},); got {type(ids).__name__}")
+        raise TypeError(
+            f"{codec}: ids must be a numpy array of int64, shape ({n},); got {type(ids).__name__}"
+        )
     if ids.ndim != 1 or (n is not None and ids.shape[0] != n):
         raise ValueError(f"{codec}: ids must have shape ({n},), one id per row; got {ids.shape}")
     if not np.issubdtype(ids.dtype, np.integer):
@@ -60,7 +64,8 @@ def check_codes(codes: object, code_size: int, codec: str) -> np.ndarray:
     """``codes`` as a C-contiguous uint8 (n, code_size) array."""
     if not isinstance(codes, np.ndarray):
         raise TypeError(
-            f"{codec}: codes must be a numpy array of uint8, shape (n, {code_size}); got {type(codes).__name__}"
+            f"{codec}: codes must be a numpy array of uint8, shape (n, {code_size}); "
+            f"got {type(codes).__name__}"
         )
     if codes.dtype != np.uint8:
         raise TypeError(f"{codec}: codes must have dtype uint8; got {codes.dtype}")

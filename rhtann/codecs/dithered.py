@@ -130,7 +130,9 @@ class DSQ(_DitheredScalar):
         out = np.empty((codes.shape[0], self.d), dtype=np.float32)
         if codes.shape[0]:
             if not np.isfinite(head).all() or (head[:, 1] < 0).any():
-                raise ValueError(f"{self.name}: codes hold a non-finite or negative header (corrupted codes?)")
+                raise ValueError(
+                    f"{self.name}: codes hold a non-finite or negative header (corrupted codes?)"
+                )
             _k.dsq_decode(head, codes, ids, np.uint64(self.seed), self.bits, self.d, out)
         return out
 

@@ -5,7 +5,16 @@ from __future__ import annotations
 import numpy as np
 
 from ..kernels import dither as _k
-from ._common import check_codes, check_dim, check_ids, check_seed, check_state_name, check_y, read_head, write_head
+from ._common import (
+    check_codes,
+    check_dim,
+    check_ids,
+    check_seed,
+    check_state_name,
+    check_y,
+    read_head,
+    write_head,
+)
 from .base import Codec
 
 

@@ -7,7 +7,8 @@ family is added by adding one row.
 from __future__ import annotations
 
 import re
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 from .base import Codec
 from .dithered import DSQ, DTQ

@@ -71,7 +71,7 @@ def e8p_patterns() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 @njit(cache=True, inline="always")
 def _d8_into(x: np.ndarray, xo: int, off: float, dst: np.ndarray, do: int) -> float:
-    """Closest point of ``D8 + off*1`` to ``x[xo:xo+8]``, written to ``dst[do:do+8]``; returns the squared distance."""
+    """Closest point of ``D8 + off*1`` to ``x[xo:xo+8]`` into ``dst[do:do+8]``; the squared distance."""
     total = 0
     worst = -1.0
     wi = 0
@@ -366,7 +366,10 @@ def e8q_decode(head: np.ndarray, codes: np.ndarray, bits: int, pats: np.ndarray,
 @njit(cache=True, parallel=True)
 def e8p_encode_blocks(x: np.ndarray, pats: np.ndarray, n2: np.ndarray, par: np.ndarray,
                       index: np.ndarray, cw: np.ndarray) -> None:
-    """Nearest E8P codeword of every row of ``x`` (float64, (n, 8)): ``index`` (int64, (n,)), ``cw`` (float64, (n, 8))."""
+    """Nearest E8P codeword of every row of ``x`` (float64, (n, 8)).
+
+    Writes ``index`` (int64, (n,)) and ``cw`` (float64, (n, 8)).
+    """
     for r in prange(x.shape[0]):
         index[r] = _e8p_block(x[r], 0, pats, n2, par, cw[r], 0)
 
@@ -381,7 +384,9 @@ def e8p_decode_blocks(index: np.ndarray, pats: np.ndarray, par: np.ndarray, cw: 
 @njit(cache=True, parallel=True)
 def voronoi_encode_blocks(x: np.ndarray, m: int, off: np.ndarray, shrink: np.ndarray,
                           basis_inv: np.ndarray, k: np.ndarray, cw: np.ndarray, work: np.ndarray) -> None:
-    """Voronoi-code E8 / mE8 codeword (``cw``, float64 (n, 8)) and indices (``k``, int64 (n, 8)) of rows of ``x``.
+    """Voronoi-code E8 / mE8 codewords and indices of the rows of ``x`` (float64, (n, 8)).
+
+    Writes ``cw`` (float64, (n, 8)) and ``k`` (int64, (n, 8)).
 
     ``work``: float64, (n, 40).
     """
