@@ -248,3 +248,16 @@ def test_empty_batch() -> None:
         codes = c.encode(np.zeros((0, 8), np.float32), np.zeros(0, np.int64))
         assert codes.shape == (0, c.code_size)
         assert c.decode(codes, np.zeros(0, np.int64)).shape == (0, 8)
+
+
+@pytest.mark.parametrize("token", ["DTQ3", "DSQ2", "E8Q2", "E8Q4", "DRIVE1"])
+def test_scan_equals_decode_then_dot(token: str) -> None:
+    from rhtann.codecs.registry import make_codec
+
+    c = make_codec(token, 24, 5)
+    y = _gauss(30, 24, 9)
+    ids = np.arange(30, dtype=np.int64) - 10  # negative ids are valid too
+    codes = c.encode(y, ids)
+    q = _gauss(4, 24, 10)
+    expect = q.astype(np.float64) @ c.decode(codes, ids).astype(np.float64).T
+    np.testing.assert_allclose(c.scan(c.prepare(q), codes, ids), expect, rtol=1e-5, atol=1e-5)
