@@ -164,10 +164,11 @@ class DTQ(_DitheredScalar):
       ``4**-bits`` relative to ``|y_j|`` (it has the sign of ``y_j``). Use
       :class:`DSQ` where exact unbiasedness is needed.
 
-    The mean squared error approaches ``(pi sqrt(3) / 2) 4**-bits ||y||^2``
-    as ``bits`` grows, for every input after one RHT (the high-resolution
-    error ``E 1/G'(u)^2 / (12 N^2)`` of the compander, bounded for
-    Rademacher sums by the Gaussian value).
+    As ``bits`` grows, the mean squared error approaches the high-resolution
+    error of the compander, ``E[1/G'(u)^2] / (12 N^2)`` per coordinate, which
+    is ``(pi sqrt(3) / 2) 4**-bits`` for Gaussian ``u``; after one RHT, in
+    expectation over its signs, every input is at most that (Rademacher sums
+    have ``E exp(u^2/3)`` no larger than a Gaussian's).
 
     Parameters
     ----------
