@@ -125,7 +125,7 @@ def e8_closest(x: np.ndarray, out: np.ndarray, work: np.ndarray) -> None:
 # ---------------------------------------------------------------------------
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _e8p_block(x: np.ndarray, xo: int, pats: np.ndarray, n2: np.ndarray, par: np.ndarray,
                cw: np.ndarray, co: int) -> np.int64:
     """Nearest E8P codeword to ``x[xo:xo+8]``: written to ``cw[co:co+8]``, its 16-bit index returned."""
@@ -174,7 +174,7 @@ def _e8p_block(x: np.ndarray, xo: int, pats: np.ndarray, n2: np.ndarray, par: np
     return np.int64(bp) | (np.int64(bneg & 0x7F) << 8) | (np.int64(bshift) << 15)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _e8p_word(index: np.int64, pats: np.ndarray, par: np.ndarray, cw: np.ndarray, co: int) -> None:
     """Codeword of a 16-bit E8P index into ``cw[co:co+8]``."""
     p = index & 0xFF
@@ -196,7 +196,7 @@ def _e8p_word(index: np.int64, pats: np.ndarray, par: np.ndarray, cw: np.ndarray
 # ---------------------------------------------------------------------------
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _in_region(lam: np.ndarray, lo: int, m: int, off: np.ndarray, tmp: np.ndarray) -> bool:
     """Whether the E8 point ``lam[lo:lo+8]`` lies in ``m V + off``."""
     for i in range(8):
@@ -208,7 +208,7 @@ def _in_region(lam: np.ndarray, lo: int, m: int, off: np.ndarray, tmp: np.ndarra
     return True
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _voronoi_block(x: np.ndarray, xo: int, m: int, off: np.ndarray, shrink: np.ndarray,
                    cw: np.ndarray, co: int, tmp: np.ndarray) -> None:
     """Nearest in-region E8 point to ``x[xo:xo+8]`` (with the overload rule) into ``cw[co:co+8]``.
@@ -246,7 +246,7 @@ def _voronoi_index(cw: np.ndarray, co: int, m: int, binv: np.ndarray, j: int) ->
     return k
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _voronoi_word(k: np.ndarray, ko: int, m: int, basis: np.ndarray, off: np.ndarray,
                   cw: np.ndarray, co: int, tmp: np.ndarray) -> None:
     """Codeword of the indices ``k[ko:ko+8]`` (in ``[0, m)``) into ``cw[co:co+8]``."""
