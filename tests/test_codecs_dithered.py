@@ -100,6 +100,11 @@ def test_dsq_error_within_half_step_and_exact_on_constants() -> None:
     assert (lo + 7 * step >= y.max(1)).all()
     err = np.abs(c.decode(codes, ids).astype(np.float64) - y)
     assert (err <= step[:, None] / 2 * (1 + 1e-5) + 1e-6).all()
+    tiny = np.zeros((1, 40), dtype=np.float32)
+    tiny[0, 5] = np.float32(1.4e-45)  # a subnormal range: the step must not underflow to 0
+    t_codes = c.encode(tiny, ids[:1])
+    assert t_codes[:, 4:8].copy().view("<f4")[0, 0] > 0
+    assert np.abs(c.decode(t_codes, ids[:1]) - tiny).max() <= 1e-44
     const = np.full((3, 40), 0.75, dtype=np.float32)
     np.testing.assert_array_equal(c.decode(c.encode(const, ids[:3]), ids[:3]), const)
 
@@ -222,6 +227,10 @@ def test_bad_parameters(cls: type) -> None:
         c.decode(codes[:, :-1], ids)
     with pytest.raises(ValueError, match="ids must have shape"):
         c.decode(codes, ids[:1])
+    if cls is DSQ:
+        wide = np.array([[-3e38, 3e38] + [0.0] * 6], dtype=np.float32)
+        with pytest.raises(ValueError, match="overflows float32"):
+            c.encode(wide, ids[:1])
     broken = codes.copy()
     broken[:, :4] = np.frombuffer(np.float32(np.nan).tobytes(), dtype=np.uint8)
     with pytest.raises(ValueError, match="non-finite"):

@@ -91,7 +91,7 @@ class DSQ(_DitheredScalar):
 
     Unbiasedness and error law (exact, for every input): given ``y``, the
     errors ``e_j = y_hat_j - y_j`` are independent and uniform on
-    ``[-Delta/2, Delta/2)``, whatever ``y`` is (the grid covers the range, so
+    ``(-Delta/2, Delta/2]``, whatever ``y`` is (the grid covers the range, so
     nothing is ever clipped). Hence ``E[decode(encode(y, id)) | y] = y``, the
     expectation taken over the dither (i.e. over ids), and
     ``E ||y_hat - y||^2 = d Delta^2 / 12``. The error depends on ``y`` only
@@ -122,6 +122,10 @@ class DSQ(_DitheredScalar):
         head = np.empty((y.shape[0], 2), dtype=np.float32)
         if y.shape[0]:
             _k.dsq_encode(y, ids, np.uint64(self.seed), self.bits, head, codes)
+            if not np.isfinite(head).all():
+                raise ValueError(
+                    f"{self.name}: a row's range max(y) - min(y) overflows float32; scale y down"
+                )
             write_head(codes, head)
         return codes
 

@@ -184,7 +184,8 @@ def dsq_encode(
                 hi = v
         step = np.float32((float(hi) - float(lo)) / levels)
         while float(lo) + float(step) * levels < float(hi):
-            step = np.float32(float(step) * (1.0 + 2.0**-22))
+            # at least one float32 ulp up, subnormal steps included
+            step = np.float32(float(step) * (1.0 + 2.0**-22) + 1.401298464324817e-45)
         head[r, 0] = lo
         head[r, 1] = step
         for t in range(nbytes):
