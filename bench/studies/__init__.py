@@ -1,0 +1,1 @@
+"""One-off studies that write a results file under bench/results/."""
