@@ -33,7 +33,7 @@ import numpy as np
 from faiss.contrib.evaluation import knn_intersection_measure
 from faiss.contrib.vecs_io import fvecs_read, ivecs_read
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 import rhtann  # noqa: E402

@@ -66,12 +66,12 @@ import numpy as np  # noqa: E402
 from scipy import stats  # noqa: E402
 from scipy.cluster.vq import kmeans2  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import rhtann  # noqa: E402
 from rhtann import synthetic as syn  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SIFT = ROOT.parent / "shared" / "data" / "siftsmall" / "siftsmall_base.fvecs"
 
 #: Positive Lloyd-Max centroids for N(0, 1) (theory.md C.1); symmetric codes.

@@ -56,7 +56,7 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import numba  # noqa: E402
 
@@ -317,7 +317,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=2026)
     ap.add_argument(
         "--out", type=Path,
-        default=Path(__file__).resolve().parent / "results" / "layout_quality.md",
+        default=Path(__file__).resolve().parents[1] / "results" / "layout_quality.md",
     )
     ap.add_argument(
         "--speed", action="store_true",

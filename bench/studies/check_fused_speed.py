@@ -21,10 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import rhtann  # noqa: E402
-from bench.transform_speed import paired_times, write_report  # noqa: E402
+from bench.studies.transform_speed import paired_times, write_report  # noqa: E402
 from rhtann.moments import kappa  # noqa: E402
 
 

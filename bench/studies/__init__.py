@@ -1,0 +1,1 @@
+"""Stand-alone studies: each file runs as ``python bench/studies/NAME.py`` and writes bench/results/."""
