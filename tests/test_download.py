@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from rhtann import data
-from rhtann.download import DownloadError, download, download_dataset
+from rhtann.data.download import DownloadError, download, download_dataset
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
