@@ -8,8 +8,8 @@ import json
 import numpy as np
 import pytest
 
-from bench import config, indexes
-from bench.__main__ import main
+from bench import config, specs
+from bench.cli import main
 from rhtann import data
 
 
@@ -128,11 +128,11 @@ def test_resolve_spec_placeholders():
 
 
 def test_spec_helpers():
-    assert indexes.split_spec("HR,IVF256,SQ4") == (["HR"], "IVF256,SQ4")
-    assert indexes.rotation_of("RHT2keep,SQ4") == "RHT"
-    assert indexes.rotation_of("RR64,PQ8") == "RR"
-    assert indexes.rotation_of("IVF16,SQ8") == "none"
-    assert indexes.quantizer_of("HR,IVF1024,PQ32x4fs") == "IVF,PQx4fs"
+    assert specs.split_spec("HR,IVF256,SQ4") == (["HR"], "IVF256,SQ4")
+    assert specs.rotation_of("RHT2keep,SQ4") == "RHT"
+    assert specs.rotation_of("RR64,PQ8") == "RR"
+    assert specs.rotation_of("IVF16,SQ8") == "none"
+    assert specs.quantizer_of("HR,IVF1024,PQ32x4fs") == "IVF,PQx4fs"
 
 
 def test_config_errors(tmp_path):
