@@ -86,6 +86,8 @@ def main(argv: list[str] | None = None) -> int:
             if value < 0:
                 return _error(f"--{key.replace('_', '-')} must be >= 0 (0: no limit); got {value}")
             setattr(cfg, key, value or None)
+            for entry in cfg.datasets:  # the command line wins over per-dataset limits
+                setattr(entry, key, None)
     if args.dataset:
         cfg.datasets = [
             config_mod.DatasetEntry(os.fspath(Path(name).expanduser().absolute())
@@ -118,7 +120,9 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             return _error(str(exc))
         full = repr(ds)
-        ds = ds.subsample(cfg.max_train, cfg.max_queries, seed=0, progress=progress)
+        max_train = cfg.max_train if entry.max_train is None else entry.max_train or None
+        max_queries = cfg.max_queries if entry.max_queries is None else entry.max_queries or None
+        ds = ds.subsample(max_train, max_queries, seed=0, progress=progress)
         print(f"dataset {full}")
         if ds.attrs.get("subsampled"):
             print(f"  subsampled to fit the time budget: {ds.attrs['subsampled']}")

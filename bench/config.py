@@ -85,10 +85,16 @@ class IndexEntry:
 
 @dataclass
 class DatasetEntry:
-    """A dataset name or path; ``optional`` ones are skipped when unavailable."""
+    """A dataset name or path; ``optional`` ones are skipped when unavailable.
+
+    ``max_train`` / ``max_queries`` override the config's limits for this
+    dataset (0: no limit; None: the config's).
+    """
 
     name: str
     optional: bool = False
+    max_train: int | None = None
+    max_queries: int | None = None
 
 
 @dataclass
@@ -210,18 +216,27 @@ def parse(raw: Any, source: str = "", config_dir: Path | None = None) -> Config:
     if not isinstance(raw_ds, list):
         raise ConfigError(f"{src}: 'datasets' must be a list of names or paths; got {raw_ds!r}")
     for i, item in enumerate(raw_ds):
+        limits: dict[str, int | None] = {}
         if isinstance(item, dict):
-            if "name" not in item or set(item) - {"name", "optional"}:
+            bad = sorted(set(item) - {"name", "optional", "max_train", "max_queries"})
+            if "name" not in item or bad:
                 raise ConfigError(
-                    f"{src}: datasets[{i}] must be {{name: ..., optional: true|false}}; got {item!r}")
+                    f"{src}: datasets[{i}] must be {{name: ..., optional: true|false, max_train: N, "
+                    f"max_queries: N}}; got {item!r}")
             name, optional = str(item["name"]), bool(item.get("optional", False))
+            for key in ("max_train", "max_queries"):
+                value = item.get(key)
+                if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+                    raise ConfigError(f"{src}: datasets[{i}].{key} must be an integer >= 0 (0: no limit); "
+                                      f"got {value!r}")
+                limits[key] = value
         elif isinstance(item, str):
             name, optional = item, False
         else:
             raise ConfigError(f"{src}: datasets[{i}] must be a name or a path; got {item!r}")
         if looks_like_path(name):
             name = resolve_dataset_path(name, config_dir)
-        datasets.append(DatasetEntry(name, optional))
+        datasets.append(DatasetEntry(name, optional, **limits))
 
     def opt_int(key: str, low: int, zero_means_none: bool = False) -> int | None:
         value = raw.get(key)

@@ -99,8 +99,8 @@ def _panels(results: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     return dict(sorted(panels.items(), key=lambda kv: (kv[0] == "peers", kv[0])))
 
 
-def plot_recall_qps(results: list[dict[str, Any]], path: Path, title: str) -> Path:
-    """One panel per quantizer (lines: rotation variants), one for the peers."""
+def figure_recall_qps(results: list[dict[str, Any]], title: str):
+    """Figure with one panel per quantizer (lines: rotation variants) and one for the peers."""
     import matplotlib.pyplot as plt  # the caller has chosen the Agg backend
 
     panels = _panels(results)
@@ -139,13 +139,11 @@ def plot_recall_qps(results: list[dict[str, Any]], path: Path, title: str) -> Pa
         ax.set_visible(False)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return fig
 
 
-def plot_recall_bytes(results: list[dict[str, Any]], path: Path, title: str) -> Path:
-    """Best recall of each build against its bytes per vector."""
+def figure_recall_bytes(results: list[dict[str, Any]], title: str):
+    """Figure of the best recall of each build against its bytes per vector."""
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
 
@@ -170,6 +168,12 @@ def plot_recall_bytes(results: list[dict[str, Any]], path: Path, title: str) -> 
     ax.set_title(title, fontsize=9)
     ax.grid(True, which="both", alpha=0.3)
     fig.tight_layout()
+    return fig
+
+
+def _save(fig, path: Path) -> Path:
+    import matplotlib.pyplot as plt
+
     fig.savefig(path)
     plt.close(fig)
     return path
@@ -186,8 +190,8 @@ def plot_dataset(results: list[dict[str, Any]], out: Path) -> list[Path]:
     if r0.get("subsampled"):
         title += "\n" + r0["subsampled"]
     return [
-        plot_recall_qps(results, out / f"{name}_recall_qps.png", title),
-        plot_recall_bytes(results, out / f"{name}_recall_bytes.png", title),
+        _save(figure_recall_qps(results, title), out / f"{name}_recall_qps.png"),
+        _save(figure_recall_bytes(results, title), out / f"{name}_recall_bytes.png"),
     ]
 
 
