@@ -9,7 +9,7 @@ more. Both are reported as CPU time relative to one round on the same rows,
 
 Run from the repository root::
 
-    python bench/check_fused_speed.py
+    python bench/studies/check_fused_speed.py
 """
 
 from __future__ import annotations

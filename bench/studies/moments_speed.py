@@ -19,8 +19,8 @@ ratios compare kernels, not thread scheduling; ``--threads`` changes that.
 
 Run from the repository root::
 
-    python bench/moments_speed.py
-    python bench/moments_speed.py --dims 128 1024 --rows-x-d 1048576 --threads 2
+    python bench/studies/moments_speed.py
+    python bench/studies/moments_speed.py --dims 128 1024 --rows-x-d 1048576 --threads 2
 """
 
 from __future__ import annotations

@@ -44,8 +44,8 @@ real datasets are skipped when absent.
 
 Run from the repository root (about a minute on 2 cores)::
 
-    python bench/quality.py
-    python bench/quality.py --seeds 32 --rows 512 --out bench/results/quality.md
+    python bench/studies/quality.py
+    python bench/studies/quality.py --seeds 32 --rows 512 --out bench/results/quality.md
 """
 
 from __future__ import annotations
