@@ -32,8 +32,8 @@ def compile_note(after: float = 2.0, stream: TextIO | None = None) -> Iterator[N
 
     def say() -> None:
         printed.set()
-        print("rhtann: compiling its numba kernels on first use; in a fresh environment this takes "
-              "one to three minutes, once (the compiled code is cached for later runs) ...",
+        print("rhtann: compiling its numba kernels on first use; in a fresh environment this can take "
+              "up to a few minutes, once (the compiled code is cached for later runs) ...",
               file=out, flush=True)
 
     timer = threading.Timer(after, say)
