@@ -129,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
         if ds.neighbors.shape[1] < cfg.k:
             return _error(f"{ds.name} has {ds.neighbors.shape[1]} true neighbours per query; "
                           f"k={cfg.k} is too large")
-        all_results += runner.run_dataset(ds, cfg, out, threads, progress=progress)
+        all_results += runner.run_dataset(ds, cfg, out, threads, progress=progress, entry=entry)
     if not all_results:
         return _error("no run produced a result", 1)
     # the CSV and the pictures cover this invocation's runs

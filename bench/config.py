@@ -88,13 +88,22 @@ class DatasetEntry:
     """A dataset name or path; ``optional`` ones are skipped when unavailable.
 
     ``max_train`` / ``max_queries`` override the config's limits for this
-    dataset (0: no limit; None: the config's).
+    dataset (0: no limit; None: the config's). ``only`` restricts the
+    indexes run on it to those whose spec template (as written in the
+    config) or, for entries without a spec, whose contender name it lists.
     """
 
     name: str
     optional: bool = False
     max_train: int | None = None
     max_queries: int | None = None
+    only: list[str] | None = None
+
+    def runs_entry(self, entry: IndexEntry, contender: str) -> bool:
+        """Whether an index entry runs on this dataset (``only`` lists specs or contender names)."""
+        if self.only is None:
+            return True
+        return (entry.spec in self.only) if entry.spec else (contender in self.only)
 
 
 @dataclass
@@ -216,13 +225,24 @@ def parse(raw: Any, source: str = "", config_dir: Path | None = None) -> Config:
     if not isinstance(raw_ds, list):
         raise ConfigError(f"{src}: 'datasets' must be a list of names or paths; got {raw_ds!r}")
     for i, item in enumerate(raw_ds):
-        limits: dict[str, int | None] = {}
+        limits: dict[str, Any] = {}
         if isinstance(item, dict):
-            bad = sorted(set(item) - {"name", "optional", "max_train", "max_queries"})
+            bad = sorted(set(item) - {"name", "optional", "max_train", "max_queries", "only"})
             if "name" not in item or bad:
                 raise ConfigError(
                     f"{src}: datasets[{i}] must be {{name: ..., optional: true|false, max_train: N, "
-                    f"max_queries: N}}; got {item!r}")
+                    f"max_queries: N, only: [...]}}; got {item!r}")
+            only = item.get("only")
+            if only is not None:
+                if not isinstance(only, list) or not all(isinstance(o, str) for o in only):
+                    raise ConfigError(f"{src}: datasets[{i}].only must be a list of specs or contender "
+                                      f"names; got {only!r}")
+                known = {e.spec for e in indexes if e.spec} | {e.contender for e in indexes if e.contender}
+                unknown = [o for o in only if o not in known]
+                if unknown:
+                    raise ConfigError(f"{src}: datasets[{i}].only names {unknown}, which no index of "
+                                      "'indexes' has as its spec or contender")
+                limits["only"] = list(only)
             name, optional = str(item["name"]), bool(item.get("optional", False))
             for key in ("max_train", "max_queries"):
                 value = item.get(key)

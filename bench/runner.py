@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from . import contenders, metrics
-from .config import Config, IndexEntry, resolve_build, resolve_spec
+from .config import Config, DatasetEntry, IndexEntry, resolve_build, resolve_spec
 from .firstuse import compile_note
 
 
@@ -208,30 +208,33 @@ def build(contender: contenders.Contender, ds, threads: int) -> dict[str, Any]:
     }
 
 
-def _jobs(cfg: Config, ds) -> list[tuple[IndexEntry, str, str | None, dict[str, Any]]]:
-    """(entry, contender name, resolved spec, resolved build parameters) per build."""
+def _jobs(cfg: Config, only: DatasetEntry | None) -> list[tuple[IndexEntry, str, str | None, dict[str, Any]]]:
+    """(entry, contender name, spec template, build parameters) per build that runs on the dataset."""
     jobs = []
     for entry in cfg.indexes:
         name = cfg.contender_of(entry)
+        if only is not None and not only.runs_entry(entry, name):
+            continue
         for params in entry.builds():
             jobs.append((entry, name, entry.spec, params))
     return jobs
 
 
 def run_dataset(
-    ds, cfg: Config, out: Path, threads: int, progress: bool = True, log=print
+    ds, cfg: Config, out: Path, threads: int, progress: bool = True, log=print,
+    entry: DatasetEntry | None = None,
 ) -> list[dict[str, Any]]:
-    """Run every index of ``cfg`` on one dataset; write and return the records."""
+    """Run the indexes of ``cfg`` that ``entry.only`` allows on one dataset; write and return the records."""
     env = environment(threads)
     results = []
     folder = out / ds.name / str(cfg.k)
     folder.mkdir(parents=True, exist_ok=True)
-    jobs = _jobs(cfg, ds)
+    jobs = _jobs(cfg, entry)
     truth = truth_distances(ds, cfg.k)
     bar = _tqdm(total=sum(len(e.sweep()) for e, *_ in jobs), desc=ds.name, unit="run", disable=not progress)
     noted: set[str] = set()
-    for entry, name, spec_t, build_t in jobs:
-        sweep = entry.sweep()
+    for index_entry, name, spec_t, build_t in jobs:
+        sweep = index_entry.sweep()
         cls = contenders.get(name)
         ok, note = cls.available()
         if not ok:
