@@ -481,3 +481,17 @@ def test_compile_note_is_said_once_and_only_when_slow(monkeypatch):
     with firstuse.compile_note(after=0.0, stream=buf):
         time.sleep(0.1)
     assert len(buf.getvalue().splitlines()) == 2  # never again in this process
+
+
+def test_dataset_only_list_restricts_the_indexes_run_on_it(tmp_path):
+    raw = {"k": 5, "runs": 1, "indexes": ["Flat", "SQ8", {"contender": "faiss", "spec": "SQ4"}],
+           "datasets": [{"name": "a", "only": ["Flat", "SQ4"]}, "b"]}
+    cfg = config.parse(raw)
+    only = cfg.datasets[0]
+    assert [only.runs_entry(e, cfg.contender_of(e)) for e in cfg.indexes] == [True, False, True]
+    assert all(cfg.datasets[1].runs_entry(e, "rhtann") for e in cfg.indexes)
+    with pytest.raises(config.ConfigError, match=r"datasets\[0\].only names \['PQ8'\]"):
+        config.parse(dict(raw, datasets=[{"name": "a", "only": ["PQ8"]}]))
+    ds = _tiny_ds(d=8)
+    recs = runner.run_dataset(ds, cfg, tmp_path, 1, progress=False, entry=only)
+    assert sorted((r["contender"], r["spec"]) for r in recs) == [("faiss", "SQ4"), ("rhtann", "Flat")]
