@@ -1,1 +1,1 @@
-"""One-off studies that write a results file under bench/results/."""
+"""Stand-alone studies (public API only): each runs as ``python -m bench.studies.NAME`` and writes bench/results/."""
