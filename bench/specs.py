@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from rhtann._spec import parse_spec  # the spec grammar's single import site in bench
+from rhtann.index.spec import parse_spec  # the spec grammar's single import site in bench
 
 __all__ = ["ROTATIONS", "parse_spec", "quantizer_of", "rotation_of", "split_spec", "sub_dimension",
            "variant_of"]

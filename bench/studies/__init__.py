@@ -1,1 +1,1 @@
-"""Stand-alone studies (public API only): each runs as ``python -m bench.studies.NAME`` and writes bench/results/."""
+"""Stand-alone studies using the public API: ``python -m bench.studies.NAME`` writes bench/results/."""

@@ -60,9 +60,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import numba  # noqa: E402
 
-from rhtann._keep import KeepLayout, auto_choice, variance_spread  # noqa: E402
-from rhtann._pad import PadLayout  # noqa: E402
-from rhtann._threads import default_threads  # noqa: E402
+from rhtann.layouts.auto import auto_choice  # noqa: E402
+from rhtann.layouts.keep import KeepLayout, variance_spread  # noqa: E402
+from rhtann.layouts.pad import PadLayout  # noqa: E402
+from rhtann.threads import default_threads  # noqa: E402
 
 DIMS = [50, 100, 128, 200, 384, 768, 784, 960, 1536]
 ROUNDS = (1, 2, 3)
