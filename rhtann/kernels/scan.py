@@ -1,0 +1,321 @@
+"""Scanners over 4-bit codes: fast scan with uint8 tables, exact re-score, blocked decode.
+
+Layout
+------
+Codes whose level indices form nibbles (``M`` per vector, ``P = ceil(M/2)``
+bytes) are stored block-interleaved: vectors are grouped in blocks of 32,
+and block ``blk`` occupies ``codes[blk*P*32 : (blk+1)*P*32]`` with byte
+``p`` of vector ``32*blk + j`` at offset ``p*32 + j``. Per vector the index
+also keeps a scale ``sv`` and an offset ``ev`` (float32), padded with
+``sv = 0, ev = inf`` up to a whole number of blocks.
+
+Scores
+------
+Every kernel maximizes ``score = sv * alpha * <q, u> - ev`` where ``u`` is
+the unit-scale decoded vector: ``alpha = 1, ev = 0`` gives inner products,
+``alpha = 2, ev = ||x_hat||**2`` gives ``||q||**2 - ||q - x_hat||**2``.
+
+Heaps
+-----
+Top-k candidates are kept in min-heaps, arrays ``hs`` (scores, float32) and
+``hi`` (positions, int64) of one row per heap; ``hs[r, 0]`` is the current
+k-th best score, the threshold a new candidate must beat. Empty slots hold
+``-inf`` and position ``-1``.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+from numba import prange
+
+from .scan_simd import LANES, fastscan_block
+
+_OPTS = {"nogil": True, "cache": True, "fastmath": False, "error_model": "numpy", "boundscheck": False}
+
+
+@numba.njit(**_OPTS)
+def heap_push(hs, hi, r, score, pos):
+    """Insert ``(score, pos)`` into min-heap row ``r`` if it beats the root; returns the new root."""
+    kk = hs.shape[1]
+    if not score > hs[r, 0]:
+        return hs[r, 0]
+    i = 0
+    while True:
+        left = 2 * i + 1
+        if left >= kk:
+            break
+        right = left + 1
+        c = left
+        if right < kk and hs[r, right] < hs[r, left]:
+            c = right
+        if hs[r, c] < score:
+            hs[r, i] = hs[r, c]
+            hi[r, i] = hi[r, c]
+            i = c
+        else:
+            break
+    hs[r, i] = score
+    hi[r, i] = pos
+    return hs[r, 0]
+
+
+@numba.njit(**_OPTS)
+def heap_reset(hs, hi):
+    """Fill heaps with ``-inf`` scores and position ``-1``."""
+    for r in range(hs.shape[0]):
+        for j in range(hs.shape[1]):
+            hs[r, j] = -np.inf
+            hi[r, j] = -1
+
+
+@numba.njit(**_OPTS)
+def interleave(rows, nblocks, out):
+    """Block-interleave row-major code bytes.
+
+    Parameters
+    ----------
+    rows : uint8 (n, P)
+        Byte ``p`` of each vector's nibble stream.
+    nblocks : int
+        ``ceil(n / 32)``; vectors past ``n`` are zero.
+    out : uint8 (nblocks * P * 32,)
+    """
+    n, P = rows.shape
+    for blk in range(nblocks):
+        for p in range(P):
+            base = (blk * P + p) * LANES
+            for j in range(LANES):
+                v = blk * LANES + j
+                out[base + j] = rows[v, p] if v < n else 0
+
+
+@numba.njit(**_OPTS)
+def deinterleave(codes, P, pos, out):
+    """Row-major code bytes ``out[i] = byte stream of vector pos[i]``, uint8 (len(pos), P)."""
+    for i in range(pos.shape[0]):
+        v = pos[i]
+        blk, j = v // LANES, v % LANES
+        base = blk * P * LANES + j
+        for p in range(P):
+            out[i, p] = codes[base + p * LANES]
+
+
+@numba.njit(**_OPTS)
+def quantize_luts(lut, out, a, b):
+    """uint8 tables for :func:`fastscan_block` from float tables.
+
+    Parameters
+    ----------
+    lut : float32 (m, M, 16)
+        Float tables per query and nibble.
+    out : uint8 (m, P * 64), P = ceil(M / 2)
+        Receives, per pair, the low nibble's table twice then the high one's twice.
+    a, b : float32 (m,)
+        Receive the affine map: ``sum_m lut[i, m, c_m] ~= a[i] * S + b[i]``
+        where ``S`` is the sum of the uint8 entries.
+    """
+    m, M, _ = lut.shape
+    P = (M + 1) // 2
+    for i in range(m):
+        width = 0.0
+        bias = 0.0
+        for t in range(M):
+            lo = lut[i, t, 0]
+            hi = lut[i, t, 0]
+            for v in range(1, 16):
+                x = lut[i, t, v]
+                lo = min(lo, x)
+                hi = max(hi, x)
+            width = max(width, hi - lo)
+            bias += lo
+        delta = width / 255.0 if width > 0 else 1.0
+        inv = 1.0 / delta
+        a[i] = delta
+        b[i] = bias
+        for p in range(P):
+            for half in range(2):
+                t = 2 * p + half
+                base = p * 64 + half * 32
+                if t < M:
+                    lo = lut[i, t, 0]
+                    for v in range(1, 16):
+                        lo = min(lo, lut[i, t, v])
+                    for v in range(16):
+                        qv = np.uint8(min(255.0, max(0.0, np.floor((lut[i, t, v] - lo) * inv + 0.5))))
+                        out[i, base + v] = qv
+                        out[i, base + 16 + v] = qv
+                else:
+                    for v in range(32):
+                        out[i, base + v] = 0
+
+
+@numba.njit(parallel=True, **_OPTS)
+def fastscan_topk(codes, P, nblocks, luts, a, b, sv, ev, chunks, hs, hi, scratch):
+    """Approximate top candidates of every query by the uint8 fast scan.
+
+    Parameters
+    ----------
+    codes : uint8 (nblocks * P * 32,)
+        Interleaved codes.
+    P, nblocks : int
+    luts : uint8 (m, P * 64)
+        From :func:`quantize_luts` (``a``, ``b`` too, already multiplied by alpha).
+    a, b : float32 (m,)
+    sv, ev : float32 (nblocks * 32,)
+    chunks : int
+        Parts the blocks are split into per query (threads over code blocks).
+    hs, hi : heaps, shape (m * chunks, kk)
+        Row ``i * chunks + c`` receives query ``i``'s best ``kk`` of chunk ``c``.
+    scratch : float32 (m * chunks, 32)
+    """
+    m = luts.shape[0]
+    per = (nblocks + chunks - 1) // chunks
+    for task in prange(m * chunks):
+        i = task // chunks
+        c = task % chunks
+        start = c * per
+        stop = min(nblocks, start + per)
+        row = scratch[task]
+        thr = hs[task, 0]
+        qa = a[i]
+        qb = b[i]
+        lrow = luts[i]
+        for blk in range(start, stop):
+            mask = fastscan_block(codes, blk * P * LANES, P, lrow, 0, sv, ev, blk * LANES, qa, qb, thr, row)
+            while mask != 0:
+                j = 0
+                mm = mask
+                while (mm & 1) == 0:
+                    mm >>= 1
+                    j += 1
+                mask &= mask - np.uint32(1)
+                if row[j] > thr:
+                    thr = heap_push(hs, hi, task, row[j], blk * LANES + j)
+
+
+@numba.njit(parallel=True, **_OPTS)
+def rescore_topk(codes, P, lut, alpha, sv, ev, cand, k, out_s, out_i):
+    """Exact scores of candidate positions from the codes, and the best ``k`` per query.
+
+    Parameters
+    ----------
+    codes : uint8 interleaved codes
+    P : int
+    lut : float32 (m, M, 16)
+        Float tables (not multiplied by alpha).
+    alpha : float
+    sv, ev : float32 per-vector scale and offset
+    cand : int64 (m, C)
+        Candidate positions, -1 for none; duplicates are not allowed.
+    k : int
+    out_s : float32 (m, k)
+        Receives the best scores, decreasing (``-inf`` padding).
+    out_i : int64 (m, k)
+        Receives their positions (-1 padding).
+    """
+    m, C = cand.shape
+    M = lut.shape[1]
+    for i in prange(m):
+        for j in range(k):
+            out_s[i, j] = -np.inf
+            out_i[i, j] = -1
+        for c in range(C):
+            v = cand[i, c]
+            if v < 0:
+                continue
+            blk, lane = v // LANES, v % LANES
+            base = blk * P * LANES + lane
+            acc = np.float32(0.0)
+            for p in range(P):
+                byte = codes[base + p * LANES]
+                acc += lut[i, 2 * p, byte & 15]
+                if 2 * p + 1 < M:
+                    acc += lut[i, 2 * p + 1, byte >> 4]
+            score = np.float32(sv[v] * (np.float32(alpha) * acc) - ev[v])
+            if not score > out_s[i, k - 1]:
+                continue
+            t = k - 1
+            while t > 0 and (score > out_s[i, t - 1] or (score == out_s[i, t - 1] and v < out_i[i, t - 1])):
+                out_s[i, t] = out_s[i, t - 1]
+                out_i[i, t] = out_i[i, t - 1]
+                t -= 1
+            out_s[i, t] = score
+            out_i[i, t] = v
+
+
+@numba.njit(parallel=True, **_OPTS)
+def decode_block(codes, P, table, sv, start, stop, out):
+    """Decode positions ``start .. stop-1`` to float32 rows ``out[0 : stop-start]``.
+
+    Parameters
+    ----------
+    codes : uint8 interleaved codes
+    P : int
+    table : float32 (16, g)
+        The ``g`` unit levels each nibble value stands for.
+    sv : float32 per-vector scales
+    out : float32 (>= stop - start, d)
+    """
+    d = out.shape[1]
+    g = table.shape[1]
+    for v in prange(start, stop):
+        blk, lane = v // LANES, v % LANES
+        base = blk * P * LANES + lane
+        s = sv[v]
+        r = v - start
+        for p in range(P):
+            byte = codes[base + p * LANES]
+            for half in range(2):
+                nib = (byte >> (4 * half)) & 15
+                col = (2 * p + half) * g
+                for t in range(g):
+                    if col + t < d:
+                        out[r, col + t] = s * table[nib, t]
+
+
+@numba.njit(parallel=True, **_OPTS)
+def topk_update(scores, start, alpha, ev, hs, hi):
+    """Push a block of exact scores into the queries' heaps.
+
+    Parameters
+    ----------
+    scores : float32 (m, nb)
+        ``<q_i, x_hat_v>`` for positions ``start .. start + nb - 1``.
+    start : int
+    alpha : float
+    ev : float32 per-vector offsets
+    hs, hi : heaps with one row per query
+    """
+    m, nb = scores.shape
+    a = np.float32(alpha)
+    for i in prange(m):
+        thr = hs[i, 0]
+        for j in range(nb):
+            s = a * scores[i, j] - ev[start + j]
+            if s > thr:
+                thr = heap_push(hs, hi, i, s, start + j)
+
+
+@numba.njit(parallel=True, **_OPTS)
+def heap_sort_rows(hs, hi, k, out_s, out_i):
+    """Best ``k`` of each heap row, by decreasing score (ties: smaller position first)."""
+    m, kk = hs.shape
+    for i in prange(m):
+        for j in range(k):
+            out_s[i, j] = -np.inf
+            out_i[i, j] = -1
+        for c in range(kk):
+            v = hi[i, c]
+            if v < 0:
+                continue
+            score = hs[i, c]
+            if not score > out_s[i, k - 1] and not (score == out_s[i, k - 1] and v < out_i[i, k - 1]):
+                continue
+            t = k - 1
+            while t > 0 and (score > out_s[i, t - 1] or (score == out_s[i, t - 1] and v < out_i[i, t - 1])):
+                out_s[i, t] = out_s[i, t - 1]
+                out_i[i, t] = out_i[i, t - 1]
+                t -= 1
+            out_s[i, t] = score
+            out_i[i, t] = v
