@@ -93,17 +93,20 @@ def gaussian_mse(bits: int) -> float:
     return float(np.sum(w * (x - q) ** 2) * (x[1] - x[0]))
 
 
-_TOKEN = re.compile(r"^TQ(\d+)(h?)$")
+_TOKEN = re.compile(r"^TQ(\d+)(?:r(\d+))?(h?)$")
 
 
 def parse_token(token: str) -> dict | None:
-    """Parse a ``TQ{b}`` or ``TQ{b}h`` spec token (``h``: float16 scale).
+    """Parse a ``TQ{b}[r{R}][h]`` spec token.
+
+    ``r{R}``: one refinement bit on the first ``R`` coordinates; ``h``:
+    float16 scale.
 
     Returns
     -------
     dict or None
-        ``{"bits": b, "scale_dtype": "float32" | "float16"}``, or None when
-        ``token`` is not a TQ token.
+        ``{"bits": b, "extra": R, "scale_dtype": "float32" | "float16"}``,
+        or None when ``token`` is not a TQ token.
 
     Raises
     ------
@@ -116,7 +119,43 @@ def parse_token(token: str) -> dict | None:
     bits = int(m.group(1))
     if bits not in BITS:
         raise ValueError(f"TQ bit width must be one of {BITS}; got {bits} in token {token!r}")
-    return {"bits": bits, "scale_dtype": "float16" if m.group(2) else "float32"}
+    extra = int(m.group(2)) if m.group(2) else 0
+    return {"bits": bits, "extra": extra, "scale_dtype": "float16" if m.group(3) else "float32"}
+
+
+def refinement_levels(bits: int) -> tuple[np.ndarray, np.ndarray]:
+    """Split of every ``bits``-bit Lloyd-Max cell of ``N(0, 1)`` into two.
+
+    Returns
+    -------
+    levels : ndarray of float64, shape (2 ** (bits + 1),)
+        ``levels[2c + e]``: reconstruction of cell ``c``'s lower (``e = 0``)
+        or upper (``e = 1``) part, the conditional means of the two parts.
+    splits : ndarray of float64, shape (2 ** bits,)
+        Where cell ``c`` is split (a two-level Lloyd-Max quantizer of the
+        normal distribution restricted to the cell).
+    """
+    _, thr = lloyd_max_gaussian(bits)
+    edges = np.concatenate(([-np.inf], thr, [np.inf]))
+    n = 1 << bits
+    levels = np.zeros(2 * n)
+    splits = np.zeros(n)
+
+    def cmean(lo: float, hi: float) -> float:
+        plo = math.exp(-0.5 * lo * lo) if math.isfinite(lo) else 0.0
+        phi = math.exp(-0.5 * hi * hi) if math.isfinite(hi) else 0.0
+        mass = 0.5 * (math.erf(hi / math.sqrt(2)) - math.erf(lo / math.sqrt(2)))
+        return (plo - phi) / math.sqrt(2 * math.pi) / max(mass, 1e-300)
+
+    for c in range(n):
+        lo, hi = edges[c], edges[c + 1]
+        sp = cmean(lo, hi)
+        for _ in range(200):
+            a, b = cmean(lo, sp), cmean(sp, hi)
+            sp = 0.5 * (a + b)
+        splits[c] = sp
+        levels[2 * c], levels[2 * c + 1] = cmean(lo, sp), cmean(sp, hi)
+    return levels, splits
 
 
 class TQ(Codec):
@@ -157,6 +196,7 @@ class TQ(Codec):
         scale_dtype: str = "float32",
         scale: str = "ls",
         calibrate: bool = True,
+        extra: int = 0,
     ) -> None:
         super().__init__(check_int(d, "d", 1), seed)
         if isinstance(bits, bool) or bits not in BITS:
@@ -166,14 +206,24 @@ class TQ(Codec):
         if scale not in ("ls", "norm"):
             raise ValueError(f"scale must be 'ls' or 'norm'; got {scale!r}")
         self.bits = int(bits)
+        self.extra = check_int(extra, "extra", 0, self.d)
+        if self.extra and self.bits == 8:
+            raise ValueError("extra refinement bits are not supported with bits=8")
         self.scale_dtype = scale_dtype
         self.scale_kind = scale
         self.calibrate = bool(calibrate)
-        self.name = f"TQ{self.bits}" + ("h" if scale_dtype == "float16" else "")
+        self.name = (
+            f"TQ{self.bits}" + (f"r{self.extra}" if self.extra else "") + ("h" if scale_dtype == "float16" else "")
+        )
         self.index_bytes = (self.d * self.bits + 7) // 8
+        self.extra_bytes = (self.extra + 7) // 8
         self.scale_bytes = 4 if scale_dtype == "float32" else 2
-        self.code_size = self.index_bytes + self.scale_bytes
+        self.code_size = self.index_bytes + self.extra_bytes + self.scale_bytes
         self._std_levels, self._std_thr = lloyd_max_gaussian(self.bits)
+        if self.bits < 8:
+            self._std_ref, self._std_split = refinement_levels(self.bits)
+        else:
+            self._std_ref, self._std_split = np.zeros(2), np.zeros(1)
         self._set_gain(1.0)
 
     # -- levels -----------------------------------------------------------
@@ -182,6 +232,25 @@ class TQ(Codec):
         f = self.gain / math.sqrt(self.d)
         self.levels = (self._std_levels * f).astype(np.float32)
         self.thresholds = (self._std_thr * f).astype(np.float32)
+        self.ref_levels = (self._std_ref * f).astype(np.float32)
+        self.splits = (self._std_split * f).astype(np.float32)
+        n = len(self.levels)
+        base = np.repeat(self.levels[: len(self.ref_levels) // 2], 2) if n > 1 else self.levels
+        #: ``ref_levels[2c + e] - levels[c]``: what a refinement bit adds.
+        self.ref_delta = (self.ref_levels - base).astype(np.float32)
+
+    def _reconstruct_unit(self, u: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Level indices, refinement bits and unit reconstruction of rows ``u``."""
+        idx = np.searchsorted(self.thresholds, u).astype(np.uint8)
+        q = self.levels[idx]
+        R = self.extra
+        if R:
+            e = (u[:, :R] > self.splits[idx[:, :R]]).astype(np.uint8)
+            q = q.copy()
+            q[:, :R] = self.ref_levels[2 * idx[:, :R].astype(np.int64) + e]
+        else:
+            e = np.zeros((u.shape[0], 0), dtype=np.uint8)
+        return idx, e, q
 
     @property
     def nibbles(self) -> int:
@@ -208,10 +277,9 @@ class TQ(Codec):
             u = u[nrm[:, 0] > 0] / nrm[nrm[:, 0] > 0]
             if len(u):
                 best, best_err = 1.0, np.inf
-                for g in np.linspace(0.80, 1.20, 41):
+                for g in np.linspace(0.70, 1.30, 61):
                     self._set_gain(g)
-                    idx = np.searchsorted(self.thresholds, u)
-                    q = self.levels[idx].astype(np.float64)
+                    q = self._reconstruct_unit(u.astype(np.float32))[2].astype(np.float64)
                     s = np.sum(u * q, axis=1, keepdims=True) / np.maximum(
                         np.sum(q * q, axis=1, keepdims=True), 1e-30
                     )
@@ -222,12 +290,13 @@ class TQ(Codec):
         self.is_trained = True
 
     # -- codes ------------------------------------------------------------
-    def quantize(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Level indices and scales of rotated vectors.
+    def quantize(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Level indices, refinement bits and scales of rotated vectors.
 
         Returns
         -------
         idx : ndarray of uint8, shape (n, d)
+        ref : ndarray of uint8, shape (n, extra), values 0 or 1
         scale : ndarray of float32, shape (n,)
         """
         y = as_matrix(y, "y", self.d)
@@ -236,42 +305,48 @@ class TQ(Codec):
         nrm = np.linalg.norm(y, axis=1)
         safe = np.where(nrm > 0, nrm, 1.0).astype(np.float32)
         u = y / safe[:, None]
-        idx = np.searchsorted(self.thresholds, u).astype(np.uint8)
+        idx, e, q = self._reconstruct_unit(u)
         if self.scale_kind == "norm":
             s = nrm.astype(np.float32)
         else:
-            q = self.levels[idx]
             qq = np.einsum("ij,ij->i", q, q)
             s = (np.einsum("ij,ij->i", y, q) / np.maximum(qq, 1e-30)).astype(np.float32)
         s[nrm == 0] = 0.0
-        return idx, s
+        return idx, e, s
 
-    def pack(self, idx: np.ndarray, scale: np.ndarray) -> np.ndarray:
-        """Codes (n, code_size) from level indices (n, d) and scales (n,)."""
+    def pack(self, idx: np.ndarray, ref: np.ndarray, scale: np.ndarray) -> np.ndarray:
+        """Codes (n, code_size) from level indices (n, d), refinement bits (n, extra) and scales (n,)."""
         n = idx.shape[0]
         out = np.zeros((n, self.code_size), dtype=np.uint8)
-        out[:, : self.index_bytes] = _pack_bits(idx, self.bits, self.index_bytes)
+        ib, eb = self.index_bytes, self.extra_bytes
+        out[:, :ib] = _pack_bits(idx, self.bits, ib)
+        if self.extra:
+            out[:, ib : ib + eb] = _pack_bits(ref, 1, eb)
         sc = scale.astype("<f4" if self.scale_bytes == 4 else "<f2")
-        out[:, self.index_bytes :] = sc.view(np.uint8).reshape(n, self.scale_bytes)
+        out[:, ib + eb :] = sc.view(np.uint8).reshape(n, self.scale_bytes)
         return out
 
-    def unpack(self, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Level indices (n, d) uint8 and scales (n,) float32 of codes."""
+    def unpack(self, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Level indices (n, d), refinement bits (n, extra) (uint8) and scales (n,) float32."""
         codes = self._check_codes(codes)
-        idx = _unpack_bits(codes[:, : self.index_bytes], self.bits, self.d)
-        raw = np.ascontiguousarray(codes[:, self.index_bytes :])
+        ib, eb = self.index_bytes, self.extra_bytes
+        idx = _unpack_bits(codes[:, :ib], self.bits, self.d)
+        ref = _unpack_bits(codes[:, ib : ib + eb], 1, self.extra)
+        raw = np.ascontiguousarray(codes[:, ib + eb :])
         scale = raw.view("<f4" if self.scale_bytes == 4 else "<f2")[:, 0].astype(np.float32)
-        return idx, scale
+        return idx, ref, scale
 
     def encode(self, y: np.ndarray, ids: np.ndarray | None = None) -> np.ndarray:
         """Encode rotated vectors: see :class:`rhtann.codecs.base.Codec`."""
-        idx, s = self.quantize(y)
-        return self.pack(idx, s)
+        return self.pack(*self.quantize(y))
 
     def decode(self, codes: np.ndarray, ids: np.ndarray | None = None) -> np.ndarray:
-        """Reconstruct ``scale * levels[idx]``, float32 (n, d)."""
-        idx, s = self.unpack(codes)
-        return (self.levels[idx] * s[:, None]).astype(np.float32)
+        """Reconstruct ``scale * levels[idx]`` (refined levels on the first ``extra`` coordinates), float32 (n, d)."""
+        idx, ref, s = self.unpack(codes)
+        q = self.levels[idx]
+        if self.extra:
+            q[:, : self.extra] = self.ref_levels[2 * idx[:, : self.extra].astype(np.int64) + ref]
+        return (q * s[:, None]).astype(np.float32)
 
     def _check_codes(self, codes: np.ndarray) -> np.ndarray:
         if not isinstance(codes, np.ndarray) or codes.dtype != np.uint8 or codes.ndim != 2:
@@ -308,13 +383,13 @@ class TQ(Codec):
     def scan(self, state: np.ndarray, codes: np.ndarray, ids: np.ndarray | None = None) -> np.ndarray:
         """Inner products ``(m, n)`` of prepared queries with the codes (float LUTs)."""
         q = as_matrix(state, "state", self.d)
-        idx, s = self.unpack(codes)
-        if self.nibbles:
+        idx, ref, s = self.unpack(codes)
+        if self.nibbles and not self.extra:
             lut = self.nibble_luts(q)
             nib = _unpack_bits(codes[:, : self.index_bytes], 4, self.nibbles)
             m = np.arange(self.nibbles)
             return (lut[:, m[None, :], nib].sum(axis=2) * s[None, :]).astype(np.float32)
-        return (q @ (self.levels[idx] * s[:, None]).T).astype(np.float32)
+        return (q @ self.decode(codes).T).astype(np.float32)
 
     # -- state for files ----------------------------------------------------
     def get_state(self) -> tuple[dict, dict[str, np.ndarray]]:
@@ -327,6 +402,7 @@ class TQ(Codec):
             "scale": self.scale_kind,
             "calibrate": self.calibrate,
             "gain": self.gain,
+            "extra": self.extra,
         }
         return meta, {}
 
@@ -339,6 +415,7 @@ class TQ(Codec):
             scale_dtype=str(meta["scale_dtype"]),
             scale=str(meta["scale"]),
             calibrate=bool(meta["calibrate"]),
+            extra=int(meta.get("extra", 0)),
         )
         obj.set_state(meta, {})
         return obj
@@ -351,7 +428,7 @@ class TQ(Codec):
         self.is_trained = True
 
     def __repr__(self) -> str:
-        return f"TQ(d={self.d}, bits={self.bits}, scale_dtype={self.scale_dtype!r}, gain={self.gain:.4g})"
+        return f"TQ(d={self.d}, bits={self.bits}, extra={self.extra}, scale_dtype={self.scale_dtype!r}, gain={self.gain:.4g})"
 
 
 def _pack_bits(idx: np.ndarray, bits: int, nbytes: int) -> np.ndarray:
@@ -372,6 +449,8 @@ def _unpack_bits(packed: np.ndarray, bits: int, d: int) -> np.ndarray:
     n = packed.shape[0]
     if bits == 8:
         return np.ascontiguousarray(packed[:, :d])
+    if d == 0:
+        return np.zeros((n, 0), dtype=np.uint8)
     flat = np.unpackbits(np.ascontiguousarray(packed), axis=1, bitorder="little")[:, : d * bits]
     b = flat.reshape(n, d, bits)
     w = (1 << np.arange(bits)).astype(np.uint8)

@@ -70,24 +70,24 @@ def heap_reset(hs, hi):
 
 
 @numba.njit(**_OPTS)
-def interleave(rows, nblocks, out):
-    """Block-interleave row-major code bytes.
+def interleave_into(rows, start, out):
+    """Write row-major code bytes into the block-interleaved layout.
 
     Parameters
     ----------
     rows : uint8 (n, P)
         Byte ``p`` of each vector's nibble stream.
-    nblocks : int
-        ``ceil(n / 32)``; vectors past ``n`` are zero.
-    out : uint8 (nblocks * P * 32,)
+    start : int
+        Position of ``rows[0]`` in the layout.
+    out : uint8 (capacity * P,)
+        Interleaved codes, capacity a multiple of 32 and at least ``start + n``.
     """
     n, P = rows.shape
-    for blk in range(nblocks):
+    for r in range(n):
+        v = start + r
+        base = (v // LANES) * P * LANES + v % LANES
         for p in range(P):
-            base = (blk * P + p) * LANES
-            for j in range(LANES):
-                v = blk * LANES + j
-                out[base + j] = rows[v, p] if v < n else 0
+            out[base + p * LANES] = rows[r, p]
 
 
 @numba.njit(**_OPTS)
@@ -194,8 +194,23 @@ def fastscan_topk(codes, P, nblocks, luts, a, b, sv, ev, chunks, hs, hi, scratch
                     thr = heap_push(hs, hi, task, row[j], blk * LANES + j)
 
 
+@numba.njit(**_OPTS)
+def _refinement(codes, base, ref, v, qrot, i, delta, R, bits):
+    """``sum_{j<R} qrot[i, j] * delta[2 c_j + e_j]`` for the vector at ``base`` / position ``v``."""
+    g = 4 // bits
+    mask = (1 << bits) - 1
+    acc = np.float32(0.0)
+    for j in range(R):
+        m = j // g
+        byte = codes[base + (m // 2) * LANES]
+        c = (byte >> (4 * (m % 2) + bits * (j % g))) & mask
+        e = (ref[v, j // 8] >> (j % 8)) & 1
+        acc += qrot[i, j] * delta[2 * c + e]
+    return acc
+
+
 @numba.njit(parallel=True, **_OPTS)
-def rescore_topk(codes, P, lut, alpha, sv, ev, cand, k, out_s, out_i):
+def rescore_topk(codes, P, lut, alpha, sv, ev, cand, k, out_s, out_i, qrot, ref, delta, R, bits):
     """Exact scores of candidate positions from the codes, and the best ``k`` per query.
 
     Parameters
@@ -213,6 +228,14 @@ def rescore_topk(codes, P, lut, alpha, sv, ev, cand, k, out_s, out_i):
         Receives the best scores, decreasing (``-inf`` padding).
     out_i : int64 (m, k)
         Receives their positions (-1 padding).
+    qrot : float32 (m, >= R)
+        The rotated queries (read for the refined coordinates only).
+    ref : uint8 (capacity, ceil(R / 8))
+        Refinement bits, coordinate ``j`` at bit ``j % 8`` of byte ``j // 8``.
+    delta : float32 (2 ** (bits + 1),)
+        Unit-level change ``delta[2c + e]`` a refinement bit ``e`` makes to level ``c``.
+    R, bits : int
+        Refined coordinates (0: none) and bits per coordinate.
     """
     m, C = cand.shape
     M = lut.shape[1]
@@ -232,6 +255,8 @@ def rescore_topk(codes, P, lut, alpha, sv, ev, cand, k, out_s, out_i):
                 acc += lut[i, 2 * p, byte & 15]
                 if 2 * p + 1 < M:
                     acc += lut[i, 2 * p + 1, byte >> 4]
+            if R > 0:
+                acc += _refinement(codes, base, ref, v, qrot, i, delta, R, bits)
             score = np.float32(sv[v] * (np.float32(alpha) * acc) - ev[v])
             if not score > out_s[i, k - 1]:
                 continue
@@ -245,7 +270,7 @@ def rescore_topk(codes, P, lut, alpha, sv, ev, cand, k, out_s, out_i):
 
 
 @numba.njit(parallel=True, **_OPTS)
-def decode_block(codes, P, table, sv, start, stop, out):
+def decode_block(codes, P, table, sv, start, stop, out, ref, delta, R, bits):
     """Decode positions ``start .. stop-1`` to float32 rows ``out[0 : stop-start]``.
 
     Parameters
@@ -256,6 +281,8 @@ def decode_block(codes, P, table, sv, start, stop, out):
         The ``g`` unit levels each nibble value stands for.
     sv : float32 per-vector scales
     out : float32 (>= stop - start, d)
+    ref, delta, R, bits :
+        Refinement bits as in :func:`rescore_topk` (``R = 0``: none).
     """
     d = out.shape[1]
     g = table.shape[1]
@@ -272,6 +299,15 @@ def decode_block(codes, P, table, sv, start, stop, out):
                 for t in range(g):
                     if col + t < d:
                         out[r, col + t] = s * table[nib, t]
+        if R > 0:
+            g2 = 4 // bits
+            mask = (1 << bits) - 1
+            for j in range(R):
+                m = j // g2
+                byte = codes[base + (m // 2) * LANES]
+                c = (byte >> (4 * (m % 2) + bits * (j % g2))) & mask
+                e = (ref[v, j // 8] >> (j % 8)) & 1
+                out[r, j] += s * delta[2 * c + e]
 
 
 @numba.njit(parallel=True, **_OPTS)
