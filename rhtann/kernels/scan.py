@@ -27,11 +27,47 @@ from __future__ import annotations
 
 import numba
 import numpy as np
-from numba import prange
+from numba import prange, types
+from numba.extending import overload
 
 from .scan_simd import LANES, fastscan_block
 
 _OPTS = {"nogil": True, "cache": True, "fastmath": False, "error_model": "numpy", "boundscheck": False}
+
+
+def scale_at(sv, v):
+    """Scale of position ``v``: ``sv`` is float32, or uint16 holding float16 bit patterns."""
+    if sv.dtype == np.uint16:
+        return np.float32(half_to_float(int(sv[v])))
+    return np.float32(sv[v])
+
+
+@numba.njit(**_OPTS)
+def half_to_float(h):
+    """The value of the float16 bit pattern ``h`` (an int below 2**16)."""
+    sign = -1.0 if (h >> 15) & 1 else 1.0
+    e = (h >> 10) & 31
+    man = h & 1023
+    if e == 0:
+        return sign * man * 2.0**-24
+    if e == 31:
+        return sign * np.inf if man == 0 else np.nan
+    return sign * (1024 + man) * 2.0 ** (e - 25)
+
+
+@overload(scale_at, jit_options={"cache": True})
+def _scale_at_impl(sv, v):
+    if isinstance(sv, types.Array) and sv.dtype == types.uint16:
+
+        def impl(sv, v):
+            return np.float32(half_to_float(np.int64(sv[v])))
+
+        return impl
+
+    def impl_f(sv, v):
+        return np.float32(sv[v])
+
+    return impl_f
 
 
 @numba.njit(**_OPTS)
@@ -257,7 +293,7 @@ def rescore_topk(codes, P, lut, alpha, sv, ev, cand, k, out_s, out_i, qrot, ref,
                     acc += lut[i, 2 * p + 1, byte >> 4]
             if R > 0:
                 acc += _refinement(codes, base, ref, v, qrot, i, delta, R, bits)
-            score = np.float32(sv[v] * (np.float32(alpha) * acc) - ev[v])
+            score = np.float32(scale_at(sv, v) * (np.float32(alpha) * acc) - ev[v])
             if not score > out_s[i, k - 1]:
                 continue
             t = k - 1
@@ -289,7 +325,7 @@ def decode_block(codes, P, table, sv, start, stop, out, ref, delta, R, bits):
     for v in prange(start, stop):
         blk, lane = v // LANES, v % LANES
         base = blk * P * LANES + lane
-        s = sv[v]
+        s = scale_at(sv, v)
         r = v - start
         for p in range(P):
             byte = codes[base + p * LANES]

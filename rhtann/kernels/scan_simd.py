@@ -64,8 +64,10 @@ def fastscan_block(typingctx, codes, cbase, npairs, luts, lbase, sv, ev, vbase, 
         Lookup tables of one query; pair ``p`` at ``luts[lbase + 64 p :]``
         (32 bytes for the low nibble, then 32 for the high one).
     lbase : int
-    sv, ev : 1-D float32 arrays
-        Per-vector scale and offset, read at ``vbase .. vbase + 31``.
+    sv : 1-D float32 array, or uint16 array of float16 bit patterns
+        Per-vector scale, read at ``vbase .. vbase + 31``.
+    ev : 1-D float32 array
+        Per-vector offset, read at the same positions.
     vbase : int
     a, b : float32
         Affine map from the 16-bit table sums ``S_j`` to unscaled scores.
@@ -89,7 +91,9 @@ def fastscan_block(typingctx, codes, cbase, npairs, luts, lbase, sv, ev, vbase, 
         and codes.dtype == types.uint8
         and isinstance(luts, types.Array)
         and luts.dtype == types.uint8
-        and all(isinstance(x, types.Array) and x.dtype == types.float32 for x in (sv, ev, out))
+        and all(isinstance(x, types.Array) and x.dtype == types.float32 for x in (ev, out))
+        and isinstance(sv, types.Array)
+        and sv.dtype in (types.float32, types.uint16)
     )
     if not ok:
         return None
@@ -150,7 +154,13 @@ def fastscan_block(typingctx, codes, cbase, npairs, luts, lbase, sv, ev, vbase, 
             one = builder.insert_element(undef, x, ir.Constant(_I32, 0))
             return builder.shuffle_vector(one, undef, ir.Constant(ir.VectorType(_I32, 32), [0] * 32))
 
-        s = builder.load(_ptr(builder, context, sarr, builder.mul(vbase_v, ir.Constant(intp, 4)), _V32F), align=4)
+        if argtys[5].dtype == types.uint16:  # float16 bit patterns
+            raw = builder.load(
+                _ptr(builder, context, sarr, builder.mul(vbase_v, ir.Constant(intp, 2)), _V32I16), align=2
+            )
+            s = builder.fpext(builder.bitcast(raw, ir.VectorType(ir.HalfType(), 32)), _V32F)
+        else:
+            s = builder.load(_ptr(builder, context, sarr, builder.mul(vbase_v, ir.Constant(intp, 4)), _V32F), align=4)
         ofs = builder.load(_ptr(builder, context, earr, builder.mul(vbase_v, ir.Constant(intp, 4)), _V32F), align=4)
         score = builder.fsub(builder.fmul(s, builder.fadd(builder.fmul(sums, splat(a_v)), splat(b_v))), ofs)
         builder.store(score, _ptr(builder, context, oarr, ir.Constant(intp, 0), _V32F), align=4)

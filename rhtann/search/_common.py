@@ -143,7 +143,8 @@ class CodeStore:
         else:
             self.P = 0
             self.codes = np.zeros((0, codec.code_size), dtype=np.uint8)
-        self.sv = np.zeros(0, dtype=np.float32)
+        self.half = self.fast and codec.scale_bytes == 2
+        self.sv = np.zeros(0, dtype=np.uint16 if self.half else np.float32)
         self.ev = np.zeros(0, dtype=np.float32)
         self.R = int(getattr(codec, "extra", 0)) if self.fast else 0
         self.RB = (self.R + 7) // 8
@@ -157,7 +158,7 @@ class CodeStore:
 
     @property
     def bytes_per_vector(self) -> int:
-        per = (self.P + self.RB + 4) if self.fast else self.codec.code_size
+        per = (self.P + self.RB + self.codec.scale_bytes) if self.fast else self.codec.code_size
         return per + (4 if self.metric == "l2" else 0)
 
     def _grow(self, need: int) -> None:
@@ -165,7 +166,7 @@ class CodeStore:
         if need <= cap:
             return
         new = max(LANES, ((max(need, 2 * cap) + LANES - 1) // LANES) * LANES)
-        sv = np.zeros(new, dtype=np.float32)
+        sv = np.zeros(new, dtype=self.sv.dtype)
         ev = np.full(new, np.inf, dtype=np.float32)
         sv[: self.n] = self.sv[: self.n]
         ev[: self.n] = self.ev[: self.n]
@@ -194,7 +195,7 @@ class CodeStore:
             ib = self.codec.index_bytes
             self.ref[start : start + n, : self.RB] = codes[:, ib : ib + self.RB]
             s = self.codec.unpack(codes)[2]
-            self.sv[start : start + n] = s
+            self.sv[start : start + n] = s.astype(np.float16).view(np.uint16) if self.half else s
         else:
             self.codes[start : start + n] = codes
             self.sv[start : start + n] = 1.0
@@ -212,7 +213,7 @@ class CodeStore:
         rows = np.zeros((pos.shape[0], self.P), dtype=np.uint8)
         K.deinterleave(self.codes, self.P, pos.astype(np.int64), rows)
         idx_bytes = rows[:, : self.codec.index_bytes]
-        s = self.sv[pos].astype("<f4" if self.codec.scale_bytes == 4 else "<f2")
+        s = self.sv[pos].astype("<u2" if self.half else "<f4")
         parts = [idx_bytes, self.ref[pos, : self.RB], s.view(np.uint8).reshape(len(pos), -1)]
         return np.ascontiguousarray(np.concatenate(parts, axis=1))
 
@@ -236,7 +237,7 @@ class CodeStore:
         self._grow(n)
         nv = ((n + LANES - 1) // LANES) * LANES
         want = nv * self.P if self.fast else n * self.codec.code_size
-        sizes = [("codes", want), ("sv", 4 * n), ("ev", 4 * n)] + ([("ref", self.RB * n)] if self.RB else [])
+        sizes = [("codes", want), ("sv", self.sv.itemsize * n), ("ev", 4 * n)] + ([("ref", self.RB * n)] if self.RB else [])
         for name, size in sizes:
             if len(blobs.get(name, b"")) != size:
                 raise ValueError(f"blob {name!r} has {len(blobs.get(name, b''))} bytes, expected {size}")
@@ -245,7 +246,7 @@ class CodeStore:
             self.codes[:want] = codes
         else:
             self.codes[:n] = codes.reshape(n, self.codec.code_size)
-        self.sv[:n] = np.frombuffer(blobs["sv"], dtype=np.float32)
+        self.sv[:n] = np.frombuffer(blobs["sv"], dtype=self.sv.dtype)
         self.ev[:n] = np.frombuffer(blobs["ev"], dtype=np.float32)
         if self.RB:
             self.ref[:n, : self.RB] = np.frombuffer(blobs["ref"], dtype=np.uint8).reshape(n, self.RB)
