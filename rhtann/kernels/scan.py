@@ -32,6 +32,9 @@ from numba.extending import overload
 
 from .scan_simd import LANES, fastscan_block
 
+#: Blocks of 32 codes scanned by every query of a batch before moving on (keeps them in cache).
+TILE = 128
+
 _OPTS = {"nogil": True, "cache": True, "fastmath": False, "error_model": "numpy", "boundscheck": False}
 
 
@@ -207,27 +210,40 @@ def fastscan_topk(codes, P, nblocks, luts, a, b, sv, ev, chunks, hs, hi, scratch
     """
     m = luts.shape[0]
     per = (nblocks + chunks - 1) // chunks
+    if chunks == 1:
+        # batches: tiles of blocks small enough to stay in cache while every query scans them
+        for t0 in range(0, nblocks, TILE):
+            _scan_range_all(codes, P, luts, a, b, sv, ev, t0, min(nblocks, t0 + TILE), hs, hi, scratch)
+        return
     for task in prange(m * chunks):
         i = task // chunks
         c = task % chunks
         start = c * per
         stop = min(nblocks, start + per)
-        row = scratch[task]
-        thr = hs[task, 0]
-        qa = a[i]
-        qb = b[i]
-        lrow = luts[i]
-        for blk in range(start, stop):
-            mask = fastscan_block(codes, blk * P * LANES, P, lrow, 0, sv, ev, blk * LANES, qa, qb, thr, row)
-            while mask != 0:
-                j = 0
-                mm = mask
-                while (mm & 1) == 0:
-                    mm >>= 1
-                    j += 1
-                mask &= mask - np.uint32(1)
-                if row[j] > thr:
-                    thr = heap_push(hs, hi, task, row[j], blk * LANES + j)
+        _scan_range(codes, P, luts[i], a[i], b[i], sv, ev, start, stop, hs, hi, task, scratch[task])
+
+
+@numba.njit(parallel=True, **_OPTS)
+def _scan_range_all(codes, P, luts, a, b, sv, ev, start, stop, hs, hi, scratch):
+    for i in prange(luts.shape[0]):
+        _scan_range(codes, P, luts[i], a[i], b[i], sv, ev, start, stop, hs, hi, i, scratch[i])
+
+
+@numba.njit(**_OPTS)
+def _scan_range(codes, P, lrow, qa, qb, sv, ev, start, stop, hs, hi, r, row):
+    """Scan blocks ``start .. stop-1`` for one query into heap row ``r``."""
+    thr = hs[r, 0]
+    for blk in range(start, stop):
+        mask = fastscan_block(codes, blk * P * LANES, P, lrow, 0, sv, ev, blk * LANES, qa, qb, thr, row)
+        while mask != 0:
+            j = 0
+            mm = mask
+            while (mm & 1) == 0:
+                mm >>= 1
+                j += 1
+            mask &= mask - np.uint32(1)
+            if row[j] > thr:
+                thr = heap_push(hs, hi, r, row[j], blk * LANES + j)
 
 
 @numba.njit(**_OPTS)

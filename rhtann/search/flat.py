@@ -19,8 +19,6 @@ from . import _common as C
 GEMM_BLOCK = 2048
 #: Scores per block of the decode-then-multiply path (bounds its buffer for large batches).
 GEMM_SCORES = 1 << 18
-#: Query batches at least this large use the decode-then-multiply path under ``method="auto"``.
-GEMM_MIN_QUERIES = 64
 
 
 class CodecFlat:
@@ -177,9 +175,9 @@ class CodecFlat:
         method : {"auto", "fastscan", "gemm"}
             ``"fastscan"``: uint8 lookup tables with byte shuffles (nibble
             codecs only). ``"gemm"``: decode blocks of codes once and
-            multiply with the query batch. ``"auto"``: ``"gemm"`` for
-            batches of at least ``GEMM_MIN_QUERIES`` queries or codecs
-            without nibbles.
+            multiply with the query batch (exact decoded scores, no
+            candidate stage). ``"auto"``: ``"fastscan"`` for nibble codecs,
+            ``"gemm"`` otherwise.
 
         Returns
         -------
@@ -203,7 +201,7 @@ class CodecFlat:
             raise ValueError(f"method='fastscan' needs a nibble codec (TQ1/2/4); this index uses {self.codec.name}")
         m = qm.shape[0]
         if method == "auto":
-            method = "gemm" if (m >= GEMM_MIN_QUERIES or not self.store.fast) else "fastscan"
+            method = "fastscan" if self.store.fast else "gemm"
         if m == 0 or self.ntotal == 0:
             scores = np.full((m, k), -np.inf, dtype=np.float32)
             pos = np.full((m, k), -1, dtype=np.int64)
