@@ -30,7 +30,7 @@ import numpy as np
 from numba import prange, types
 from numba.extending import overload
 
-from .scan_simd import LANES, fastscan_block
+from .scan_simd import LANES, QB, fastscan_block, fastscan_block4
 
 #: Blocks of 32 codes scanned by every query of a batch before moving on (keeps them in cache).
 TILE = 128
@@ -141,7 +141,7 @@ def deinterleave(codes, P, pos, out):
 
 
 @numba.njit(**_OPTS)
-def quantize_luts(lut, out, a, b):
+def quantize_luts(lut, out, a, b, top=127):
     """uint8 tables for :func:`fastscan_block` from float tables.
 
     Parameters
@@ -153,6 +153,9 @@ def quantize_luts(lut, out, a, b):
     a, b : float32 (m,)
         Receive the affine map: ``sum_m lut[i, m, c_m] ~= a[i] * S + b[i]``
         where ``S`` is the sum of the uint8 entries.
+    top : int
+        Largest entry: 127 for :func:`fastscan_block4` (two entries are
+        added as bytes), up to 255 for :func:`fastscan_block`.
     """
     m, M, _ = lut.shape
     P = (M + 1) // 2
@@ -168,7 +171,7 @@ def quantize_luts(lut, out, a, b):
                 hi = max(hi, x)
             width = max(width, hi - lo)
             bias += lo
-        delta = width / 255.0 if width > 0 else 1.0
+        delta = width / top if width > 0 else 1.0
         inv = 1.0 / delta
         a[i] = delta
         b[i] = bias
@@ -181,7 +184,7 @@ def quantize_luts(lut, out, a, b):
                     for v in range(1, 16):
                         lo = min(lo, lut[i, t, v])
                     for v in range(16):
-                        qv = np.uint8(min(255.0, max(0.0, np.floor((lut[i, t, v] - lo) * inv + 0.5))))
+                        qv = np.uint8(min(float(top), max(0.0, np.floor((lut[i, t, v] - lo) * inv + 0.5))))
                         out[i, base + v] = qv
                         out[i, base + 16 + v] = qv
                 else:
@@ -211,9 +214,22 @@ def fastscan_topk(codes, P, nblocks, luts, a, b, sv, ev, chunks, hs, hi, scratch
     m = luts.shape[0]
     per = (nblocks + chunks - 1) // chunks
     if chunks == 1:
-        # batches: tiles of blocks small enough to stay in cache while every query scans them
+        # batches: groups of QB queries share each load of the codes; tiles of blocks small
+        # enough to stay in cache are scanned by every group before moving on
+        groups = m // QB
+        lflat = luts.reshape(luts.shape[0] * luts.shape[1])
+        ab = np.empty(2 * m, dtype=np.float32)
+        for i in range(m):
+            ab[2 * i] = a[i]
+            ab[2 * i + 1] = b[i]
+        gout = np.empty((max(groups, 1), QB * LANES), dtype=np.float32)
+        gthr = np.empty((max(groups, 1), QB), dtype=np.float32)
+        gmask = np.empty((max(groups, 1), QB), dtype=np.uint32)
         for t0 in range(0, nblocks, TILE):
-            _scan_range_all(codes, P, luts, a, b, sv, ev, t0, min(nblocks, t0 + TILE), hs, hi, scratch)
+            t1 = min(nblocks, t0 + TILE)
+            _scan_range_groups(codes, P, lflat, luts.shape[1], ab, sv, ev, t0, t1, hs, hi, groups, gout, gthr, gmask)
+            for i in range(groups * QB, m):
+                _scan_range(codes, P, luts[i], a[i], b[i], sv, ev, t0, t1, hs, hi, i, scratch[i])
         return
     for task in prange(m * chunks):
         i = task // chunks
@@ -221,6 +237,51 @@ def fastscan_topk(codes, P, nblocks, luts, a, b, sv, ev, chunks, hs, hi, scratch
         start = c * per
         stop = min(nblocks, start + per)
         _scan_range(codes, P, luts[i], a[i], b[i], sv, ev, start, stop, hs, hi, task, scratch[task])
+
+
+@numba.njit(parallel=True, **_OPTS)
+def _scan_range_groups(codes, P, lflat, lstride, ab, sv, ev, start, stop, hs, hi, groups, gout, gthr, gmask):
+    half = 1 if sv.itemsize == 2 else 0
+    svs = sv.itemsize
+    c0 = codes.ctypes.data
+    l0 = lflat.ctypes.data
+    s0 = sv.ctypes.data
+    e0 = ev.ctypes.data
+    a0 = ab.ctypes.data
+    o0 = gout.ctypes.data
+    t0 = gthr.ctypes.data
+    m0 = gmask.ctypes.data
+    for g in prange(groups):
+        i0 = g * QB
+        out = gout[g]
+        thr = gthr[g]
+        masks = gmask[g]
+        for t in range(QB):
+            thr[t] = hs[i0 + t, 0]
+        lp = l0 + i0 * lstride
+        ap = a0 + 8 * i0
+        op = o0 + 4 * QB * LANES * g
+        tp = t0 + 4 * QB * g
+        mp = m0 + 4 * QB * g
+        for blk in range(start, stop):
+            v0 = blk * LANES
+            anyhit = fastscan_block4(
+                c0 + v0 * P, P, lp, lstride, s0 + svs * v0, half, e0 + 4 * v0, ap, tp, op, mp
+            )
+            if anyhit == 0:
+                continue
+            for t in range(QB):
+                mask = masks[t]
+                while mask != 0:
+                    j = 0
+                    mm = mask
+                    while (mm & 1) == 0:
+                        mm >>= 1
+                        j += 1
+                    mask &= mask - np.uint32(1)
+                    val = out[t * LANES + j]
+                    if val > thr[t]:
+                        thr[t] = heap_push(hs, hi, i0 + t, val, v0 + j)
 
 
 @numba.njit(parallel=True, **_OPTS)
@@ -248,15 +309,19 @@ def _scan_range(codes, P, lrow, qa, qb, sv, ev, start, stop, hs, hi, r, row):
 
 @numba.njit(**_OPTS)
 def _refinement(codes, base, ref, v, qrot, i, delta, R, bits):
-    """``sum_{j<R} qrot[i, j] * delta[2 c_j + e_j]`` for the vector at ``base`` / position ``v``."""
-    g = 4 // bits
+    """``sum_{j<R} qrot[i, j] * delta[2 c_j + e_j]`` for the vector at ``base`` / position ``v``.
+
+    ``bits`` is 1, 2 or 4, so every index below is computed with shifts and masks.
+    """
+    gshift = 2 if bits == 1 else (1 if bits == 2 else 0)
+    gmask = (1 << gshift) - 1
     mask = (1 << bits) - 1
     acc = np.float32(0.0)
     for j in range(R):
-        m = j // g
-        byte = codes[base + (m // 2) * LANES]
-        c = (byte >> (4 * (m % 2) + bits * (j % g))) & mask
-        e = (ref[v, j // 8] >> (j % 8)) & 1
+        m = j >> gshift
+        byte = codes[base + (m >> 1) * LANES]
+        c = (byte >> (((m & 1) << 2) + bits * (j & gmask))) & mask
+        e = (ref[v, j >> 3] >> (j & 7)) & 1
         acc += qrot[i, j] * delta[2 * c + e]
     return acc
 
@@ -352,13 +417,14 @@ def decode_block(codes, P, table, sv, start, stop, out, ref, delta, R, bits):
                     if col + t < d:
                         out[r, col + t] = s * table[nib, t]
         if R > 0:
-            g2 = 4 // bits
+            gshift = 2 if bits == 1 else (1 if bits == 2 else 0)
+            gmask = (1 << gshift) - 1
             mask = (1 << bits) - 1
             for j in range(R):
-                m = j // g2
-                byte = codes[base + (m // 2) * LANES]
-                c = (byte >> (4 * (m % 2) + bits * (j % g2))) & mask
-                e = (ref[v, j // 8] >> (j % 8)) & 1
+                m = j >> gshift
+                byte = codes[base + (m >> 1) * LANES]
+                c = (byte >> (((m & 1) << 2) + bits * (j & gmask))) & mask
+                e = (ref[v, j >> 3] >> (j & 7)) & 1
                 out[r, j] += s * delta[2 * c + e]
 
 

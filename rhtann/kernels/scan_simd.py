@@ -168,3 +168,120 @@ def fastscan_block(typingctx, codes, cbase, npairs, luts, lbase, sv, ev, vbase, 
         return builder.bitcast(mask, _I32)
 
     return sig, codegen
+
+
+#: Queries scored together by :func:`fastscan_block4` (one load of the codes serves all of them).
+QB = 4
+
+
+@intrinsic
+def fastscan_block4(typingctx, codes_p, npairs, luts_p, lstride, sv_p, half, ev_p, ab_p, thr_p, out_p, masks_p):
+    """:func:`fastscan_block` for ``QB`` = 4 queries at once, with 7-bit tables, on raw addresses.
+
+    Every pointer argument is an integer byte address (``arr.ctypes.data``
+    plus an offset), so that the call costs no reference counting inside
+    the scan loop. The tables of query ``t`` start at ``luts_p + t *
+    lstride``. Every table entry must be at most 127: the two looked-up
+    bytes of a pair are added as bytes before widening to 16 bits.
+
+    Parameters
+    ----------
+    codes_p : int
+        Address of the block (``32 * npairs`` bytes).
+    npairs : int
+    luts_p, lstride : int
+        Address of query 0's tables and the distance between queries' tables.
+    sv_p : int
+        Address of the block's 32 scales: float32, or float16 when ``half``.
+    half : int
+        Nonzero when the scales are float16.
+    ev_p : int
+        Address of the block's 32 float32 offsets.
+    ab_p : int
+        Address of 8 float32: ``(a_t, b_t)`` of query ``t`` at ``2t, 2t + 1``.
+    thr_p : int
+        Address of 4 float32 thresholds.
+    out_p : int
+        Address of 128 float32 receiving query ``t``'s scores at ``32 t``.
+    masks_p : int
+        Address of 4 uint32 receiving, per query, bit ``j`` set when score
+        ``j`` exceeds the threshold.
+
+    Returns
+    -------
+    uint32
+        The OR of the four masks.
+    """
+    args_in = (codes_p, npairs, luts_p, lstride, sv_p, half, ev_p, ab_p, thr_p, out_p, masks_p)
+    if not all(isinstance(a, types.Integer) for a in args_in):
+        return None
+    sig = types.uint32(*args_in)
+
+    def codegen(context, builder, signature, args):
+        intp = context.get_value_type(types.intp)
+        vals = [context.cast(builder, v, t, types.intp) for v, t in zip(args, signature.args, strict=True)]
+        codes_v, npairs_v, luts_v, lstride_v, sv_v, half_v, ev_v, ab_v, thr_v, out_v, masks_v = vals
+
+        def c(v):
+            return ir.Constant(intp, v)
+
+        def at(addr, off, pointee):
+            return builder.inttoptr(builder.add(addr, off) if off is not None else addr, pointee.as_pointer())
+
+        zero = ir.Constant(_V16I16, None)
+        accs = [cgutils.alloca_once_value(builder, zero) for _ in range(2 * QB)]
+        low = ir.Constant(_V32I8, [15] * 32)
+        four = ir.Constant(_V16I16, [4] * 16)
+        eight = ir.Constant(_V16I16, [8] * 16)
+        qoff = [builder.add(luts_v, builder.mul(lstride_v, c(t))) for t in range(QB)]
+        with cgutils.for_range(builder, npairs_v) as loop:
+            p = loop.index
+            cv = builder.load(at(codes_v, builder.mul(p, c(32)), _V32I8), align=1)
+            lo = builder.and_(cv, low)
+            hi = builder.and_(builder.bitcast(builder.lshr(builder.bitcast(cv, _V16I16), four), _V32I8), low)
+            p64 = builder.mul(p, c(64))
+            for t in range(QB):
+                t_lo = builder.load(at(qoff[t], p64, _V32I8), align=1)
+                t_hi = builder.load(at(qoff[t], builder.add(p64, c(32)), _V32I8), align=1)
+                r = builder.add(_shuffle_bytes(builder, t_lo, lo), _shuffle_bytes(builder, t_hi, hi))
+                w = builder.bitcast(r, _V16I16)
+                builder.store(builder.add(builder.load(accs[2 * t]), w), accs[2 * t])
+                builder.store(builder.add(builder.load(accs[2 * t + 1]), builder.lshr(w, eight)), accs[2 * t + 1])
+
+        def splat(x):
+            undef = ir.Constant(_V32F, ir.Undefined)
+            one = builder.insert_element(undef, x, ir.Constant(_I32, 0))
+            return builder.shuffle_vector(one, undef, ir.Constant(ir.VectorType(_I32, 32), [0] * 32))
+
+        is_half = builder.icmp_signed("!=", half_v, c(0))
+        with builder.if_else(is_half) as (then, otherwise):
+            with then:
+                raw = builder.load(at(sv_v, None, _V32I16), align=2)
+                s_half = builder.fpext(builder.bitcast(raw, ir.VectorType(ir.HalfType(), 32)), _V32F)
+                bb_half = builder.block
+            with otherwise:
+                s_full = builder.load(at(sv_v, None, _V32F), align=4)
+                bb_full = builder.block
+        s = builder.phi(_V32F)
+        s.add_incoming(s_half, bb_half)
+        s.add_incoming(s_full, bb_full)
+        ofs = builder.load(at(ev_v, None, _V32F), align=4)
+        f32 = ir.FloatType()
+        total = ir.Constant(_I32, 0)
+        order = ir.Constant(ir.VectorType(_I32, 32), [k // 2 + 16 * (k % 2) for k in range(32)])
+        for t in range(QB):
+            e = builder.load(accs[2 * t])
+            o = builder.load(accs[2 * t + 1])
+            even = builder.sub(e, builder.shl(o, eight))
+            sums = builder.uitofp(builder.shuffle_vector(even, o, order), _V32F)
+            a_t = builder.load(at(ab_v, c(8 * t), f32))
+            b_t = builder.load(at(ab_v, c(8 * t + 4), f32))
+            thr_t = builder.load(at(thr_v, c(4 * t), f32))
+            score = builder.fsub(builder.fmul(s, builder.fadd(builder.fmul(sums, splat(a_t)), splat(b_t))), ofs)
+            builder.store(score, at(out_v, c(128 * t), _V32F), align=4)
+            mask = builder.bitcast(builder.fcmp_ordered(">", score, splat(thr_t)), _I32)
+            builder.store(mask, at(masks_v, c(4 * t), _I32))
+            total = builder.or_(total, mask)
+        return total
+
+    return sig, codegen
