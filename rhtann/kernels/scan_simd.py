@@ -267,21 +267,53 @@ def fastscan_block4(typingctx, codes_p, npairs, luts_p, lstride, sv_p, half, ev_
         s.add_incoming(s_full, bb_full)
         ofs = builder.load(at(ev_v, None, _V32F), align=4)
         f32 = ir.FloatType()
-        total = ir.Constant(_I32, 0)
+        # block bounds for the integer pre-filter: a lane can only pass if
+        # s * (a S + b) > thr + e_min, which for thr + e_min > 0 needs S > (thr'/s_max - b) / a
+        smax = builder.call(
+            cgutils.get_or_insert_function(builder.module, ir.FunctionType(f32, [_V32F]), "llvm.vector.reduce.fmax.v32f32"),
+            [s],
+        )
+        emin = builder.call(
+            cgutils.get_or_insert_function(builder.module, ir.FunctionType(f32, [_V32F]), "llvm.vector.reduce.fmin.v32f32"),
+            [ofs],
+        )
+        fzero = ir.Constant(f32, 0.0)
+        smax_pos = builder.fcmp_ordered(">", smax, fzero)
+        total_p = cgutils.alloca_once_value(builder, ir.Constant(_I32, 0))
         order = ir.Constant(ir.VectorType(_I32, 32), [k // 2 + 16 * (k % 2) for k in range(32)])
+        undef16 = ir.Constant(_V16I16, ir.Undefined)
         for t in range(QB):
             e = builder.load(accs[2 * t])
             o = builder.load(accs[2 * t + 1])
             even = builder.sub(e, builder.shl(o, eight))
-            sums = builder.uitofp(builder.shuffle_vector(even, o, order), _V32F)
             a_t = builder.load(at(ab_v, c(8 * t), f32))
             b_t = builder.load(at(ab_v, c(8 * t + 4), f32))
             thr_t = builder.load(at(thr_v, c(4 * t), f32))
-            score = builder.fsub(builder.fmul(s, builder.fadd(builder.fmul(sums, splat(a_t)), splat(b_t))), ofs)
-            builder.store(score, at(out_v, c(128 * t), _V32F), align=4)
-            mask = builder.bitcast(builder.fcmp_ordered(">", score, splat(thr_t)), _I32)
-            builder.store(mask, at(masks_v, c(4 * t), _I32))
-            total = builder.or_(total, mask)
-        return total
+            thr2 = builder.fadd(thr_t, emin)
+            usable = builder.and_(builder.fcmp_ordered(">", thr2, fzero), smax_pos)
+            tf = builder.fdiv(builder.fsub(builder.fdiv(thr2, smax), b_t), a_t)
+            tf = builder.call(
+                cgutils.get_or_insert_function(builder.module, ir.FunctionType(f32, [f32, f32]), "llvm.minnum.f32"),
+                [tf, ir.Constant(f32, 30000.0)],
+            )
+            tf = builder.select(usable, tf, ir.Constant(f32, -2.0))
+            ti = builder.sub(builder.fptosi(tf, _I16), ir.Constant(_I16, 1))
+            tv = builder.shuffle_vector(
+                builder.insert_element(undef16, ti, ir.Constant(_I32, 0)), undef16, ir.Constant(ir.VectorType(_I32, 16), [0] * 16)
+            )
+            hit = builder.or_(builder.icmp_signed(">", even, tv), builder.icmp_signed(">", o, tv))
+            anyhit = builder.icmp_unsigned("!=", builder.bitcast(hit, ir.IntType(16)), ir.Constant(ir.IntType(16), 0))
+            mptr = at(masks_v, c(4 * t), _I32)
+            with builder.if_else(anyhit, likely=False) as (then, otherwise):
+                with then:
+                    sums = builder.uitofp(builder.shuffle_vector(even, o, order), _V32F)
+                    score = builder.fsub(builder.fmul(s, builder.fadd(builder.fmul(sums, splat(a_t)), splat(b_t))), ofs)
+                    builder.store(score, at(out_v, c(128 * t), _V32F), align=4)
+                    mask = builder.bitcast(builder.fcmp_ordered(">", score, splat(thr_t)), _I32)
+                    builder.store(mask, mptr)
+                    builder.store(builder.or_(builder.load(total_p), mask), total_p)
+                with otherwise:
+                    builder.store(ir.Constant(_I32, 0), mptr)
+        return builder.load(total_p)
 
     return sig, codegen
