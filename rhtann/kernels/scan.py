@@ -473,3 +473,28 @@ def heap_sort_rows(hs, hi, k, out_s, out_i):
                 t -= 1
             out_s[i, t] = score
             out_i[i, t] = v
+
+
+@numba.njit(parallel=True, **_OPTS)
+def ivf_fastscan_topk(codes, P, bstart, probes, luts, a, b, sv, ev, hs, hi, scratch):
+    """Fast scan of the probed inverted lists of every query.
+
+    Parameters
+    ----------
+    codes : uint8 interleaved codes, every list starting at a block boundary
+    P : int
+    bstart : int64 (nlist + 1,)
+        List ``l`` occupies blocks ``bstart[l] .. bstart[l + 1] - 1``.
+    probes : int64 (m, nprobe)
+        Lists to scan per query (-1: none).
+    luts, a, b, sv, ev : as in :func:`fastscan_topk`
+    hs, hi : heaps with one row per query
+    scratch : float32 (m, 32)
+    """
+    m, nprobe = probes.shape
+    for i in prange(m):
+        for t in range(nprobe):
+            lst = probes[i, t]
+            if lst < 0:
+                continue
+            _scan_range(codes, P, luts[i], a[i], b[i], sv, ev, bstart[lst], bstart[lst + 1], hs, hi, i, scratch[i])

@@ -11,5 +11,6 @@ CodecIVF
 from __future__ import annotations
 
 from .flat import CodecFlat
+from .ivf import CodecIVF
 
-__all__ = ["CodecFlat"]
+__all__ = ["CodecFlat", "CodecIVF"]

@@ -31,7 +31,7 @@ def make_codec(codec: object, d: int) -> Codec:
         parsed = parse_token(codec)
         if parsed is None:
             raise ValueError(f"unknown codec token {codec!r} (expected e.g. 'TQ4', or a Codec instance)")
-        codec = TQ(d, parsed["bits"], scale_dtype=parsed["scale_dtype"])
+        codec = TQ(d, parsed["bits"], scale_dtype=parsed["scale_dtype"], extra=parsed["extra"])
     if not isinstance(codec, Codec):
         raise TypeError(f"codec must be a rhtann Codec or a token string; got {type(codec).__name__}")
     if codec.d != d:
@@ -185,9 +185,12 @@ class CodeStore:
 
     def append(self, codes: np.ndarray, ids: np.ndarray) -> None:
         """Append codec codes (n, code_size) encoded for ``ids``."""
+        self.put(codes, ids, self.n)
+
+    def put(self, codes: np.ndarray, ids: np.ndarray, start: int) -> None:
+        """Write codec codes (n, code_size) at positions ``start ..``; ``n`` grows to cover them."""
         n = codes.shape[0]
-        self._grow(self.n + n)
-        start = self.n
+        self._grow(start + n)
         if self.fast:
             rows = np.zeros((n, self.P), dtype=np.uint8)
             rows[:, : self.codec.index_bytes] = codes[:, : self.codec.index_bytes]
@@ -204,7 +207,7 @@ class CodeStore:
             self.ev[start : start + n] = np.einsum("ij,ij->i", dec, dec)
         else:
             self.ev[start : start + n] = 0.0
-        self.n += n
+        self.n = max(self.n, start + n)
 
     def row_codes(self, pos: np.ndarray) -> np.ndarray:
         """Codec codes (len(pos), code_size) of stored positions."""
@@ -214,7 +217,7 @@ class CodeStore:
         K.deinterleave(self.codes, self.P, pos.astype(np.int64), rows)
         idx_bytes = rows[:, : self.codec.index_bytes]
         s = self.sv[pos].astype("<u2" if self.half else "<f4")
-        parts = [idx_bytes, self.ref[pos, : self.RB], s.view(np.uint8).reshape(len(pos), -1)]
+        parts = [idx_bytes, self.ref[pos, : self.RB], s.view(np.uint8).reshape(len(pos), s.itemsize)]
         return np.ascontiguousarray(np.concatenate(parts, axis=1))
 
     def nblocks(self) -> int:
