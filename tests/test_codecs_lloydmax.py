@@ -28,8 +28,10 @@ def test_refinement_splits_each_cell_between_its_levels():
     assert np.all(edges[:-1] < levels[0::2]) and np.all(levels[1::2] < edges[1:])
 
 
-@pytest.mark.parametrize(("bits", "extra", "half"), [(1, 0, False), (2, 0, True), (2, 24, True), (3, 5, False),
-                                                      (4, 0, False), (4, 40, True), (8, 0, False)])
+@pytest.mark.parametrize(
+    ("bits", "extra", "half"),
+    [(1, 0, False), (2, 0, True), (2, 24, True), (3, 5, False), (4, 0, False), (4, 40, True), (8, 0, False)],
+)
 def test_round_trip_and_error(bits, extra, half):
     d, n = 50, 4000
     rng = np.random.default_rng(bits * 100 + extra)

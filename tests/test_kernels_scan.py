@@ -56,7 +56,11 @@ def test_fastscan_block_matches_the_uint8_tables(d):
     lu = np.zeros((1, P * 64), np.uint8)
     a, b = np.zeros(1, np.float32), np.zeros(1, np.float32)
     K.quantize_luts(lut, lu, a, b)
-    ones, zeros, out = np.ones(nb * LANES, np.float32), np.zeros(nb * LANES, np.float32), np.zeros(LANES, np.float32)
+    ones, zeros, out = (
+        np.ones(nb * LANES, np.float32),
+        np.zeros(nb * LANES, np.float32),
+        np.zeros(LANES, np.float32),
+    )
     tab = lu[0].reshape(P, 2, 2, 16)[:, :, 0, :].astype(np.int64)  # (pair, half, value)
     for blk in range(nb):
         mask = _block(il, blk * P * LANES, P, lu[0], 0, ones, zeros, blk * LANES, 1.0, 0.0, 1000.0, out)
@@ -122,7 +126,9 @@ def test_fastscan_then_rescore_equals_exact_topk(bits, extra):
     K.heap_reset(hs, hi)
     K.fastscan_topk(il, P, nb, lu, a, b, sv, ev, 2, hs, hi, np.zeros((m * 2, LANES), np.float32))
     out_s, out_i = np.empty((m, k), np.float32), np.empty((m, k), np.int64)
-    K.rescore_topk(il, P, lut, 1.0, sv, ev, hi.reshape(m, 2 * kk), k, out_s, out_i, q, ref, c.ref_delta, extra, bits)
+    K.rescore_topk(
+        il, P, lut, 1.0, sv, ev, hi.reshape(m, 2 * kk), k, out_s, out_i, q, ref, c.ref_delta, extra, bits
+    )
     np.testing.assert_array_equal(out_i, np.argsort(-exact, axis=1, kind="stable")[:, :k])
     np.testing.assert_allclose(out_s, -np.sort(-exact, axis=1)[:, :k], rtol=1e-5, atol=1e-5)
     # blocked decode agrees with the codec

@@ -41,8 +41,8 @@ def test_search_equals_brute_force_on_decoded_vectors(metric, method, token):
     idx = CodecFlat(40, token, rht=rht, metric=metric)
     idx.train(x)
     idx.add(x)
-    D, I = idx.search(q, 10, method=method, k_factor=16)
-    Db, Ib = _brute(idx, x, q, metric, 10)
+    D, I = idx.search(q, 10, method=method, k_factor=16)  # noqa: E741
+    Db, Ib = _brute(idx, x, q, metric, 10)  # noqa: E741
     assert D.dtype == np.float32 and I.dtype == np.int64 and D.shape == I.shape == (8, 10)
     np.testing.assert_array_equal(I, Ib)
     np.testing.assert_allclose(D, Db, rtol=1e-4, atol=1e-3)
@@ -54,9 +54,9 @@ def test_exact_recall_and_refine():
     idx = CodecFlat(40, TQ(64, 4), rht=rhtann.RHT(40, rounds=2), metric="l2", refine=True)
     idx.train(x)
     idx.add(x)
-    _, I = idx.search(q, 10, k_factor=10)
+    _, I = idx.search(q, 10, k_factor=10)  # noqa: E741
     np.testing.assert_array_equal(I, exact)  # originals re-rank a large enough pool exactly
-    _, Ic = idx.search(q, 10, rerank="codes")
+    _, Ic = idx.search(q, 10, rerank="codes")  # noqa: E741
     rec = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(Ic, exact, strict=True)])
     assert rec > 0.8
     assert idx.bytes_per_vector == 32 + 4 + 4 + 4 * 40
@@ -66,7 +66,7 @@ def test_padding_custom_ids_and_reconstruct():
     x, q = _data(n=5)
     idx = CodecFlat(40, "TQ4", metric="ip")
     idx.add(x, ids=np.array([10, 20, 30, 40, 50]))
-    D, I = idx.search(q, 8)
+    D, I = idx.search(q, 8)  # noqa: E741
     assert (I[:, 5:] == -1).all() and (D[:, 5:] == -np.finfo(np.float32).max).all()
     assert set(I[0, :5]) == {10, 20, 30, 40, 50}
     r = idx.reconstruct([30, 10])
@@ -86,16 +86,21 @@ def test_bytes_per_vector_counts_what_is_stored():
 @pytest.mark.parametrize("metric", ["l2", "cosine"])
 def test_save_load_round_trip(tmp_path, metric):
     x, q = _data(n=300)
-    idx = CodecFlat(40, TQ(64, 2, extra=9, scale_dtype="float16"), rht=rhtann.RHT(40, rounds=2, seed=9),
-                    metric=metric, refine=True)
+    idx = CodecFlat(
+        40,
+        TQ(64, 2, extra=9, scale_dtype="float16"),
+        rht=rhtann.RHT(40, rounds=2, seed=9),
+        metric=metric,
+        refine=True,
+    )
     idx.train(x)
     idx.add(x, ids=np.arange(300) * 3)
     path = tmp_path / "flat.rht"
     idx.save(path)
     back = CodecFlat.load(path)
     for kw in ({}, {"rerank": "codes"}, {"method": "gemm", "rerank": "codes"}):
-        D1, I1 = idx.search(q, 5, **kw)
-        D2, I2 = back.search(q, 5, **kw)
+        D1, I1 = idx.search(q, 5, **kw)  # noqa: E741
+        D2, I2 = back.search(q, 5, **kw)  # noqa: E741
         np.testing.assert_array_equal(I1, I2)
         np.testing.assert_array_equal(D1, D2)
     np.testing.assert_array_equal(back.reconstruct([3, 6]), idx.reconstruct([3, 6]))

@@ -213,7 +213,9 @@ class TQ(Codec):
         self.scale_kind = scale
         self.calibrate = bool(calibrate)
         self.name = (
-            f"TQ{self.bits}" + (f"r{self.extra}" if self.extra else "") + ("h" if scale_dtype == "float16" else "")
+            f"TQ{self.bits}"
+            + (f"r{self.extra}" if self.extra else "")
+            + ("h" if scale_dtype == "float16" else "")
         )
         self.index_bytes = (self.d * self.bits + 7) // 8
         self.extra_bytes = (self.extra + 7) // 8
@@ -341,7 +343,10 @@ class TQ(Codec):
         return self.pack(*self.quantize(y))
 
     def decode(self, codes: np.ndarray, ids: np.ndarray | None = None) -> np.ndarray:
-        """Reconstruct ``scale * levels[idx]`` (refined levels on the first ``extra`` coordinates), float32 (n, d)."""
+        """Reconstruct ``scale * levels[idx]``, float32 (n, d).
+
+        The first ``extra`` coordinates use the refined levels ``ref_levels[2 idx + bit]``.
+        """
         idx, ref, s = self.unpack(codes)
         q = self.levels[idx]
         if self.extra:
@@ -428,7 +433,10 @@ class TQ(Codec):
         self.is_trained = True
 
     def __repr__(self) -> str:
-        return f"TQ(d={self.d}, bits={self.bits}, extra={self.extra}, scale_dtype={self.scale_dtype!r}, gain={self.gain:.4g})"
+        return (
+            f"TQ(d={self.d}, bits={self.bits}, extra={self.extra}, "
+            f"scale_dtype={self.scale_dtype!r}, gain={self.gain:.4g})"
+        )
 
 
 def _pack_bits(idx: np.ndarray, bits: int, nbytes: int) -> np.ndarray:

@@ -227,7 +227,9 @@ def fastscan_topk(codes, P, nblocks, luts, a, b, sv, ev, chunks, hs, hi, scratch
         gmask = np.empty((max(groups, 1), QB), dtype=np.uint32)
         for t0 in range(0, nblocks, TILE):
             t1 = min(nblocks, t0 + TILE)
-            _scan_range_groups(codes, P, lflat, luts.shape[1], ab, sv, ev, t0, t1, hs, hi, groups, gout, gthr, gmask)
+            _scan_range_groups(
+                codes, P, lflat, luts.shape[1], ab, sv, ev, t0, t1, hs, hi, groups, gout, gthr, gmask
+            )
             for i in range(groups * QB, m):
                 _scan_range(codes, P, luts[i], a[i], b[i], sv, ev, t0, t1, hs, hi, i, scratch[i])
         return
@@ -497,4 +499,6 @@ def ivf_fastscan_topk(codes, P, bstart, probes, luts, a, b, sv, ev, hs, hi, scra
             lst = probes[i, t]
             if lst < 0:
                 continue
-            _scan_range(codes, P, luts[i], a[i], b[i], sv, ev, bstart[lst], bstart[lst + 1], hs, hi, i, scratch[i])
+            _scan_range(
+                codes, P, luts[i], a[i], b[i], sv, ev, bstart[lst], bstart[lst + 1], hs, hi, i, scratch[i]
+            )

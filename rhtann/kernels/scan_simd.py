@@ -160,8 +160,12 @@ def fastscan_block(typingctx, codes, cbase, npairs, luts, lbase, sv, ev, vbase, 
             )
             s = builder.fpext(builder.bitcast(raw, ir.VectorType(ir.HalfType(), 32)), _V32F)
         else:
-            s = builder.load(_ptr(builder, context, sarr, builder.mul(vbase_v, ir.Constant(intp, 4)), _V32F), align=4)
-        ofs = builder.load(_ptr(builder, context, earr, builder.mul(vbase_v, ir.Constant(intp, 4)), _V32F), align=4)
+            s = builder.load(
+                _ptr(builder, context, sarr, builder.mul(vbase_v, ir.Constant(intp, 4)), _V32F), align=4
+            )
+        ofs = builder.load(
+            _ptr(builder, context, earr, builder.mul(vbase_v, ir.Constant(intp, 4)), _V32F), align=4
+        )
         score = builder.fsub(builder.fmul(s, builder.fadd(builder.fmul(sums, splat(a_v)), splat(b_v))), ofs)
         builder.store(score, _ptr(builder, context, oarr, ir.Constant(intp, 0), _V32F), align=4)
         mask = builder.fcmp_ordered(">", score, splat(thr_v))
@@ -175,7 +179,9 @@ QB = 4
 
 
 @intrinsic
-def fastscan_block4(typingctx, codes_p, npairs, luts_p, lstride, sv_p, half, ev_p, ab_p, thr_p, out_p, masks_p):
+def fastscan_block4(
+    typingctx, codes_p, npairs, luts_p, lstride, sv_p, half, ev_p, ab_p, thr_p, out_p, masks_p
+):
     """:func:`fastscan_block` for ``QB`` = 4 queries at once, with 7-bit tables, on raw addresses.
 
     Every pointer argument is an integer byte address (``arr.ctypes.data``
@@ -246,7 +252,9 @@ def fastscan_block4(typingctx, codes_p, npairs, luts_p, lstride, sv_p, half, ev_
                 r = builder.add(_shuffle_bytes(builder, t_lo, lo), _shuffle_bytes(builder, t_hi, hi))
                 w = builder.bitcast(r, _V16I16)
                 builder.store(builder.add(builder.load(accs[2 * t]), w), accs[2 * t])
-                builder.store(builder.add(builder.load(accs[2 * t + 1]), builder.lshr(w, eight)), accs[2 * t + 1])
+                builder.store(
+                    builder.add(builder.load(accs[2 * t + 1]), builder.lshr(w, eight)), accs[2 * t + 1]
+                )
 
         def splat(x):
             undef = ir.Constant(_V32F, ir.Undefined)
@@ -270,11 +278,15 @@ def fastscan_block4(typingctx, codes_p, npairs, luts_p, lstride, sv_p, half, ev_
         # block bounds for the integer pre-filter: a lane can only pass if
         # s * (a S + b) > thr + e_min, which for thr + e_min > 0 needs S > (thr'/s_max - b) / a
         smax = builder.call(
-            cgutils.get_or_insert_function(builder.module, ir.FunctionType(f32, [_V32F]), "llvm.vector.reduce.fmax.v32f32"),
+            cgutils.get_or_insert_function(
+                builder.module, ir.FunctionType(f32, [_V32F]), "llvm.vector.reduce.fmax.v32f32"
+            ),
             [s],
         )
         emin = builder.call(
-            cgutils.get_or_insert_function(builder.module, ir.FunctionType(f32, [_V32F]), "llvm.vector.reduce.fmin.v32f32"),
+            cgutils.get_or_insert_function(
+                builder.module, ir.FunctionType(f32, [_V32F]), "llvm.vector.reduce.fmin.v32f32"
+            ),
             [ofs],
         )
         fzero = ir.Constant(f32, 0.0)
@@ -293,21 +305,29 @@ def fastscan_block4(typingctx, codes_p, npairs, luts_p, lstride, sv_p, half, ev_
             usable = builder.and_(builder.fcmp_ordered(">", thr2, fzero), smax_pos)
             tf = builder.fdiv(builder.fsub(builder.fdiv(thr2, smax), b_t), a_t)
             tf = builder.call(
-                cgutils.get_or_insert_function(builder.module, ir.FunctionType(f32, [f32, f32]), "llvm.minnum.f32"),
+                cgutils.get_or_insert_function(
+                    builder.module, ir.FunctionType(f32, [f32, f32]), "llvm.minnum.f32"
+                ),
                 [tf, ir.Constant(f32, 30000.0)],
             )
             tf = builder.select(usable, tf, ir.Constant(f32, -2.0))
             ti = builder.sub(builder.fptosi(tf, _I16), ir.Constant(_I16, 1))
             tv = builder.shuffle_vector(
-                builder.insert_element(undef16, ti, ir.Constant(_I32, 0)), undef16, ir.Constant(ir.VectorType(_I32, 16), [0] * 16)
+                builder.insert_element(undef16, ti, ir.Constant(_I32, 0)),
+                undef16,
+                ir.Constant(ir.VectorType(_I32, 16), [0] * 16),
             )
             hit = builder.or_(builder.icmp_signed(">", even, tv), builder.icmp_signed(">", o, tv))
-            anyhit = builder.icmp_unsigned("!=", builder.bitcast(hit, ir.IntType(16)), ir.Constant(ir.IntType(16), 0))
+            anyhit = builder.icmp_unsigned(
+                "!=", builder.bitcast(hit, ir.IntType(16)), ir.Constant(ir.IntType(16), 0)
+            )
             mptr = at(masks_v, c(4 * t), _I32)
             with builder.if_else(anyhit, likely=False) as (then, otherwise):
                 with then:
                     sums = builder.uitofp(builder.shuffle_vector(even, o, order), _V32F)
-                    score = builder.fsub(builder.fmul(s, builder.fadd(builder.fmul(sums, splat(a_t)), splat(b_t))), ofs)
+                    score = builder.fsub(
+                        builder.fmul(s, builder.fadd(builder.fmul(sums, splat(a_t)), splat(b_t))), ofs
+                    )
                     builder.store(score, at(out_v, c(128 * t), _V32F), align=4)
                     mask = builder.bitcast(builder.fcmp_ordered(">", score, splat(thr_t)), _I32)
                     builder.store(mask, mptr)

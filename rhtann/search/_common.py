@@ -71,7 +71,9 @@ def check_ids(ids: object, n: int) -> np.ndarray | None:
         return None
     arr = np.asarray(ids)
     if arr.shape != (n,) or arr.dtype.kind not in "iu":
-        raise ValueError(f"ids must be an integer array of shape ({n},); got dtype {arr.dtype} shape {arr.shape}")
+        raise ValueError(
+            f"ids must be an integer array of shape ({n},); got dtype {arr.dtype} shape {arr.shape}"
+        )
     arr = arr.astype(np.int64)
     if n and arr.min() < 0:
         raise ValueError("ids must be non-negative (-1 marks missing results)")
@@ -240,7 +242,9 @@ class CodeStore:
         self._grow(n)
         nv = ((n + LANES - 1) // LANES) * LANES
         want = nv * self.P if self.fast else n * self.codec.code_size
-        sizes = [("codes", want), ("sv", self.sv.itemsize * n), ("ev", 4 * n)] + ([("ref", self.RB * n)] if self.RB else [])
+        sizes = [("codes", want), ("sv", self.sv.itemsize * n), ("ev", 4 * n)] + (
+            [("ref", self.RB * n)] if self.RB else []
+        )
         for name, size in sizes:
             if len(blobs.get(name, b"")) != size:
                 raise ValueError(f"blob {name!r} has {len(blobs.get(name, b''))} bytes, expected {size}")

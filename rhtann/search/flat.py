@@ -198,7 +198,9 @@ class CodecFlat:
         if method not in ("auto", "fastscan", "gemm"):
             raise ValueError(f"method must be 'auto', 'fastscan' or 'gemm'; got {method!r}")
         if method == "fastscan" and not self.store.fast:
-            raise ValueError(f"method='fastscan' needs a nibble codec (TQ1/2/4); this index uses {self.codec.name}")
+            raise ValueError(
+                f"method='fastscan' needs a nibble codec (TQ1/2/4); this index uses {self.codec.name}"
+            )
         m = qm.shape[0]
         if method == "auto":
             method = "fastscan" if self.store.fast else "gemm"
@@ -244,8 +246,21 @@ class CodecFlat:
             K.heap_sort_rows(hs.reshape(m, chunks * kk), cand, k_out, out_s, out_i)
         else:
             K.rescore_topk(
-                st.codes, st.P, lut, alpha, st.sv, st.ev, cand, k_out, out_s, out_i,
-                yq, st.ref, st.delta, st.R, st.bits,
+                st.codes,
+                st.P,
+                lut,
+                alpha,
+                st.sv,
+                st.ev,
+                cand,
+                k_out,
+                out_s,
+                out_i,
+                yq,
+                st.ref,
+                st.delta,
+                st.R,
+                st.bits,
             )
         return out_s, out_i
 
@@ -263,10 +278,14 @@ class CodecFlat:
             stop = min(st.n, start + bs)
             nb = stop - start
             if st.fast:
-                K.decode_block(st.codes, st.P, table, st.sv, start, stop, block, st.ref, st.delta, st.R, st.bits)
+                K.decode_block(
+                    st.codes, st.P, table, st.sv, start, stop, block, st.ref, st.delta, st.R, st.bits
+                )
                 xb = block[:nb]
             else:
-                ids = self._ids[start:stop] if self._ids is not None else np.arange(start, stop, dtype=np.int64)
+                ids = (
+                    self._ids[start:stop] if self._ids is not None else np.arange(start, stop, dtype=np.int64)
+                )
                 xb = self.codec.decode(st.codes[start:stop], ids)
             sc = scores[:, :nb]
             np.matmul(yq, xb.T, out=sc)
@@ -413,4 +432,6 @@ def _nibble_table(codec: Any) -> np.ndarray:
     b = codec.bits
     g = 4 // b
     v = np.arange(16)
-    return np.stack([codec.levels[(v >> (b * t)) & ((1 << b) - 1)] for t in range(g)], axis=1).astype(np.float32)
+    return np.stack([codec.levels[(v >> (b * t)) & ((1 << b) - 1)] for t in range(g)], axis=1).astype(
+        np.float32
+    )

@@ -184,7 +184,13 @@ class CodecIVF:
 
     # -- searching ------------------------------------------------------------
     def search(
-        self, q: Any, k: int, *, nprobe: int | None = None, k_factor: int | None = None, rerank: str | None = None
+        self,
+        q: Any,
+        k: int,
+        *,
+        nprobe: int | None = None,
+        k_factor: int | None = None,
+        rerank: str | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` nearest stored vectors among the ``nprobe`` closest lists of each query.
 
@@ -230,19 +236,50 @@ class CodecIVF:
         hs = np.empty((m, kk), dtype=np.float32)
         hi = np.empty((m, kk), dtype=np.int64)
         K.heap_reset(hs, hi)
-        K.ivf_fastscan_topk(st.codes, st.P, self.bstart, probes, luts, a, b, st.sv, st.ev, hs, hi,
-                            np.empty((m, LANES), dtype=np.float32))
+        K.ivf_fastscan_topk(
+            st.codes,
+            st.P,
+            self.bstart,
+            probes,
+            luts,
+            a,
+            b,
+            st.sv,
+            st.ev,
+            hs,
+            hi,
+            np.empty((m, LANES), dtype=np.float32),
+        )
         out_s = np.empty((m, k), dtype=np.float32)
         out_i = np.empty((m, k), dtype=np.int64)
         if rerank == "none":
             K.heap_sort_rows(hs, hi, k, out_s, out_i)
         else:
-            K.rescore_topk(st.codes, st.P, lut, alpha, st.sv, st.ev, hi, k, out_s, out_i,
-                           yq, st.ref, st.delta, st.R, st.bits)
+            K.rescore_topk(
+                st.codes,
+                st.P,
+                lut,
+                alpha,
+                st.sv,
+                st.ev,
+                hi,
+                k,
+                out_s,
+                out_i,
+                yq,
+                st.ref,
+                st.delta,
+                st.R,
+                st.bits,
+            )
         return self._finish(qm, out_s, out_i)
 
     def _finish(self, qm: np.ndarray, scores: np.ndarray, pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        qn2 = np.einsum("ij,ij->i", qm, qm).astype(np.float32) if self.metric == "l2" else np.zeros(len(qm), np.float32)
+        qn2 = (
+            np.einsum("ij,ij->i", qm, qm).astype(np.float32)
+            if self.metric == "l2"
+            else np.zeros(len(qm), np.float32)
+        )
         D = C.scores_to_distances(scores, pos, self.metric, qn2)
         ids = np.where(pos >= 0, self._pos_ids[np.where(pos >= 0, pos, 0)] if len(self._pos_ids) else -1, -1)
         return D, ids.astype(np.int64)
@@ -274,8 +311,15 @@ class CodecIVF:
             raise RuntimeError("train() the index before save()")
         cmeta, _ = self.codec.get_state()
         meta = {
-            "d": self.d, "metric": self.metric, "nlist": self.nlist, "nprobe": self.nprobe, "seed": self.seed,
-            "codec": cmeta, "rht": C.rht_state(self.rht), "auto_ids": self._auto_ids, "npos": self.store.n,
+            "d": self.d,
+            "metric": self.metric,
+            "nlist": self.nlist,
+            "nprobe": self.nprobe,
+            "seed": self.seed,
+            "codec": cmeta,
+            "rht": C.rht_state(self.rht),
+            "auto_ids": self._auto_ids,
+            "npos": self.store.n,
         }
         blobs = self.store.blobs()
         blobs["centroids"] = self.centroids.tobytes()
@@ -293,8 +337,15 @@ class CodecIVF:
         meta, blobs = C.read_file(path, cls.kind)
         try:
             rht = C.rht_from_state(meta["rht"], blobs.get("signs"))
-            obj = cls(int(meta["d"]), C.codec_from_state(meta["codec"]), int(meta["nlist"]), rht=rht,
-                      metric=meta["metric"], nprobe=int(meta["nprobe"]), seed=int(meta["seed"]))
+            obj = cls(
+                int(meta["d"]),
+                C.codec_from_state(meta["codec"]),
+                int(meta["nlist"]),
+                rht=rht,
+                metric=meta["metric"],
+                nprobe=int(meta["nprobe"]),
+                seed=int(meta["seed"]),
+            )
             cent = np.frombuffer(blobs["centroids"], dtype=np.float32)
             if cent.size != obj.nlist * obj.d_code:
                 raise ValueError("blob 'centroids' has the wrong size")
