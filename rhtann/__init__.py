@@ -2,12 +2,25 @@
 
 Public names
 ------------
-RHT
-    The randomized Hadamard transform (faiss VectorTransform interface).
-load
-    Read any object written by an rhtann ``save`` method.
+RHT, choose_rounds
+    The randomized Hadamard transform (faiss VectorTransform interface) and
+    the per-vector round check (:mod:`rhtann.transform`).
+moment_stats
+    Per-vector moment statistics (:mod:`rhtann.moments`).
+Index, index_factory, wrap
+    A rotation in front of any faiss index (:mod:`rhtann.index`).
+load, FormatError
+    Read any object written by an rhtann ``save`` method (:mod:`rhtann.io`).
 set_num_threads, get_num_threads
-    One thread setting for rhtann's kernels and faiss.
+    One thread setting for rhtann's kernels and faiss (:mod:`rhtann.threads`).
+
+Layers
+------
+Imports flow one way: ``kernels`` (every numba function) <- ``layouts`` <-
+``moments`` <- ``rounds`` <- ``transform`` <- ``codecs`` <- ``index``, with the
+leaf helpers ``_validation``, ``io``, ``signs``, ``threads`` and ``progress``
+below ``layouts``. ``rhtann.data`` builds on the public API and is never
+imported by the core.
 """
 
 from __future__ import annotations
@@ -15,11 +28,11 @@ from __future__ import annotations
 import os
 from importlib.metadata import PackageNotFoundError, version
 
-from ._fileformat import FormatError, peek_kind
-from ._threads import get_num_threads, set_num_threads
 from .index import Index, index_factory, wrap
-from .moments import choose_rounds, moment_stats
-from .transform import RHT
+from .io import FormatError, peek_kind
+from .moments import moment_stats
+from .threads import get_num_threads, set_num_threads
+from .transform import RHT, choose_rounds
 
 try:
     __version__ = version("rhtann")

@@ -1,7 +1,10 @@
-"""Input checks shared by the public classes.
+"""Input checks of the public edge.
 
-Every check raises an error whose message names the argument, the expected
-shape or dtype, and what arrived.
+The public methods (:class:`rhtann.RHT`, :class:`rhtann.Index`,
+:func:`rhtann.moment_stats`...) call these once, with the caller's argument
+name; everything below them receives trusted C-contiguous arrays. Every check
+raises an error whose message names the argument, the expected shape or
+dtype, and what arrived.
 """
 
 from __future__ import annotations
@@ -46,33 +49,74 @@ def as_matrix(
     Finiteness is not checked here: the kernels detect NaN and infinity while
     they read the rows, which saves a pass over the data.
     """
-    expected = f"(n, {d})" if d is not None else "(n, d)"
     if not isinstance(x, np.ndarray):
         try:
             x = np.asarray(x)
         except (TypeError, ValueError) as exc:
+            expected = f"(n, {d})" if d is not None else "(n, d)"
             raise TypeError(
                 f"{name} must be a numeric array of shape {expected}; "
                 f"got {type(x).__name__} that numpy cannot convert ({exc})"
             ) from None
-    if x.dtype.kind not in "fiu":
-        raise TypeError(
-            f"{name} must have a float or integer dtype (float32 preferred) "
-            f"and shape {expected}; got dtype {x.dtype}"
-        )
-    if x.ndim != 2:
-        hint = " Use x.reshape(1, -1) for a single vector." if x.ndim == 1 else ""
-        raise ValueError(
-            f"{name} must be a 2-D array of shape {expected}; got a {x.ndim}-D "
-            f"array of shape {x.shape}.{hint}"
-        )
-    if d is not None and x.shape[1] != d:
-        raise ValueError(
-            f"{name} must have shape {expected}; got shape {x.shape} "
-            f"({x.shape[1]} columns instead of {d})"
-        )
+    _check_dtype_shape(np.dtype(x.dtype), tuple(x.shape), name, d)
     with np.errstate(over="ignore"):  # overflow to inf is reported by the kernels
         return np.ascontiguousarray(x, dtype=dtype)
+
+
+def _check_dtype_shape(dtype: np.dtype, shape: tuple[int, ...], name: str, d: int | None) -> None:
+    expected = f"(n, {d})" if d is not None else "(n, d)"
+    if dtype.kind not in "fiu":
+        raise TypeError(
+            f"{name} must have a float or integer dtype (float32 preferred) "
+            f"and shape {expected}; got dtype {dtype}"
+        )
+    if len(shape) != 2:
+        hint = f" Use {name}.reshape(1, -1) for a single vector." if len(shape) == 1 else ""
+        raise ValueError(
+            f"{name} must be a 2-D array of shape {expected}; got a {len(shape)}-D "
+            f"array of shape {shape}.{hint}"
+        )
+    if d is not None and shape[1] != d:
+        raise ValueError(
+            f"{name} must have shape {expected}; got shape {shape} "
+            f"({shape[1]} columns instead of {d})"
+        )
+
+
+def as_rows64(x: object, name: str) -> np.ndarray:
+    """:func:`as_matrix` that keeps float64 input as float64 (other dtypes become float32)."""
+    if isinstance(x, np.ndarray) and x.dtype == np.float64:
+        return as_matrix(x, name, None, dtype=np.float64)
+    return as_matrix(x, name, None)
+
+
+def check_rows(x: object, name: str, d: int) -> object:
+    """Check the shape and dtype of a possibly lazy 2-D source without reading it.
+
+    Objects with ``shape``, ``dtype`` and ``__getitem__`` (numpy arrays,
+    memmaps, h5py datasets) are returned as they are, to be converted one
+    chunk at a time with :func:`as_matrix`; anything else is converted now.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`as_matrix`.
+    """
+    if not (hasattr(x, "shape") and hasattr(x, "dtype") and hasattr(x, "__getitem__")):
+        return as_matrix(x, name, d)
+    _check_dtype_shape(np.dtype(x.dtype), tuple(x.shape), name, d)
+    return x
+
+
+def check_ids(ids: object, n: int, name: str = "ids") -> np.ndarray:
+    """Return ``ids`` as a C-contiguous int64 array of shape ``(n,)`` or raise ValueError."""
+    arr = np.asarray(ids)
+    if arr.dtype.kind not in "iu" or arr.ndim != 1 or arr.shape[0] != n:
+        raise ValueError(
+            f"{name} must be a 1-D integer array of length {n} (one per vector); "
+            f"got dtype {arr.dtype} and shape {arr.shape}"
+        )
+    return np.ascontiguousarray(arr, dtype=np.int64)
 
 
 def check_out(out: object, shape: tuple[int, ...], dtype: object) -> None:

@@ -3,38 +3,25 @@
 from __future__ import annotations
 
 import os
-import time
 from typing import Any
 
+import faiss
 import numpy as np
 
-from . import _fileformat
-from ._pad import PadLayout
-from ._signs import sign_vectors
+from . import io
 from ._validation import as_matrix, check_finite_flag, check_int, check_out
 from .layouts import LAYOUTS, make_layout
-from .moments import (
-    _TIE,
+from .layouts.base import Layout
+from .rounds import (
+    MAX_ROUNDS,
     TARGET_ROUNDS,
+    adaptive_forward,
     check_target,
     check_threshold,
-    kappa,
-    moment_stats,
+    dataset_rounds,
     rounds_per_vector,
 )
-
-#: Largest number of rounds; sign vectors are always drawn for all of them so
-#: that the signs of a k-round transform are a prefix of any longer one's.
-MAX_ROUNDS = 3
-
-#: ``rounds="auto"`` picks the fewest rounds that at least this fraction of
-#: the training sample needs (see :meth:`RHT.train`).
-AUTO_PASS_FRACTION = 0.99
-
-#: Largest number of training vectors ``rounds="auto"`` examines.
-AUTO_SAMPLE = 16384
-
-_QUANTILES = (0.5, 0.9, 0.99, 1.0)
+from .signs import sign_vectors
 
 
 class RHT:
@@ -81,7 +68,7 @@ class RHT:
         block and vector codebooks 2 or 3 (see :func:`rhtann.choose_rounds`).
     threshold : float, optional
         Largest passing ``kappa = d_out * rho4`` of the round check; default
-        :data:`rhtann.moments.DEFAULT_THRESHOLD` (8).
+        :data:`rhtann.rounds.DEFAULT_THRESHOLD` (8).
 
     Attributes
     ----------
@@ -94,19 +81,21 @@ class RHT:
         training; ``rounds="auto"`` does.
     rounds : int or "auto"
         The parameter as given.
-    n_rounds : int or None
+    layout : str
+        The parameter as given.
+    n_rounds_ : int or None
         Number of rounds applied by :meth:`apply`; None until an ``"auto"``
-        transform is trained.
+        transform is trained. ``n_rounds`` is a read-only alias.
     auto_report_ : dict or None
         For ``rounds="auto"`` after :meth:`train`: how the count was chosen
-        (see :meth:`train`). None otherwise.
-    layout_ : str
-        The layout actually used, with its parameters (what ``"auto"``
-        resolved to, the mode and window of ``"keep"``); saved with the
-        transform and checked on loading.
-    signs : ndarray, shape (3, sign_length), float32
+        (see :func:`rhtann.rounds.dataset_rounds`). None otherwise.
+    layout_ : rhtann.layouts.base.Layout
+        The layout actually used: what ``"auto"`` resolved to, with its
+        parameters (the mode and window of ``"keep"``). Its ``repr`` is saved
+        with the transform and checked on loading.
+    signs_ : ndarray, shape (3, layout_.sign_length), float32
         The sign vectors of all three possible rounds; round ``r`` uses row
-        ``r``.
+        ``r``. ``signs`` is a read-only alias.
 
     Examples
     --------
@@ -142,14 +131,35 @@ class RHT:
         if not isinstance(layout, str) or layout not in LAYOUTS:
             raise ValueError(f"layout must be one of {sorted(LAYOUTS)}; got {layout!r}")
         self.layout = layout
-        self._layout = make_layout(layout, self.d_in)
-        self.d_out = self._layout.d_out
-        self.layout_ = repr(self._layout)
-        self.n_rounds: int | None = None if auto else self.rounds
-        self.is_trained = not auto
+        self.layout_: Layout = make_layout(layout, self.d_in)
+        self.d_out = self.layout_.d_out
+        self.signs_ = sign_vectors(self.seed, MAX_ROUNDS, self.layout_.sign_length)
+        self.n_rounds_: int | None = None if auto else self.rounds
         self.auto_report_: dict | None = None
-        self.signs = sign_vectors(self.seed, MAX_ROUNDS, self._layout.sign_length)
         self._signs64: np.ndarray | None = None
+
+    # ------------------------------------------------------------------
+    # read-only aliases of the learned state
+    # ------------------------------------------------------------------
+
+    @property
+    def n_rounds(self) -> int | None:
+        """Alias of ``n_rounds_``."""
+        return self.n_rounds_
+
+    @property
+    def signs(self) -> np.ndarray:
+        """Alias of ``signs_``."""
+        return self.signs_
+
+    @property
+    def is_trained(self) -> bool:
+        """Whether the round count is known (always for a fixed count)."""
+        return self.n_rounds_ is not None
+
+    @property
+    def _threshold(self) -> float:
+        return check_threshold(self.threshold)
 
     # ------------------------------------------------------------------
     # VectorTransform interface
@@ -159,16 +169,10 @@ class RHT:
         """Mark the transform trained; with ``rounds="auto"``, pick the count.
 
         A fixed round count needs no data; the call only validates ``x``.
-
-        With ``rounds="auto"``, up to :data:`AUTO_SAMPLE` rows of ``x``
-        (a seeded uniform sample) go through the round check of
-        :func:`rhtann.choose_rounds` with this transform's target, threshold
-        and signs, and ``n_rounds`` becomes the fewest rounds that at least
-        :data:`AUTO_PASS_FRACTION` (99 %) of the sample needs. The
-        remaining 1 % at most are left with a round fewer than their own
-        check asks for: even if each were a worst case (1-bit vNMSE 1.5
-        instead of 0.57), the average error would grow by under 2 %.
-        Training again replaces the choice.
+        With ``rounds="auto"``, ``n_rounds_`` becomes the count
+        :func:`rhtann.rounds.dataset_rounds` picks from a seeded sample of
+        ``x`` with this transform's target, threshold and signs, and
+        ``auto_report_`` its report. Training again replaces the choice.
 
         Parameters
         ----------
@@ -180,79 +184,28 @@ class RHT:
         -------
         RHT
             ``self``.
-
-        Notes
-        -----
-        The report ``auto_report_`` is a JSON-compatible dict with keys
-        ``n_rounds``; ``target``; ``threshold``; ``pass_fraction``;
-        ``n_sample`` and ``n_total`` (rows examined and given);
-        ``fraction_needing`` (``{"1": f1, "2": f2, ...}``, the share of
-        sampled vectors whose check asks for each count); ``quantiles``
-        (the levels, 0.5, 0.9, 0.99 and 1.0); ``kappa``, ``rho3`` and
-        ``peak`` (the statistics' quantiles on the input) and
-        ``kappa_after_1_round`` (on the input after one round, which the
-        identity ``E[kappa] = 3 - 2 rho4`` keeps near 3); and ``seconds``
-        (time taken by the whole choice).
         """
-        x = as_matrix(x, "x", self.d_in)
+        return self._train(as_matrix(x, "x", self.d_in), "x")
+
+    def _train(self, x: np.ndarray, name: str) -> "RHT":
+        """:meth:`train` on trusted float32 rows; errors name ``name``."""
         if self.rounds == "auto":
-            self._train_auto(x)
-        self.is_trained = True
+            if x.shape[0] == 0:
+                raise ValueError(
+                    f"{name} must hold at least one vector for rounds='auto'; got shape {x.shape}"
+                )
+            self.n_rounds_, self.auto_report_ = dataset_rounds(
+                x, self.layout_, self.signs_, self.target, self._threshold, self.seed
+            )
         return self
 
-    def _train_auto(self, x: np.ndarray) -> None:
-        t0 = time.perf_counter()
-        n = x.shape[0]
-        if n == 0:
-            raise ValueError(
-                f"x must hold at least one vector for rounds='auto'; got shape {x.shape}"
-            )
-        if n > AUTO_SAMPLE:
-            rows = np.random.default_rng(self.seed).choice(n, AUTO_SAMPLE, replace=False)
-            x = np.ascontiguousarray(x[np.sort(rows)])
-        thr = check_threshold(self.threshold)
-        k = rounds_per_vector(x, self._layout, self.signs, self.target, thr)
-        lo, hi = TARGET_ROUNDS[self.target]
-        need = {str(r): float(np.mean(k == r)) for r in range(lo, hi + 1)}
-        chosen = hi
-        for r in range(lo, hi + 1):
-            if np.mean(k <= r) >= AUTO_PASS_FRACTION:
-                chosen = r
-                break
-        stats = moment_stats(x, self._layout.d_out)
-        y1, bad = self._layout.forward(x, self.signs, 1)
-        check_finite_flag(bad, "x")
-        after = moment_stats(y1, self._layout.d_out).kappa
-
-        def quant(v: np.ndarray) -> list[float]:
-            return [float(q) for q in np.quantile(v, _QUANTILES)]
-
-        self.n_rounds = chosen
-        self.auto_report_ = {
-            "n_rounds": chosen,
-            "target": self.target,
-            "threshold": thr,
-            "pass_fraction": AUTO_PASS_FRACTION,
-            "n_sample": int(x.shape[0]),
-            "n_total": int(n),
-            "fraction_needing": need,
-            "quantiles": list(_QUANTILES),
-            "kappa": quant(stats.kappa),
-            "rho3": quant(stats.rho3),
-            "peak": quant(stats.peak),
-            "kappa_after_1_round": quant(after),
-            "seconds": time.perf_counter() - t0,
-        }
-
     def _check_trained(self) -> int:
-        if not self.is_trained or self.n_rounds is None:
-            if self.rounds == "auto":
-                raise RuntimeError(
-                    "this RHT has rounds='auto' and is not trained yet; call train(x) "
-                    "to choose the number of rounds first"
-                )
-            raise RuntimeError("this RHT is not trained yet; call train(x) first")
-        return self.n_rounds
+        if self.n_rounds_ is None:
+            raise RuntimeError(
+                "this RHT has rounds='auto' and is not trained yet; call train(x) "
+                "to choose the number of rounds first"
+            )
+        return self.n_rounds_
 
     def apply(self, x: Any, out: np.ndarray | None = None) -> np.ndarray:
         """Rotate the rows of ``x``.
@@ -265,11 +218,10 @@ class RHT:
         out : ndarray, shape (n, d_out), float32, C-contiguous, optional
             Where to write the result, as faiss's ``apply_noalloc``: reusing a
             buffer saves allocating (and page-faulting) a new one per call.
-            Outputs of 8 MiB or more whose rows start on 64-byte boundaries
-            (as the arrays ``apply`` allocates do) are written with
-            non-temporal stores, which skip reading each output line first
-            (6-14% faster at d = 768-4096); reuse a result of ``apply`` to
-            keep that.
+            Large outputs whose rows start on 64-byte boundaries (as the
+            arrays ``apply`` allocates do) are written with non-temporal
+            stores (:mod:`rhtann.layouts.output`); reuse a result of
+            ``apply`` to keep that.
 
         Returns
         -------
@@ -280,16 +232,14 @@ class RHT:
         x = as_matrix(x, "x", self.d_in)
         if out is not None:
             check_out(out, (x.shape[0], self.d_out), np.float32)
+        return self._forward(x, rounds, out, "x")
+
+    def _forward(self, x: np.ndarray, rounds: int, out: np.ndarray | None, name: str) -> np.ndarray:
+        """``rounds`` rounds of trusted float32 rows into ``out`` (checked by the caller)."""
         if x.shape[0] == 0:
             return np.empty((0, self.d_out), dtype=np.float32) if out is None else out
-        if out is not None and isinstance(self._layout, PadLayout):
-            y, bad = self._layout.forward(x, self.signs, rounds, out=out)
-        else:
-            y, bad = self._layout.forward(x, self.signs, rounds)
-            if out is not None:
-                np.copyto(out, y)
-                y = out
-        check_finite_flag(bad, "x")
+        y, bad = self.layout_.forward(x, self.signs_, rounds, out=out)
+        check_finite_flag(bad, name)
         return y
 
     apply_py = apply
@@ -310,11 +260,14 @@ class RHT:
             least-squares preimage.
         """
         rounds = self._check_trained()
-        y = as_matrix(y, "y", self.d_out)
+        return self._inverse(as_matrix(y, "y", self.d_out), rounds, "y")
+
+    def _inverse(self, y: np.ndarray, rounds: int, name: str) -> np.ndarray:
+        """Undo ``rounds`` rounds of trusted float32 rows."""
         if y.shape[0] == 0:
             return np.empty((0, self.d_in), dtype=np.float32)
-        x, bad = self._layout.inverse(y, self.signs, rounds)
-        check_finite_flag(bad, "y")
+        x, bad = self.layout_.inverse(y, self.signs_, rounds)
+        check_finite_flag(bad, name)
         return x
 
     # ------------------------------------------------------------------
@@ -324,11 +277,10 @@ class RHT:
     def apply_adaptive(self, x: Any) -> tuple[np.ndarray, np.ndarray]:
         """Rotate each row with the fewest rounds its own check asks for.
 
-        The rounds are prefixes of one sign stream: a row given ``k`` rounds
-        equals row ``apply(x)`` of ``RHT(d, rounds=k, seed, layout)``. Every
-        row gets the target's minimum number of rounds in one batch, then
-        the rows that need more continue from there. Works whether or not
-        the transform is trained (``n_rounds`` is not used).
+        The rounds are prefixes of one sign stream: a row given ``r`` rounds
+        equals row ``apply(x)`` of ``RHT(d, rounds=r, seed, layout)``. Works
+        whether or not the transform is trained (``n_rounds_`` is not used).
+        The policy is :func:`rhtann.rounds.adaptive_forward`.
 
         Parameters
         ----------
@@ -339,72 +291,27 @@ class RHT:
         -------
         y : numpy.ndarray
             Shape ``(n, d_out)``, float32.
-        k : numpy.ndarray
+        counts : numpy.ndarray
             Shape ``(n,)``, uint8: the rounds each row received, as
             :func:`rhtann.choose_rounds` with this transform's target,
             threshold and signs returns them.
         """
-        x = as_matrix(x, "x", self.d_in)
-        n = x.shape[0]
-        if n == 0:
+        return self._adaptive(as_matrix(x, "x", self.d_in), "x")
+
+    def _adaptive(self, x: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`apply_adaptive` of trusted float32 rows."""
+        if x.shape[0] == 0:
             return np.empty((0, self.d_out), dtype=np.float32), np.empty(0, dtype=np.uint8)
-        lo, hi = TARGET_ROUNDS[self.target]
-        threshold = check_threshold(self.threshold)
-        if isinstance(self._layout, PadLayout) and hi - lo == 1:
-            y, k = self._first_rounds_with_check(x, lo, threshold)
-        else:
-            k = rounds_per_vector(x, self._layout, self.signs, self.target, threshold)
-            y, bad = self._layout.forward(x, self.signs, lo)
-            check_finite_flag(bad, "x")
-        for r in range(lo, hi):
-            rows = np.flatnonzero(k > r)
-            if rows.size == 0:
-                break
-            more, _ = self._layout.forward(np.ascontiguousarray(y[rows]), self.signs, 1, first=r)
-            y[rows] = more
-        return y, k
+        return adaptive_forward(x, self.layout_, self.signs_, self.target, self._threshold, name)
 
-    def _first_rounds_with_check(
-        self, x: np.ndarray, lo: int, threshold: float
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Apply ``lo`` rounds and decide each row's count in the same pass.
-
-        The padded kernel accumulates ``sum x^2`` and ``sum x^4`` of every row
-        while it loads the rows for the first round, so the check adds next
-        to nothing to the rotation (``bench/moments_speed.py``). With a cap of
-        one round above the minimum, the decision needs only the input's
-        ``kappa``. Rows whose float32 sums land within 0.1 % of the threshold,
-        overflow, or hold NaN or infinity are re-checked with the exact
-        standalone statistic (:func:`rhtann.moments.kappa`), so the counts are
-        those :func:`rhtann.choose_rounds` returns.
-        """
-        n = x.shape[0]
-        sums = np.zeros((2, n), dtype=np.float32)
-        y, bad = self._layout.forward(x, self.signs, lo, moments=sums)
-        check_finite_flag(bad, "x")
-        s2 = sums[0].astype(np.float64)
-        s4 = sums[1].astype(np.float64)
-        limit = threshold * _TIE
-        with np.errstate(all="ignore"):
-            kap = np.where(s2 > 0, self.d_out * s4 / (s2 * s2), 0.0)
-        unsure = ~(np.isfinite(s2) & np.isfinite(s4)) | (np.abs(kap - limit) <= 1e-3 * limit)
-        if unsure.any():
-            rows = np.flatnonzero(unsure)
-            sub = np.ascontiguousarray(x[rows])
-            check_finite_flag(not bool(np.isfinite(sub).all()), "x")
-            kap[rows] = kappa(sub, self.d_out)
-        k = (kap > limit).astype(np.uint8)
-        k += lo
-        return y, k
-
-    def reverse_adaptive(self, y: Any, k: Any) -> np.ndarray:
-        """Invert :meth:`apply_adaptive`: row ``i`` undoes ``k[i]`` rounds.
+    def reverse_adaptive(self, y: Any, counts: Any) -> np.ndarray:
+        """Invert :meth:`apply_adaptive`: row ``i`` undoes ``counts[i]`` rounds.
 
         Parameters
         ----------
         y : array_like, shape (n, d_out)
             Rotated rows.
-        k : array_like, shape (n,)
+        counts : array_like, shape (n,)
             Integer rounds per row, each in 1..3.
 
         Returns
@@ -414,23 +321,25 @@ class RHT:
         """
         y = as_matrix(y, "y", self.d_out)
         n = y.shape[0]
-        k = np.asarray(k)
-        if k.dtype.kind not in "iu" or k.shape != (n,):
+        counts = np.asarray(counts)
+        if counts.dtype.kind not in "iu" or counts.shape != (n,):
             raise ValueError(
-                f"k must be an integer array of shape ({n},) with values in 1..{MAX_ROUNDS}; "
-                f"got dtype {k.dtype} and shape {k.shape}"
+                f"counts must be an integer array of shape ({n},) with values in 1..{MAX_ROUNDS}; "
+                f"got dtype {counts.dtype} and shape {counts.shape}"
             )
-        if n and (k.min() < 1 or k.max() > MAX_ROUNDS):
+        if n and (counts.min() < 1 or counts.max() > MAX_ROUNDS):
             raise ValueError(
-                f"k must hold values in 1..{MAX_ROUNDS}; got values in "
-                f"{int(k.min())}..{int(k.max())}"
+                f"counts must hold values in 1..{MAX_ROUNDS}; got values in "
+                f"{int(counts.min())}..{int(counts.max())}"
             )
-        out = np.empty((n, self.d_in), dtype=np.float32)
-        for r in np.unique(k):
-            rows = np.flatnonzero(k == r)
-            back, bad = self._layout.inverse(np.ascontiguousarray(y[rows]), self.signs, int(r))
-            check_finite_flag(bad, "y")
-            out[rows] = back
+        return self._reverse_adaptive(y, counts, "y")
+
+    def _reverse_adaptive(self, y: np.ndarray, counts: np.ndarray, name: str) -> np.ndarray:
+        """:meth:`reverse_adaptive` of trusted rows and counts."""
+        out = np.empty((y.shape[0], self.d_in), dtype=np.float32)
+        for r in np.unique(counts):
+            rows = np.flatnonzero(counts == r)
+            out[rows] = self._inverse(np.ascontiguousarray(y[rows]), int(r), name)
         return out
 
     def apply_levels(self, q: Any) -> np.ndarray:
@@ -453,17 +362,19 @@ class RHT:
         numpy.ndarray
             Shape ``(L, n, d_out)``, float32.
         """
-        q = as_matrix(q, "q", self.d_in)
+        return self._levels(as_matrix(q, "q", self.d_in), "q")
+
+    def _levels(self, q: np.ndarray, name: str) -> np.ndarray:
+        """:meth:`apply_levels` of trusted float32 rows."""
         levels = TARGET_ROUNDS[self.target][1]
         n = q.shape[0]
         out = np.empty((levels, n, self.d_out), dtype=np.float32)
         if n == 0:
             return out
-        y, bad = self._layout.forward(q, self.signs, 1)
-        check_finite_flag(bad, "q")
-        out[0] = y
+        _, bad = self.layout_.forward(q, self.signs_, 1, out=out[0])
+        check_finite_flag(bad, name)
         for lev in range(1, levels):
-            out[lev], _ = self._layout.forward(out[lev - 1], self.signs, 1, first=lev)
+            self.layout_.forward(out[lev - 1], self.signs_, 1, first=lev, out=out[lev])
         return out
 
     def check_identical(self, other: "RHT") -> None:
@@ -471,7 +382,7 @@ class RHT:
         if not isinstance(other, RHT):
             raise AssertionError(f"other is a {type(other).__name__}, not an RHT")
         mine, theirs = self.get_params(), other.get_params()
-        if mine != theirs or self.n_rounds != other.n_rounds:
+        if mine != theirs or self.n_rounds_ != other.n_rounds_:
             raise AssertionError(f"transforms differ: {mine} vs {theirs}")
 
     # ------------------------------------------------------------------
@@ -492,7 +403,8 @@ class RHT:
 
     def fit_transform(self, x: Any, y: Any = None) -> np.ndarray:
         """:meth:`train` then :meth:`apply`."""
-        return self.train(x).apply(x)
+        x = as_matrix(x, "x", self.d_in)
+        return self._train(x, "x")._forward(x, self._check_trained(), None, "x")
 
     def get_params(self, deep: bool = True) -> dict:
         """Constructor parameters, as scikit-learn's ``get_params``."""
@@ -520,9 +432,9 @@ class RHT:
         """
         rounds = self._check_trained()
         if self._signs64 is None:
-            self._signs64 = self.signs.astype(np.float64)
+            self._signs64 = self.signs_.astype(np.float64)
         eye = np.eye(self.d_in, dtype=np.float64)
-        rows, _ = self._layout.forward(eye, self._signs64, rounds)
+        rows, _ = self.layout_.forward(eye, self._signs64, rounds)
         return np.ascontiguousarray(rows.T)
 
     def to_faiss(self, reversible: bool = False):
@@ -553,13 +465,11 @@ class RHT:
         -----
         faiss's ``set_is_orthonormal()`` answers False whenever
         ``d_out > d_in``, although a padded RHT has orthonormal columns; after
-        ``faiss.read_index`` call :func:`rhtann.faiss_compat.repair_orthonormal`
+        ``faiss.read_index`` call :func:`rhtann.index.faiss_glue.repair_orthonormal`
         rather than ``set_is_orthonormal()``.
         """
-        import faiss
-
         rounds = self._check_trained()
-        native = self._layout.native_faiss(self.seed, rounds)
+        native = self.layout_.native_faiss(self.seed, rounds)
         if native is not None and not (reversible and native.d_out != native.d_in):
             return native
         lt = faiss.LinearTransform(self.d_in, self.d_out, False)
@@ -575,10 +485,10 @@ class RHT:
     def _state(self) -> dict:
         return {
             **self.get_params(),
-            "n_rounds": self.n_rounds,
+            "n_rounds": self.n_rounds_,
             "is_trained": self.is_trained,
             "auto_report": self.auto_report_,
-            "layout_resolved": self.layout_,
+            "layout_resolved": repr(self.layout_),
         }
 
     @classmethod
@@ -591,11 +501,12 @@ class RHT:
             state.get("target", "scalar"),
             state.get("threshold"),
         )
-        resolved = state.get("layout_resolved", obj.layout_)
-        if resolved != obj.layout_:
+        built = repr(obj.layout_)
+        resolved = state.get("layout_resolved", built)
+        if resolved != built:
             raise ValueError(
                 f"layout {state['layout']!r} was saved as {resolved}, but this version of rhtann "
-                f"builds {obj.layout_}: the transform would differ"
+                f"builds {built}: the transform would differ"
             )
         n_rounds, trained = state["n_rounds"], bool(state["is_trained"])
         if obj.rounds == "auto":
@@ -603,10 +514,11 @@ class RHT:
                 n_rounds = check_int(n_rounds, "n_rounds", 1, MAX_ROUNDS)
             if trained != (n_rounds is not None):
                 raise ValueError(f"is_trained={trained} disagrees with n_rounds={n_rounds}")
-        elif n_rounds != obj.rounds:
-            raise ValueError(f"n_rounds={n_rounds!r} differs from rounds={obj.rounds}")
-        obj.n_rounds = n_rounds
-        obj.is_trained = trained
+        elif n_rounds != obj.rounds or not trained:
+            raise ValueError(
+                f"n_rounds={n_rounds!r} and is_trained={trained} disagree with rounds={obj.rounds}"
+            )
+        obj.n_rounds_ = n_rounds
         report = state.get("auto_report")
         if report is not None and not isinstance(report, dict):
             raise ValueError(f"auto_report must be a dict or null; got {type(report).__name__}")
@@ -619,18 +531,18 @@ class RHT:
         The file stores the parameters as JSON and the sign vectors, which are
         checked against the regenerated ones on loading.
         """
-        _fileformat.write_container(path, "RHT", self._state(), {"signs": self.signs.tobytes()})
+        io.write_container(path, "RHT", self._state(), {"signs": self.signs_.tobytes()})
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "RHT":
         """Read a transform written by :meth:`save`."""
-        meta, blobs = _fileformat.read_container(path, "RHT")
+        meta, blobs = io.read_container(path, "RHT")
         try:
             obj = cls._from_state(meta)
         except (KeyError, TypeError, ValueError) as exc:
-            raise _fileformat.FormatError(f"{os.fspath(path)!r}: invalid RHT parameters ({exc})") from None
-        if blobs.get("signs") != obj.signs.tobytes():
-            raise _fileformat.FormatError(
+            raise io.FormatError(f"{os.fspath(path)!r}: invalid RHT parameters ({exc})") from None
+        if blobs.get("signs") != obj.signs_.tobytes():
+            raise io.FormatError(
                 f"{os.fspath(path)!r}: stored sign vectors differ from the ones the seed generates"
             )
         return obj
@@ -645,7 +557,7 @@ class RHT:
         return isinstance(other, RHT) and self._state() == other._state()
 
     def __hash__(self) -> int:
-        return hash((*self.get_params().values(), self.n_rounds))
+        return hash((*self.get_params().values(), self.n_rounds_))
 
     def __repr__(self) -> str:
         extra = "" if self.target == "scalar" else f", target={self.target!r}"
@@ -655,3 +567,82 @@ class RHT:
             f"RHT(d={self.d_in}, rounds={self.rounds!r}, seed={self.seed}, "
             f"layout={self.layout!r}{extra})"
         )
+
+
+def choose_rounds(
+    x: Any,
+    target: str = "scalar",
+    threshold: float | None = None,
+    rht: RHT | None = None,
+    seed: int = 12345,
+    layout: str = "pad",
+) -> np.ndarray:
+    """Fewest randomized Hadamard rounds each vector needs.
+
+    The rule checks after each round: look at the vector, and while it fails
+    (``kappa = d_out * rho4 > threshold``; values within ``1e-6`` relative of
+    the threshold, the accuracy of the float32 sums, pass) apply one more
+    round and look again; stop at the first pass or at the cap
+    (:func:`rhtann.rounds.rounds_per_vector`).
+
+    * ``target="scalar"`` (per-coordinate quantizers): 1 round when ``x``
+      passes, else 2. The Kolmogorov distance of every coordinate after the
+      last round is at most ``0.56 * sqrt(threshold / d_out)`` given that the
+      input of that round passes.
+    * ``target="vq"`` (block and vector codebooks, which also need
+      coordinates nearly uncorrelated): 2 rounds when ``x`` passes, else 3.
+      The pair correlation after two rounds has RMS at most
+      ``sqrt(2 * threshold / d_out)`` given that their input passes; one
+      round is never enough, since its pair dependence is set by the Walsh
+      spectrum of ``x**2``, which no O(d) statistic sees.
+
+    Because ``E[kappa(R x)] = 3 - 2 rho4(x) <= 3`` whatever ``x``, one
+    extra round is all a failing vector needs, so the caps (2 and 3) are
+    reached only by vectors that failed on input; with these caps the
+    decision costs one O(d) pass over ``x`` and no round.
+
+    Parameters
+    ----------
+    x : array_like, shape (n, d)
+        Vectors; converted once to float32.
+    target : {"scalar", "vq"}, default "scalar"
+    threshold : float, optional
+        Largest passing ``kappa``; default
+        :data:`rhtann.rounds.DEFAULT_THRESHOLD` = 8. Gaussian data has
+        ``kappa`` about 3 (standard deviation about ``sqrt(96 / d)``), so 8
+        leaves it one round for ``d >= 32``, while one-hot, pair and sparse
+        indicator vectors (``kappa = d / m`` for ``m`` nonzeros) fail as long
+        as ``m < d / 8``.
+    rht : RHT, optional
+        Transform whose layout and signs are used (its ``d_in`` must be
+        ``d``). Default: ``RHT(d, seed=seed, layout=layout)``.
+    seed : int, default 12345
+    layout : str, default "pad"
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(n,)``, dtype uint8, values in ``[1, 2]`` for ``"scalar"``
+        and ``[2, 3]`` for ``"vq"``.
+
+    Examples
+    --------
+    >>> import numpy as np, rhtann
+    >>> x = np.zeros((2, 256), dtype="float32"); x[0, 0] = 1.0
+    >>> x[1] = np.random.default_rng(0).standard_normal(256)
+    >>> rhtann.choose_rounds(x).tolist()
+    [2, 1]
+    """
+    check_target(target)
+    thr = check_threshold(threshold)
+    if rht is None:
+        x = as_matrix(x, "x", None)
+        rht = RHT(x.shape[1], seed=seed, layout=layout)
+    elif not isinstance(rht, RHT):
+        raise TypeError(f"rht must be an rhtann.RHT or None; got {type(rht).__name__}")
+    else:
+        x = as_matrix(x, "x", rht.d_in)
+    return rounds_per_vector(x, rht.layout_, rht.signs_, target, thr)
+
+
+__all__ = ["RHT", "choose_rounds"]

@@ -8,18 +8,17 @@ import pytest
 from scipy import stats
 
 import rhtann
-from rhtann._keep import (
-    AUTO_MAX_SPREAD,
+from rhtann.layouts import LAYOUTS, make_layout
+from rhtann.layouts.auto import AUTO_MAX_SPREAD, auto_choice
+from rhtann.layouts.keep import (
     KeepLayout,
-    auto_choice,
     fixed_permutation,
     keep_mode,
     variance_spread,
     window_order,
 )
-from rhtann._pad import PadLayout
-from rhtann._signs import sign_vectors
-from rhtann.layouts import LAYOUTS, make_layout
+from rhtann.layouts.pad import PadLayout
+from rhtann.signs import sign_vectors
 
 # d = 2 .. 2100: every d up to 260, then every 7th (all residues mod 4 and
 # mod 8 occur), plus the bench dimensions and the ends of the range.

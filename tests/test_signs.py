@@ -2,7 +2,7 @@ import faiss
 import numpy as np
 import pytest
 
-from rhtann._signs import sign_vectors, splitmix64
+from rhtann.signs import sign_vectors, splitmix64
 
 
 def test_splitmix64_known_values():

@@ -243,7 +243,7 @@ def test_save_load_and_pickle(rounds, tmp_path, rng):
 
 
 def test_load_rejects_tampered_signs(tmp_path):
-    from rhtann import _fileformat
+    from rhtann import io as _fileformat
 
     rht = rhtann.RHT(16, rounds=1, seed=5)
     signs = rht.signs.copy()
@@ -258,13 +258,13 @@ def test_load_rejects_tampered_signs(tmp_path):
 
 
 def test_resolved_layout_is_saved_and_checked(tmp_path):
-    from rhtann import _fileformat
+    from rhtann import io as _fileformat
 
     rht = rhtann.RHT(100, rounds=2, layout="auto")
-    assert rht.layout_.startswith(("KeepLayout", "PadLayout"))
-    assert rhtann.RHT(128, layout="auto").layout_ == "PadLayout(d=128, d_out=128)"
+    assert repr(rht.layout_).startswith(("KeepLayout", "PadLayout"))
+    assert repr(rhtann.RHT(128, layout="auto").layout_) == "PadLayout(d=128, d_out=128)"
     state = rht._state()
-    assert state["layout_resolved"] == rht.layout_
+    assert state["layout_resolved"] == repr(rht.layout_)
     state["layout_resolved"] = "PadLayout(d=100, d_out=128)"
     path = tmp_path / "t.rht"
     _fileformat.write_container(path, "RHT", state, {"signs": rht.signs.tobytes()})
@@ -299,7 +299,7 @@ def test_multi_block_tiles_equal_reference(d, n, rounds, rng):
     # p >= 512: 16-row tiles cut into blocks of 256 coordinates; partial
     # tiles, d % 16 != 0, whole zero blocks of padding (d = 2100 -> 4096) and
     # a block axis longer than one radix-16 pass (p = 8192)
-    from rhtann._pad import blocked
+    from rhtann.layouts.pad import blocked
 
     x = rng.standard_normal((n, d))
     rht = rhtann.RHT(d, rounds=rounds, seed=5)
@@ -350,7 +350,7 @@ def test_moment_sums_fused_into_the_first_round(d, n, rng):
     x[0] = 0.0
     rht = rhtann.RHT(d, rounds=2, seed=4)
     sums = np.zeros((2, n), np.float32)
-    y, bad = rht._layout.forward(x, rht.signs, 2, moments=sums)
+    y, bad = rht.layout_.forward(x, rht.signs, 2, moments=sums)
     assert not bad
     np.testing.assert_array_equal(y, rht.apply(x))
     x64 = x.astype(np.float64)
@@ -361,7 +361,7 @@ def test_moment_sums_fused_into_the_first_round(d, n, rng):
 @pytest.mark.parametrize("target", ["scalar", "vq"])
 def test_adaptive_counts_equal_choose_rounds(target, rng):
     from rhtann import synthetic
-    from rhtann.moments import DEFAULT_THRESHOLD
+    from rhtann.rounds import DEFAULT_THRESHOLD
 
     d = 200
     rht = rhtann.RHT(d, seed=3, target=target)
@@ -388,7 +388,7 @@ def test_adaptive_counts_equal_choose_rounds(target, rng):
 def test_large_outputs_streamed_equal_cached_stores(rng):
     # outputs of >= 8 MiB with 64-byte aligned rows are written with
     # non-temporal stores; any other output with ordinary ones
-    from rhtann._pad import STREAM_BYTES, empty_aligned, streams
+    from rhtann.layouts.output import STREAM_BYTES, empty_aligned, streams
 
     d, n = 1000, 2100  # d_out = 1024: 2100 rows are 8.4 MiB
     rht = rhtann.RHT(d, rounds=3, seed=2)
@@ -412,14 +412,14 @@ def test_large_outputs_streamed_equal_cached_stores(rng):
 def test_streamed_float64_matrix():
     # matrix() runs the float64 kernel; at d = 1100 (d_out = 2048) its output
     # is 18 MB, so it is written with non-temporal stores
-    from rhtann._pad import streams
+    from rhtann.layouts.output import streams
 
     rht = rhtann.RHT(1100, rounds=3, seed=6)
     a = rht.matrix()
     eye = np.eye(1100)
     plain = np.empty((1100 * 2048 + 1,))[1:].reshape(1100, 2048)  # unaligned: cached stores
     assert not streams(plain)
-    ref, bad = rht._layout.forward(eye, rht.signs.astype(np.float64), 3, out=plain)
+    ref, bad = rht.layout_.forward(eye, rht.signs.astype(np.float64), 3, out=plain)
     assert not bad
     np.testing.assert_array_equal(a, ref.T)
     np.testing.assert_allclose(a.T @ a, np.eye(1100), atol=1e-12)

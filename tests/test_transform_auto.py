@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 import rhtann
+from rhtann import rounds as rounds_module
 from rhtann import synthetic as syn
-from rhtann import transform as transform_module
 
 URR_DRIVE = np.pi / 2 - 1  # 1-bit unbiased DRIVE vNMSE under a uniform random rotation
 
@@ -199,7 +199,7 @@ def test_auto_report_contents():
     rep = rht.auto_report_
     assert rep["n_rounds"] == rht.n_rounds == 2
     assert rep["target"] == "scalar" and rep["threshold"] == 8.0
-    assert rep["pass_fraction"] == transform_module.AUTO_PASS_FRACTION
+    assert rep["pass_fraction"] == rounds_module.AUTO_PASS_FRACTION
     assert rep["n_sample"] == rep["n_total"] == 100
     assert rep["fraction_needing"] == {"1": 0.9, "2": 0.1}
     assert rep["quantiles"] == [0.5, 0.9, 0.99, 1.0]
@@ -212,7 +212,7 @@ def test_auto_report_contents():
 
 
 def test_auto_samples_large_training_sets(monkeypatch):
-    monkeypatch.setattr(transform_module, "AUTO_SAMPLE", 50)
+    monkeypatch.setattr(rounds_module, "AUTO_SAMPLE", 50)
     x = syn.gaussian(400, 32, 0)
     rht = rhtann.RHT(32, rounds="auto", seed=4).train(x)
     assert rht.auto_report_["n_sample"] == 50 and rht.auto_report_["n_total"] == 400
@@ -245,7 +245,7 @@ def test_auto_persistence(tmp_path):
 
 
 def test_load_rejects_inconsistent_round_state(tmp_path):
-    from rhtann import _fileformat
+    from rhtann import io as _fileformat
 
     rht = rhtann.RHT(16, rounds=2)
     path = tmp_path / "t.rht"
@@ -312,14 +312,14 @@ def test_adaptive_threshold_is_the_transforms():
     assert (rhtann.RHT(d, threshold=2).apply_adaptive(x)[1] == 2).all()
 
 
-def test_reverse_adaptive_checks_k():
+def test_reverse_adaptive_checks_counts():
     rht = rhtann.RHT(16)
     y = np.zeros((3, 16), dtype=np.float32)
-    with pytest.raises(ValueError, match=r"k must be an integer array of shape \(3,\)"):
+    with pytest.raises(ValueError, match=r"counts must be an integer array of shape \(3,\)"):
         rht.reverse_adaptive(y, np.ones(2, dtype=np.uint8))
-    with pytest.raises(ValueError, match="k must be an integer array"):
+    with pytest.raises(ValueError, match="counts must be an integer array"):
         rht.reverse_adaptive(y, np.ones(3))
-    with pytest.raises(ValueError, match=r"k must hold values in 1..3; got values in 0..1"):
+    with pytest.raises(ValueError, match=r"counts must hold values in 1..3; got values in 0..1"):
         rht.reverse_adaptive(y, np.array([0, 1, 1]))
     with pytest.raises(ValueError, match=r"y must have shape \(n, 16\)"):
         rht.reverse_adaptive(np.zeros((3, 8)), np.ones(3, dtype=np.uint8))

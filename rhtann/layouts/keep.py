@@ -1,4 +1,4 @@
-"""The dimension-preserving layout (``"keep"``) and the ``"auto"`` rule.
+"""The dimension-preserving layout (``"keep"``).
 
 ``KeepLayout(d)`` has ``d_out == d`` for every ``d``. In every mode, each round
 after the first starts with a fixed pseudo-random permutation of the ``d``
@@ -48,11 +48,8 @@ round mixes the coordinates depends on ``d``:
     after one round and shrinks quickly with more rounds; sampled quality is
     measured by ``bench/layout_quality.py``.
 
-``auto_layout(d)`` picks, per ``d``: the padded layout for powers of two
-(which makes ``"auto"`` equal to ``faiss.HadamardRotation`` there), the
-keep layout when ``d`` has a Hadamard plan, the keep layout in the windows
-mode when its two-round variance spread is at most :data:`AUTO_MAX_SPREAD`,
-and the padded layout otherwise.
+The ``"auto"`` rule that chooses between this layout and padding is in
+:mod:`rhtann.layouts.auto`.
 """
 
 from __future__ import annotations
@@ -62,10 +59,13 @@ from functools import cache
 
 import numpy as np
 
-from . import _hadamard, _kernels_keep
-from ._pad import PadLayout
-from ._signs import splitmix64
-from ._threads import get_num_threads
+from ..kernels import keep as _kernels_keep
+from ..kernels.moments import square_sums
+from ..kernels.threads import get_num_threads
+from ..signs import splitmix64
+from . import hadamard as _hadamard
+from .base import Layout
+from .output import empty_output
 
 #: Fraction of ``d`` a window may leave out when a cheaper window order exists.
 WINDOW_SLACK = 1.0 / 16.0
@@ -73,8 +73,6 @@ WINDOW_SLACK = 1.0 / 16.0
 PERM_SEED = 0x6B656570  # "keep"
 #: Batches of fewer tiles than this run on one thread (no thread launch).
 SERIAL_TILES = 4
-#: Largest two-round variance spread for which ``auto`` keeps the dimension.
-AUTO_MAX_SPREAD = 0.01
 
 
 def _is_pow2(n: int) -> bool:
@@ -133,7 +131,7 @@ def keep_mode(d: int) -> str:
     return "windows"
 
 
-class KeepLayout:
+class KeepLayout(Layout):
     """Dimension-preserving layout: ``d_out == d`` for every ``d``.
 
     Parameters
@@ -218,31 +216,27 @@ class KeepLayout:
         return np.ascontiguousarray(signs, dtype=dtype)
 
     def forward(
-        self, x: np.ndarray, signs: np.ndarray, rounds: int, first: int = 0
+        self,
+        x: np.ndarray,
+        signs: np.ndarray,
+        rounds: int,
+        *,
+        first: int = 0,
+        out: np.ndarray | None = None,
+        moments: np.ndarray | None = None,
     ) -> tuple[np.ndarray, bool]:
-        """Apply rounds ``first .. first + rounds - 1`` to the rows of ``x``.
+        """See :meth:`rhtann.layouts.base.Layout.forward`.
 
-        Parameters
-        ----------
-        x : ndarray, shape (n, d), C-contiguous float32 or float64
-            Input rows (already carried through rounds ``0 .. first - 1``
-            when ``first > 0``); not modified.
-        signs : ndarray, shape (>= first + rounds, sign_length)
-            Sign vector of each round; converted to the dtype of ``x``.
-        rounds : int
-            Number of rounds to apply.
-        first : int, default 0
-            Global index of the first round to apply.
-
-        Returns
-        -------
-        y : ndarray, shape (n, d), dtype of ``x``
-        bad : bool
-            True when ``x`` held a NaN or an infinity.
+        ``signs`` is converted to the dtype of ``x`` when it differs. The
+        sums of ``moments`` take one extra pass over ``x`` (the keep kernels
+        do not fuse them).
         """
         dtype = x.dtype
         signs = self._signs_as(signs, dtype)
-        out = np.empty((x.shape[0], self.d), dtype=dtype)
+        if moments is not None:
+            square_sums(x, moments)
+        if out is None:
+            out = empty_output((x.shape[0], self.d), dtype)
         scratch, scratch2, tmp, bad = self._buffers(x.shape[0], dtype)
         kernel = _kernels_keep.keep_forward if bad.size > 1 else _kernels_keep.keep_forward_serial
         kernel(
@@ -252,25 +246,14 @@ class KeepLayout:
         )
         return out, bool(bad.any())
 
-    def inverse(self, y: np.ndarray, signs: np.ndarray, rounds: int) -> tuple[np.ndarray, bool]:
-        """Invert rounds ``0 .. rounds - 1``.
-
-        Parameters
-        ----------
-        y : ndarray, shape (n, d), C-contiguous float32 or float64
-        signs : ndarray, shape (>= rounds, sign_length)
-        rounds : int
-
-        Returns
-        -------
-        x : ndarray, shape (n, d), dtype of ``y``
-            The exact preimage (the transform is orthogonal and square).
-        bad : bool
-            True when ``y`` held a NaN or an infinity.
-        """
+    def inverse(
+        self, y: np.ndarray, signs: np.ndarray, rounds: int, *, out: np.ndarray | None = None
+    ) -> tuple[np.ndarray, bool]:
+        """See :meth:`rhtann.layouts.base.Layout.inverse`; the preimage is always exact (square)."""
         dtype = y.dtype
         signs = self._signs_as(signs, dtype)
-        out = np.empty((y.shape[0], self.d), dtype=dtype)
+        if out is None:
+            out = empty_output((y.shape[0], self.d), dtype)
         scratch, scratch2, tmp, bad = self._buffers(y.shape[0], dtype)
         kernel = _kernels_keep.keep_inverse if bad.size > 1 else _kernels_keep.keep_inverse_serial
         kernel(
@@ -322,23 +305,3 @@ def variance_spread(d: int, rounds: int) -> float:
         for lo in (0, d - h, 0):
             p[lo : lo + h] = p[lo : lo + h].mean(axis=0)
     return float(np.abs(d * p - 1.0).max())
-
-
-def auto_choice(d: int) -> str:
-    """Name of the layout ``"auto"`` uses for dimension ``d``: ``"pad"`` or ``"keep"``.
-
-    ``"pad"`` for powers of two; ``"keep"`` when ``d`` has a Hadamard plan;
-    ``"keep"`` in the windows mode when :func:`variance_spread` after two
-    rounds is at most :data:`AUTO_MAX_SPREAD`; ``"pad"`` otherwise.
-    """
-    mode = keep_mode(d)
-    if mode == "sylvester":
-        return "pad"
-    if mode == "hadamard" or variance_spread(d, 2) <= AUTO_MAX_SPREAD:
-        return "keep"
-    return "pad"
-
-
-def auto_layout(d: int):
-    """The layout ``"auto"`` builds for dimension ``d`` (see :func:`auto_choice`)."""
-    return KeepLayout(d) if auto_choice(d) == "keep" else PadLayout(d)

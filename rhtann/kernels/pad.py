@@ -35,7 +35,7 @@ from __future__ import annotations
 
 from numba import njit, prange
 
-from ._simd import (
+from .simd import (
     BLOCK,
     butterfly2,
     butterfly2_signed,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rhtann import _hadamard as hd
-from rhtann._keep import KeepLayout
+from rhtann.layouts import hadamard as hd
+from rhtann.layouts.keep import KeepLayout
 
 
 def is_hadamard(h: np.ndarray) -> bool:

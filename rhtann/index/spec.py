@@ -12,7 +12,9 @@ Examples: ``"RHT,SQ4"`` (3 rounds, padded: the transform equals faiss's
 ``"RHT3pad,HNSW32,SQtqmse4"``, ``"RHT1keep,RaBitQ"``. A spec without the
 token (``"SQ4"``, ``"HR,SQ4"``, ``"RR,PQ16"``) is a plain faiss index.
 
-The faiss part is checked by building it with ``faiss.index_factory``, so
+This module is the only parser of spec strings in rhtann (the benchmark
+harness imports it too). The faiss part is checked by building it with
+``faiss.index_factory`` (:func:`rhtann.index.faiss_glue.build_faiss`), so
 every token faiss knows is accepted and every other one is reported with the
 spec that contained it.
 """
@@ -30,16 +32,9 @@ LAYOUT_WORDS = ("pad", "keep", "auto")
 
 _TOKEN = re.compile(r"^RHT(?P<rounds>[0-9]+|auto)?(?P<layout>[A-Za-z]+)?$")
 
-METRICS = ("l2", "ip", "cosine")
-_METRIC_ALIASES = {
-    "l2": "l2",
-    "euclidean": "l2",
-    "ip": "ip",
-    "inner_product": "ip",
-    "dot": "ip",
-    "cosine": "cosine",
-    "angular": "cosine",
-}
+# faiss tokens of product, additive and vector quantizers: their codebooks want
+# nearly uncorrelated coordinates, hence the "vq" round target.
+_VQ_TOKENS = re.compile(r"(^|[,_(])(PQ|OPQ|RQ|LSQ|PRQ|PLSQ|IMI|Residual|ITQ)", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -139,42 +134,21 @@ def parse_spec(spec: str) -> Spec:
     return Spec(text, True, rounds, layout, rest)
 
 
-def parse_metric(metric: str) -> str:
-    """Return the canonical metric name (``"l2"``, ``"ip"`` or ``"cosine"``).
+def default_target(faiss_key: str) -> str:
+    """Round target a faiss key implies.
 
-    ``"angular"`` (ann-benchmarks' name) is accepted as ``"cosine"``,
-    ``"euclidean"`` as ``"l2"``, ``"inner_product"`` and ``"dot"`` as ``"ip"``.
+    ``"vq"`` when the key holds a product, additive or vector quantizer (PQ,
+    OPQ, RQ, LSQ...), else ``"scalar"``.
     """
-    if not isinstance(metric, str) or metric.lower() not in _METRIC_ALIASES:
-        raise ValueError(
-            f"metric must be one of {METRICS} (or 'angular', 'euclidean', 'dot'); got {metric!r}"
-        )
-    return _METRIC_ALIASES[metric.lower()]
+    return "vq" if _VQ_TOKENS.search(faiss_key) else "scalar"
 
 
-def faiss_metric(metric: str) -> int:
-    """faiss metric constant for a canonical metric name."""
-    import faiss
-
-    return faiss.METRIC_L2 if metric == "l2" else faiss.METRIC_INNER_PRODUCT
-
-
-def _strip_faiss_location(msg: str) -> str:
-    """Drop faiss's "Error in <C++ signature> at <file>:<line>: " prefix."""
-    msg = msg.strip().splitlines()[0] if msg.strip() else ""
-    return re.sub(r"^Error in .*? at \S+:\d+: ", "", msg)
-
-
-def build_faiss(d: int, key: str, metric: str, spec: str):
-    """``faiss.index_factory(d, key, metric)`` with a clear error for bad keys."""
-    import faiss
-
-    try:
-        return faiss.index_factory(d, key, faiss_metric(metric))
-    except RuntimeError as exc:
-        first = _strip_faiss_location(str(exc))
-        raise ValueError(
-            f"faiss cannot build {key!r} (from spec {spec!r}) at d={d}: {first}. "
-            "Check the faiss index_factory tokens (e.g. SQ4, PQ16, IVF256,SQ8, "
-            "HNSW32, RaBitQ, EDEN4)"
-        ) from None
+__all__ = [
+    "DEFAULT_LAYOUT",
+    "DEFAULT_ROUNDS",
+    "LAYOUT_WORDS",
+    "ROUNDS_WORDS",
+    "Spec",
+    "default_target",
+    "parse_spec",
+]

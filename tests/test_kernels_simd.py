@@ -7,7 +7,7 @@ import pytest
 from numba import njit
 from scipy.linalg import hadamard
 
-from rhtann._simd import (
+from rhtann.kernels.simd import (
     butterfly2,
     butterfly4_signed,
     butterfly8,

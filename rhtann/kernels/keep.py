@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from numba import njit, prange
 
-from ._kernels import _tile_load, _tile_store
+from .pad import _tile_load, _tile_store
 
 #: Rows transformed together.
 TILE = 16

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import rhtann
-from rhtann._spec import DEFAULT_LAYOUT, DEFAULT_ROUNDS, parse_metric, parse_spec
+from rhtann.index.spec import DEFAULT_LAYOUT, DEFAULT_ROUNDS, parse_spec
 
 
 @pytest.mark.parametrize(
@@ -76,18 +76,3 @@ def test_faiss_constraint_error_is_readable():
     with pytest.raises(ValueError, match=r"multiple of the number of subquantizers") as info:
         rhtann.Index(64, "RHT,PQ17")
     assert "index_factory.cpp" not in str(info.value) and "Error in" not in str(info.value)
-
-
-@pytest.mark.parametrize(
-    "name, canonical",
-    [("l2", "l2"), ("L2", "l2"), ("euclidean", "l2"), ("ip", "ip"), ("dot", "ip"),
-     ("cosine", "cosine"), ("angular", "cosine")],
-)
-def test_metric_names(name, canonical):
-    assert parse_metric(name) == canonical
-
-
-@pytest.mark.parametrize("metric", ["manhattan", "", None, 1])
-def test_bad_metric(metric):
-    with pytest.raises(ValueError, match="metric must be one of"):
-        parse_metric(metric)

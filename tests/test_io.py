@@ -2,7 +2,7 @@ import struct
 
 import pytest
 
-from rhtann._fileformat import (
+from rhtann.io import (
     FORMAT_VERSION,
     MAGIC,
     FormatError,

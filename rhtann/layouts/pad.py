@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import faiss
 import numpy as np
 
-from . import _kernels
-from ._threads import get_num_threads
+from ..kernels import pad as _kernels
+from ..kernels.threads import get_num_threads
+from .base import Layout
+from .output import empty_output, streams
 
 #: Below this many rows the serial row kernel is used (no thread launch).
 SMALL_BATCH = 8
@@ -37,10 +40,9 @@ def tile_plan(n: int, p: int, threads: int) -> tuple[int, int]:
 def blocked(p: int) -> bool:
     """Whether rows of ``p`` coordinates are cut into several blocks per tile.
 
-    From ``p = 512`` on (two blocks or more), 16-row tiles cut into L1-sized
-    blocks of 256 coordinates beat 64-row tiles: 1.05-1.5x at ``p = 512`` and
-    ``1024``, 1.2-1.3x at ``2048``, 2x at ``4096`` on the development machine
-    (``bench/RESULTS.md``).
+    From two blocks on (``p >= 2 * BLOCK_ROWS``), 16-row tiles cut into
+    L1-sized blocks are used instead of 64-row tiles; the speed comparison
+    that set this boundary is in ``bench/results/``.
     """
     return p >= 2 * _kernels.BLOCK_ROWS
 
@@ -63,43 +65,12 @@ def scratch_for(n: int, p: int, threads: int, dtype) -> tuple[np.ndarray, int]:
     return np.empty((nch, p // br, br * stride + _kernels.BLOCK_PAD), dtype=dtype), tw
 
 
-#: Outputs of at least this many bytes are written with non-temporal stores
-#: when their rows are 64-byte aligned: they would not stay in cache anyway,
-#: and bypassing it saves reading every output line before writing it.
-STREAM_BYTES = 8 * 2**20
-
-
-def empty_aligned(shape: tuple[int, int], dtype) -> np.ndarray:
-    """An uninitialized C-contiguous array whose data starts on a 64-byte boundary."""
-    dtype = np.dtype(dtype)
-    nbytes = shape[0] * shape[1] * dtype.itemsize
-    raw = np.empty(nbytes + 64, dtype=np.uint8)
-    offset = -raw.__array_interface__["data"][0] % 64
-    return raw[offset : offset + nbytes].view(dtype).reshape(shape)
-
-
-def empty_output(shape: tuple[int, int], dtype) -> np.ndarray:
-    """A new output array: 64-byte aligned when it is large enough to be streamed."""
-    if shape[0] * shape[1] * np.dtype(dtype).itemsize >= STREAM_BYTES:
-        return empty_aligned(shape, dtype)
-    return np.empty(shape, dtype=dtype)
-
-
-def streams(out: np.ndarray) -> bool:
-    """Whether the kernels may write ``out`` (2-D, C-contiguous) with non-temporal stores."""
-    return (
-        out.nbytes >= STREAM_BYTES
-        and out.__array_interface__["data"][0] % 64 == 0
-        and (out.shape[1] * out.itemsize) % 64 == 0
-    )
-
-
 def next_pow2(d: int) -> int:
     """Smallest power of two >= ``d`` (1 for ``d <= 1``)."""
     return 1 << max(int(d) - 1, 0).bit_length()
 
 
-class PadLayout:
+class PadLayout(Layout):
     """Zero padding to the next power of two.
 
     Parameters
@@ -127,35 +98,15 @@ class PadLayout:
         x: np.ndarray,
         signs: np.ndarray,
         rounds: int,
+        *,
         first: int = 0,
         out: np.ndarray | None = None,
         moments: np.ndarray | None = None,
     ) -> tuple[np.ndarray, bool]:
-        """Apply rounds ``first .. first + rounds - 1`` to the rows of ``x``.
+        """See :meth:`rhtann.layouts.base.Layout.forward`.
 
-        Parameters
-        ----------
-        x : ndarray, C-contiguous float32 or float64
-            Shape ``(n, d)`` when ``first == 0``; shape ``(n, d_out)`` (rows
-            already carried through rounds ``0 .. first - 1``) otherwise.
-        signs : ndarray, shape (>= first + rounds, d_out), same dtype as ``x``
-        rounds : int
-            Number of rounds to apply.
-        first : int, default 0
-            Index of the first round to apply.
-        out : ndarray, shape (n, d_out), dtype of ``x``, C-contiguous, optional
-            Output buffer (allocated when None).
-        moments : ndarray, shape (2, n), dtype of ``x``, zeroed, optional
-            Receives each input row's sum of squares and sum of fourth powers,
-            computed while the rows are read (used by :meth:`RHT.apply_adaptive`).
-            A NaN or infinity in ``x`` then shows in these sums, and ``bad``
-            may be False: the caller checks them.
-
-        Returns
-        -------
-        y : ndarray, shape (n, d_out), dtype of ``x``
-        bad : bool
-            True when ``x`` held a NaN or an infinity.
+        The sums of ``moments`` are accumulated while the first round loads
+        the rows, so asking for them costs no extra pass.
         """
         if first:
             signs = signs[first : first + rounds]
@@ -173,20 +124,17 @@ class PadLayout:
         _kernels.rht_forward_tiled(x, signs, rounds, scale, out, scratch, tw, bad, moments, streams(out))
         return out, bool(bad.any())
 
-    def inverse(self, y: np.ndarray, signs: np.ndarray, rounds: int) -> tuple[np.ndarray, bool]:
-        """Invert ``rounds`` rounds; rows of ``y`` have ``d_out`` entries.
+    def inverse(
+        self, y: np.ndarray, signs: np.ndarray, rounds: int, *, out: np.ndarray | None = None
+    ) -> tuple[np.ndarray, bool]:
+        """See :meth:`rhtann.layouts.base.Layout.inverse`.
 
-        Returns
-        -------
-        x : ndarray, shape (n, d), dtype of ``y``
-            For ``y`` in the range of the forward map this is the exact
-            preimage; otherwise it is the least-squares preimage (the
-            orthogonal projection, then truncation of the padding).
-        bad : bool
-            True when ``y`` held a NaN or an infinity.
+        For ``y`` outside the range of the forward map the result is the
+        orthogonal projection onto it, then truncation of the padding.
         """
         n = y.shape[0]
-        out = empty_output((n, self.d), y.dtype)
+        if out is None:
+            out = empty_output((n, self.d), y.dtype)
         scale = y.dtype.type(self.scale(rounds))
         if n < SMALL_BATCH:
             work = np.empty(self.d_out, dtype=y.dtype)
@@ -199,9 +147,7 @@ class PadLayout:
         return out, bool(bad.any())
 
     def native_faiss(self, seed: int, rounds: int):
-        """The native faiss transform equal to this layout, or None."""
-        import faiss
-
+        """``faiss.HadamardRotation(d, seed)`` for 3 rounds and ``seed < 2**32``; None otherwise."""
         if rounds == 3 and 0 <= seed < 2**32:
             return faiss.HadamardRotation(self.d, int(seed))
         return None

@@ -1,4 +1,4 @@
-"""rhtann.sq: numba scalar-quantizer codes, byte for byte those of faiss."""
+"""rhtann.index.encoders: numba scalar-quantizer codes, byte for byte those of faiss."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 import rhtann
-from rhtann.sq import CodeAppender, SQEncoder
+from rhtann.index.encoders import SQEncoder
+from rhtann.index.faiss_glue import CodeAppender
 
 QTYPES = ["QT_8bit", "QT_4bit", "QT_8bit_uniform", "QT_4bit_uniform"]
 

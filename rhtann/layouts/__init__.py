@@ -13,30 +13,47 @@ holds the signs and the round count and delegates the work here.
     (Paley cores, Kronecker products, Sylvester factor) when one is built,
     otherwise three overlapping Hadamard windows per round; a fixed
     permutation of the coordinates precedes every round after the first
-    (see :mod:`rhtann._keep`).
+    (see :mod:`rhtann.layouts.keep`).
 ``"auto"``
     Per ``d``: ``"pad"`` for powers of two (so it equals
     ``faiss.HadamardRotation`` there), ``"keep"`` wherever its quality
     matches the padded layout's, ``"pad"`` otherwise (see
-    :func:`rhtann._keep.auto_choice`).
+    :func:`rhtann.layouts.auto.auto_choice`).
+
+Every layout implements :class:`rhtann.layouts.base.Layout`; where outputs
+are allocated and when they are streamed is decided in
+:mod:`rhtann.layouts.output`.
 """
 
 from __future__ import annotations
 
-from ._keep import KeepLayout, auto_choice, auto_layout
-from ._pad import PadLayout, next_pow2
+from collections.abc import Callable
 
-LAYOUTS = {"pad": PadLayout, "keep": KeepLayout, "auto": auto_layout}
+from .auto import AUTO_MAX_SPREAD, auto_choice, auto_layout
+from .base import Layout
+from .keep import KeepLayout
+from .pad import PadLayout, next_pow2
+
+#: Layout name -> builder taking ``d``.
+LAYOUTS: dict[str, Callable[[int], Layout]] = {"pad": PadLayout, "keep": KeepLayout, "auto": auto_layout}
 
 
-def make_layout(name: str, d: int):
-    """Build the layout called ``name`` for dimension ``d``."""
-    if name not in LAYOUTS:
+def make_layout(name: str, d: int) -> Layout:
+    """Build the layout called ``name`` for dimension ``d``.
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is not a key of :data:`LAYOUTS`.
+    """
+    if not isinstance(name, str) or name not in LAYOUTS:
         raise ValueError(f"layout must be one of {sorted(LAYOUTS)}; got {name!r}")
     return LAYOUTS[name](d)
 
 __all__ = [
+    "AUTO_MAX_SPREAD",
     "LAYOUTS",
+    "Layout",
     "KeepLayout",
     "PadLayout",
     "auto_choice",

@@ -1,0 +1,29 @@
+"""Indexes: a randomized Hadamard rotation in front of faiss.
+
+Modules
+-------
+spec
+    The spec grammar (``"RHT2keep,IVF256,SQ8"``): the only parser of spec strings.
+metric
+    Metric names, aliases and the cosine normalization.
+faiss_glue
+    Every faiss internal: building, walking, code bytes, ids, search
+    parameters, reconstruct/remove, storage appends, export, repair_orthonormal.
+encoders
+    The encoder interface and registry; rhtann kernels writing faiss's codes.
+core
+    :class:`Index`: validate once, rotate, then encode or hand to faiss.
+factory
+    :func:`index_factory` and :func:`wrap`.
+adaptive
+    :class:`AdaptiveIndex`: per-vector round counts, one sub-index per level.
+"""
+
+from __future__ import annotations
+
+from .adaptive import AdaptiveIndex
+from .core import Index
+from .factory import index_factory, wrap
+from .faiss_glue import code_bytes, repair_orthonormal
+
+__all__ = ["AdaptiveIndex", "Index", "code_bytes", "index_factory", "repair_orthonormal", "wrap"]

@@ -1,0 +1,73 @@
+"""One thread setting for rhtann's kernels and faiss (OpenMP).
+
+Everything in rhtann that sets a thread count goes through this module: the
+process-wide :func:`set_num_threads` and the per-call :func:`thread_scope`
+that :class:`rhtann.Index` uses for its ``threads`` parameter.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+
+import faiss
+
+from ._validation import check_int
+from .kernels import threads as _kernel_threads
+
+
+def get_num_threads() -> int:
+    """Return the number of threads rhtann's kernels use."""
+    return _kernel_threads.get_num_threads()
+
+
+def check_threads(threads: object, name: str = "threads") -> int:
+    """Return ``threads`` as an int in ``[1, NUMBA_NUM_THREADS]`` or raise naming ``name``."""
+    return check_int(threads, name, 1, _kernel_threads.max_threads())
+
+
+def set_num_threads(threads: int) -> None:
+    """Set the thread count of rhtann's kernels and of faiss (OpenMP).
+
+    Parameters
+    ----------
+    threads : int
+        At least 1 and at most ``numba.config.NUMBA_NUM_THREADS`` (the number
+        of cores unless the environment variable says otherwise).
+    """
+    threads = check_threads(threads)
+    _kernel_threads.set_num_threads(threads)
+    faiss.omp_set_num_threads(threads)
+
+
+@contextlib.contextmanager
+def thread_scope(threads: int | None) -> Iterator[None]:
+    """Run the body with ``threads`` kernel and faiss threads, then restore both.
+
+    ``threads=None`` leaves the process-wide setting alone. The value must
+    already be checked (:func:`check_threads`).
+    """
+    if threads is None:
+        yield
+        return
+    old_kernels = _kernel_threads.get_num_threads()
+    old_omp = faiss.omp_get_max_threads()
+    _kernel_threads.set_num_threads(threads)
+    faiss.omp_set_num_threads(threads)
+    try:
+        yield
+    finally:
+        _kernel_threads.set_num_threads(old_kernels)
+        faiss.omp_set_num_threads(old_omp)
+
+
+def default_threads() -> int:
+    """Number of cores available to this process."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        return os.cpu_count() or 1
+
+
+__all__ = ["check_threads", "default_threads", "get_num_threads", "set_num_threads", "thread_scope"]
