@@ -7,7 +7,7 @@ from numbers import Integral
 
 import numpy as np
 
-from .. import _fileformat
+from .. import io as _fileformat
 from .._validation import as_matrix, check_int
 from ..codecs.base import Codec
 from ..codecs.lloydmax import TQ, parse_token
@@ -44,12 +44,7 @@ def codec_from_state(meta: dict) -> Codec:
     name = str(meta.get("name", ""))
     if parse_token(name) is not None:
         return TQ.from_state(meta)
-    try:  # codecs registered by the registry module, when it exists
-        from ..codecs import registry  # type: ignore[attr-defined]
-
-        return registry.codec_from_state(meta)  # type: ignore[attr-defined]
-    except (ImportError, AttributeError):
-        raise ValueError(f"cannot rebuild codec {name!r} from a file") from None
+    raise ValueError(f"cannot rebuild codec {name!r} from a file (only TQ codecs are known here)")
 
 
 def check_rht(rht: object, d: int) -> RHT | None:

@@ -7,11 +7,12 @@ from typing import Any
 
 import numpy as np
 
-from .._threads import get_num_threads
 from .._validation import as_matrix
 from ..codecs.base import Codec
+from ..io import FormatError
 from ..kernels import scan as K
 from ..kernels.scan_simd import LANES
+from ..threads import get_num_threads
 from ..transform import RHT
 from . import _common as C
 
@@ -399,8 +400,6 @@ class CodecFlat:
     @classmethod
     def load(cls, path: str | os.PathLike) -> "CodecFlat":
         """Read an index written by :meth:`save` (validated; raises ``rhtann.FormatError``)."""
-        from .._fileformat import FormatError
-
         meta, blobs = C.read_file(path, cls.kind)
         try:
             obj = cls._from_meta(meta, blobs)

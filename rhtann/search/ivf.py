@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 from typing import Any
 
+import faiss
 import numpy as np
 
 from .._validation import as_matrix
 from ..codecs.base import Codec
+from ..io import FormatError
 from ..kernels import scan as K
 from ..kernels.scan_simd import LANES
 from ..transform import RHT
@@ -105,16 +107,12 @@ class CodecIVF:
         return C.prepare_vectors(x, name, self.d, self.metric, self.rht)
 
     def _make_quantizer(self) -> None:
-        import faiss
-
         q = faiss.IndexFlatL2(self.d_code) if self.metric == "l2" else faiss.IndexFlatIP(self.d_code)
         q.add(self.centroids)
         self._quantizer = q
 
     def train(self, x: Any) -> "CodecIVF":
         """Train the coarse quantizer and the codec on ``x`` (n, d), n >= nlist."""
-        import faiss
-
         xm = C.finite(as_matrix(x, "x", self.d), "x")
         if xm.shape[0] < self.nlist:
             raise ValueError(f"x must hold at least nlist={self.nlist} training vectors; got {xm.shape[0]}")
@@ -332,8 +330,6 @@ class CodecIVF:
     @classmethod
     def load(cls, path: str | os.PathLike) -> "CodecIVF":
         """Read an index written by :meth:`save` (validated; raises ``rhtann.FormatError``)."""
-        from .._fileformat import FormatError
-
         meta, blobs = C.read_file(path, cls.kind)
         try:
             rht = C.rht_from_state(meta["rht"], blobs.get("signs"))
