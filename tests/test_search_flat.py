@@ -137,3 +137,25 @@ def test_bad_inputs():
         idx.reconstruct([50])
     with pytest.raises(ValueError, match="ids"):
         idx.add(x, ids=np.arange(3))
+
+
+@pytest.mark.parametrize("m", [1, 9])
+def test_threads_over_blocks_and_queries_give_the_same_results(m):
+    import numba
+
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("needs 2 numba threads")
+    x, q = _data(n=3000, m=m)
+    idx = CodecFlat(40, "TQ4r12", rht=rhtann.RHT(40, rounds=2), metric="ip")
+    idx.train(x)
+    idx.add(x)
+    before = rhtann.get_num_threads()
+    try:
+        rhtann.set_num_threads(1)
+        D1, I1 = idx.search(q, 10)  # noqa: E741
+        rhtann.set_num_threads(2)
+        D2, I2 = idx.search(q, 10)  # noqa: E741
+    finally:
+        rhtann.set_num_threads(before)
+    np.testing.assert_array_equal(I1, I2)
+    np.testing.assert_array_equal(D1, D2)
