@@ -8,12 +8,45 @@ import pytest
 
 from rhtann.codecs.lloydmax import TQ
 from rhtann.kernels import scan as K
-from rhtann.kernels.scan_simd import LANES, fastscan_block
+from rhtann.kernels.scan_simd import LANES, QB, fastscan_block1, fastscan_block4
 
 
 @numba.njit
 def _block(codes, cbase, npairs, luts, lbase, sv, ev, vbase, a, b, thr, out):
-    return fastscan_block(codes, cbase, npairs, luts, lbase, sv, ev, vbase, a, b, thr, out)
+    """One query through fastscan_block1 (arrays to addresses); returns the mask."""
+    ab = np.array([a, b], dtype=np.float32)
+    t = np.array([thr], dtype=np.float32)
+    mk = np.zeros(1, dtype=np.uint32)
+    return fastscan_block1(
+        codes.ctypes.data + cbase,
+        npairs,
+        luts.ctypes.data + lbase,
+        0,
+        sv.ctypes.data + sv.itemsize * vbase,
+        1 if sv.itemsize == 2 else 0,
+        ev.ctypes.data + 4 * vbase,
+        ab.ctypes.data,
+        t.ctypes.data,
+        out.ctypes.data,
+        mk.ctypes.data,
+    )
+
+
+@numba.njit
+def _block4(codes, cbase, npairs, luts, lstride, sv, ev, vbase, ab, thr, out, masks):
+    return fastscan_block4(
+        codes.ctypes.data + cbase,
+        npairs,
+        luts.ctypes.data,
+        lstride,
+        sv.ctypes.data + 4 * vbase,
+        0,
+        ev.ctypes.data + 4 * vbase,
+        ab.ctypes.data,
+        thr.ctypes.data,
+        out.ctypes.data,
+        masks.ctypes.data,
+    )
 
 
 def _layout(codec, y):
@@ -63,12 +96,15 @@ def test_fastscan_block_matches_the_uint8_tables(d):
     )
     tab = lu[0].reshape(P, 2, 2, 16)[:, :, 0, :].astype(np.int64)  # (pair, half, value)
     for blk in range(nb):
-        mask = _block(il, blk * P * LANES, P, lu[0], 0, ones, zeros, blk * LANES, 1.0, 0.0, 1000.0, out)
+        _block(il, blk * P * LANES, P, lu[0], 0, ones, zeros, blk * LANES, 1.0, 0.0, -np.inf, out)
+        sums = out.copy()
         for j in range(LANES):
             r = rows[blk * LANES + j]
             expect = sum(tab[p, 0, r[p] & 15] + tab[p, 1, r[p] >> 4] for p in range(P))
-            assert out[j] == expect
-        assert mask == sum(1 << j for j in range(LANES) if out[j] > 1000.0)
+            assert sums[j] == expect
+        for thr in (np.median(sums), sums.max(), sums.max() - 1, 0.5):
+            mask = _block(il, blk * P * LANES, P, lu[0], 0, ones, zeros, blk * LANES, 1.0, 0.0, thr, out)
+            assert mask == sum(1 << j for j in range(LANES) if sums[j] > thr)
     # the affine map approximates the float inner products within the table rounding
     approx = a[0] * out + b[0]
     exact = (q @ c.decode(c.encode(y[32:64])).T)[0] / sv[32:64]
@@ -90,6 +126,31 @@ def test_fastscan_block_float16_scales():
     np.testing.assert_array_equal(out16, out32)
     for h in (0, 0x3C00, 0xC000, 0x0001, 0x7BFF):
         assert K.half_to_float(h) == float(np.array([h], np.uint16).view(np.float16)[0])
+
+
+def test_fastscan_block4_equals_four_single_queries():
+    rng = np.random.default_rng(7)
+    c = TQ(24, 4)
+    y = rng.standard_normal((32, 24)).astype(np.float32)
+    _, _, il, P, nb, sv, ev = _layout(c, y)
+    lut = c.nibble_luts(rng.standard_normal((QB, 24)).astype(np.float32))
+    lu = np.zeros((QB, P * 64), np.uint8)
+    a, b = np.zeros(QB, np.float32), np.zeros(QB, np.float32)
+    K.quantize_luts(lut, lu, a, b)
+    ab = np.stack([a, b], axis=1).reshape(-1).copy()
+    out4, masks = np.zeros(QB * LANES, np.float32), np.zeros(QB, np.uint32)
+    one = np.zeros(LANES, np.float32)
+    thr = np.full(QB, -np.inf, np.float32)
+    _block4(il, 0, P, lu.reshape(-1), P * 64, sv, ev, 0, ab, thr, out4, masks)
+    for t in range(QB):
+        _block(il, 0, P, lu[t], 0, sv, ev, 0, a[t], b[t], -np.inf, one)
+        np.testing.assert_array_equal(out4[t * LANES : (t + 1) * LANES], one)
+    thr = np.array([np.median(out4[t * LANES : (t + 1) * LANES]) for t in range(QB)], np.float32)
+    total = _block4(il, 0, P, lu.reshape(-1), P * 64, sv, ev, 0, ab, thr, out4, masks)
+    scores = [out4[t * LANES : (t + 1) * LANES] for t in range(QB)]
+    for t in range(QB):
+        assert masks[t] == sum(1 << j for j in range(LANES) if scores[t][j] > thr[t])
+    assert total == np.bitwise_or.reduce(masks)
 
 
 def test_heap_keeps_the_best():
@@ -124,7 +185,7 @@ def test_fastscan_then_rescore_equals_exact_topk(bits, extra):
     kk = 400 if bits == 1 else 100
     hs, hi = np.empty((m * 2, kk), np.float32), np.empty((m * 2, kk), np.int64)
     K.heap_reset(hs, hi)
-    K.fastscan_topk(il, P, nb, lu, a, b, sv, ev, 2, hs, hi, np.zeros((m * 2, LANES), np.float32))
+    K.fastscan_topk(il, P, nb, lu, a, b, sv, ev, 2, hs, hi)
     out_s, out_i = np.empty((m, k), np.float32), np.empty((m, k), np.int64)
     K.rescore_topk(
         il, P, lut, 1.0, sv, ev, hi.reshape(m, 2 * kk), k, out_s, out_i, q, ref, c.ref_delta, extra, bits

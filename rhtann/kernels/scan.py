@@ -30,7 +30,7 @@ import numpy as np
 from numba import prange, types
 from numba.extending import overload
 
-from .scan_simd import LANES, QB, fastscan_block, fastscan_block4
+from .scan_simd import LANES, QB, fastscan_block1, fastscan_block4
 
 #: Blocks of 32 codes scanned by every query of a batch before moving on (keeps them in cache).
 TILE = 128
@@ -142,7 +142,7 @@ def deinterleave(codes, P, pos, out):
 
 @numba.njit(**_OPTS)
 def quantize_luts(lut, out, a, b, top=127):
-    """uint8 tables for :func:`fastscan_block` from float tables.
+    """uint8 tables for the fast-scan intrinsics from float tables.
 
     Parameters
     ----------
@@ -154,8 +154,7 @@ def quantize_luts(lut, out, a, b, top=127):
         Receive the affine map: ``sum_m lut[i, m, c_m] ~= a[i] * S + b[i]``
         where ``S`` is the sum of the uint8 entries.
     top : int
-        Largest entry: 127 for :func:`fastscan_block4` (two entries are
-        added as bytes), up to 255 for :func:`fastscan_block`.
+        Largest entry, at most 127 (the scanners add two entries as bytes).
     """
     m, M, _ = lut.shape
     P = (M + 1) // 2
@@ -193,7 +192,7 @@ def quantize_luts(lut, out, a, b, top=127):
 
 
 @numba.njit(parallel=True, **_OPTS)
-def fastscan_topk(codes, P, nblocks, luts, a, b, sv, ev, chunks, hs, hi, scratch):
+def fastscan_topk(codes, P, nblocks, luts, a, b, sv, ev, chunks, hs, hi):
     """Approximate top candidates of every query by the uint8 fast scan.
 
     Parameters
@@ -209,36 +208,40 @@ def fastscan_topk(codes, P, nblocks, luts, a, b, sv, ev, chunks, hs, hi, scratch
         Parts the blocks are split into per query (threads over code blocks).
     hs, hi : heaps, shape (m * chunks, kk)
         Row ``i * chunks + c`` receives query ``i``'s best ``kk`` of chunk ``c``.
-    scratch : float32 (m * chunks, 32)
     """
     m = luts.shape[0]
     per = (nblocks + chunks - 1) // chunks
+    lflat = luts.reshape(luts.shape[0] * luts.shape[1])
+    ab = np.empty(2 * m, dtype=np.float32)
+    for i in range(m):
+        ab[2 * i] = a[i]
+        ab[2 * i + 1] = b[i]
+    scratch = np.empty((m * chunks, LANES + 2), dtype=np.float32)
     if chunks == 1:
         # batches: groups of QB queries share each load of the codes; tiles of blocks small
         # enough to stay in cache are scanned by every group before moving on
         groups = m // QB
-        lflat = luts.reshape(luts.shape[0] * luts.shape[1])
-        ab = np.empty(2 * m, dtype=np.float32)
-        for i in range(m):
-            ab[2 * i] = a[i]
-            ab[2 * i + 1] = b[i]
         gout = np.empty((max(groups, 1), QB * LANES), dtype=np.float32)
         gthr = np.empty((max(groups, 1), QB), dtype=np.float32)
         gmask = np.empty((max(groups, 1), QB), dtype=np.uint32)
+        if groups == 0:
+            for i in range(m):
+                _scan_range(codes, P, lflat, luts.shape[1], i, ab, sv, ev, 0, nblocks, hs, hi, i, scratch[i])
+            return
         for t0 in range(0, nblocks, TILE):
             t1 = min(nblocks, t0 + TILE)
             _scan_range_groups(
                 codes, P, lflat, luts.shape[1], ab, sv, ev, t0, t1, hs, hi, groups, gout, gthr, gmask
             )
             for i in range(groups * QB, m):
-                _scan_range(codes, P, luts[i], a[i], b[i], sv, ev, t0, t1, hs, hi, i, scratch[i])
+                _scan_range(codes, P, lflat, luts.shape[1], i, ab, sv, ev, t0, t1, hs, hi, i, scratch[i])
         return
     for task in prange(m * chunks):
         i = task // chunks
         c = task % chunks
         start = c * per
         stop = min(nblocks, start + per)
-        _scan_range(codes, P, luts[i], a[i], b[i], sv, ev, start, stop, hs, hi, task, scratch[task])
+        _scan_range(codes, P, lflat, luts.shape[1], i, ab, sv, ev, start, stop, hs, hi, task, scratch[task])
 
 
 @numba.njit(parallel=True, **_OPTS)
@@ -286,18 +289,28 @@ def _scan_range_groups(codes, P, lflat, lstride, ab, sv, ev, start, stop, hs, hi
                         thr[t] = heap_push(hs, hi, i0 + t, val, v0 + j)
 
 
-@numba.njit(parallel=True, **_OPTS)
-def _scan_range_all(codes, P, luts, a, b, sv, ev, start, stop, hs, hi, scratch):
-    for i in prange(luts.shape[0]):
-        _scan_range(codes, P, luts[i], a[i], b[i], sv, ev, start, stop, hs, hi, i, scratch[i])
-
-
 @numba.njit(**_OPTS)
-def _scan_range(codes, P, lrow, qa, qb, sv, ev, start, stop, hs, hi, r, row):
-    """Scan blocks ``start .. stop-1`` for one query into heap row ``r``."""
+def _scan_range(codes, P, lflat, lstride, i, ab, sv, ev, start, stop, hs, hi, r, scratch):
+    """Scan blocks ``start .. stop-1`` for query ``i`` into heap row ``r``.
+
+    ``scratch`` (float32, >= 34 entries) receives the 32 scores, the
+    threshold at 32 and the mask at 33.
+    """
+    half = 1 if sv.itemsize == 2 else 0
+    svs = sv.itemsize
+    c0 = codes.ctypes.data
+    s0 = sv.ctypes.data
+    e0 = ev.ctypes.data
+    lp = lflat.ctypes.data + i * lstride
+    ap = ab.ctypes.data + 8 * i
+    op = scratch.ctypes.data
+    tp = op + 4 * LANES
+    mp = tp + 4
     thr = hs[r, 0]
+    scratch[LANES] = thr
     for blk in range(start, stop):
-        mask = fastscan_block(codes, blk * P * LANES, P, lrow, 0, sv, ev, blk * LANES, qa, qb, thr, row)
+        v0 = blk * LANES
+        mask = fastscan_block1(c0 + v0 * P, P, lp, lstride, s0 + svs * v0, half, e0 + 4 * v0, ap, tp, op, mp)
         while mask != 0:
             j = 0
             mm = mask
@@ -305,8 +318,9 @@ def _scan_range(codes, P, lrow, qa, qb, sv, ev, start, stop, hs, hi, r, row):
                 mm >>= 1
                 j += 1
             mask &= mask - np.uint32(1)
-            if row[j] > thr:
-                thr = heap_push(hs, hi, r, row[j], blk * LANES + j)
+            if scratch[j] > thr:
+                thr = heap_push(hs, hi, r, scratch[j], v0 + j)
+                scratch[LANES] = thr
 
 
 @numba.njit(**_OPTS)
@@ -478,7 +492,7 @@ def heap_sort_rows(hs, hi, k, out_s, out_i):
 
 
 @numba.njit(parallel=True, **_OPTS)
-def ivf_fastscan_topk(codes, P, bstart, probes, luts, a, b, sv, ev, hs, hi, scratch):
+def ivf_fastscan_topk(codes, P, bstart, probes, luts, a, b, sv, ev, hs, hi):
     """Fast scan of the probed inverted lists of every query.
 
     Parameters
@@ -491,14 +505,32 @@ def ivf_fastscan_topk(codes, P, bstart, probes, luts, a, b, sv, ev, hs, hi, scra
         Lists to scan per query (-1: none).
     luts, a, b, sv, ev : as in :func:`fastscan_topk`
     hs, hi : heaps with one row per query
-    scratch : float32 (m, 32)
     """
     m, nprobe = probes.shape
+    lflat = luts.reshape(luts.shape[0] * luts.shape[1])
+    ab = np.empty(2 * m, dtype=np.float32)
+    for i in range(m):
+        ab[2 * i] = a[i]
+        ab[2 * i + 1] = b[i]
+    scratch = np.empty((m, LANES + 2), dtype=np.float32)
     for i in prange(m):
         for t in range(nprobe):
             lst = probes[i, t]
             if lst < 0:
                 continue
             _scan_range(
-                codes, P, luts[i], a[i], b[i], sv, ev, bstart[lst], bstart[lst + 1], hs, hi, i, scratch[i]
+                codes,
+                P,
+                lflat,
+                luts.shape[1],
+                i,
+                ab,
+                sv,
+                ev,
+                bstart[lst],
+                bstart[lst + 1],
+                hs,
+                hi,
+                i,
+                scratch[i],
             )

@@ -246,7 +246,6 @@ class CodecIVF:
             st.ev,
             hs,
             hi,
-            np.empty((m, LANES), dtype=np.float32),
         )
         out_s = np.empty((m, k), dtype=np.float32)
         out_i = np.empty((m, k), dtype=np.int64)
