@@ -93,7 +93,7 @@ def main() -> None:
 
     import rhtann
     from rhtann.codecs.lloydmax import TQ
-    from rhtann.search import CodecFlat
+    from rhtann.search import CodecFlat, CodecIVF
 
     rhtann.set_num_threads(1)
     faiss.omp_set_num_threads(1)
@@ -149,6 +149,17 @@ def main() -> None:
                 idx.bytes_per_vector,
                 lambda q, idx=idx: idx.search(q, K, method="gemm")[1],
             )
+
+    rht = rhtann.RHT(d, rounds=2, seed=1, layout="keep")
+    ivf = CodecIVF(d, TQ(rht.d_out, 4, extra=40, scale_dtype="float16"), 256, rht=rht, metric="ip")
+    ivf.train(base[:20000])
+    ivf.add(base)
+    for nprobe in (16, 64):
+        add_row(
+            f"rhtann CodecIVF256 nprobe{nprobe},RHT2keep,TQ4r40h kf4",
+            ivf.bytes_per_vector,
+            lambda q, nprobe=nprobe: ivf.search(q, K, nprobe=nprobe, k_factor=4)[1],
+        )
 
     for spec in ("RR64,PQ64x4fs", "PQ50x4fs", "RR72,PQ36x4fs", "PQ26x4fs" if d % 26 == 0 else "PQ25x4fs"):
         try:
