@@ -28,6 +28,7 @@ file: after editing it, delete the cache files under ``rhtann/kernels/__pycache_
 
 from __future__ import annotations
 
+from llvmlite import binding as _llvm
 from llvmlite import ir
 from numba import types
 from numba.core import cgutils
@@ -35,6 +36,18 @@ from numba.extending import intrinsic
 
 #: Vectors per block of the interleaved layout.
 LANES = 32
+
+
+def _host_has_avx2() -> bool:
+    try:
+        return bool(_llvm.get_host_cpu_features().get("avx2", False))
+    except Exception:  # pragma: no cover - exotic hosts: be safe, never emit AVX2
+        return False
+
+
+#: Whether this CPU runs the AVX2 byte shuffles. The intrinsics must not be
+#: compiled or called where it is False (callers use the GEMM path instead).
+HAS_AVX2 = _host_has_avx2()
 
 _I8, _I16, _I32 = ir.IntType(8), ir.IntType(16), ir.IntType(32)
 _V32I8 = ir.VectorType(_I8, 32)

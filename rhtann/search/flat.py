@@ -11,7 +11,7 @@ from .._validation import as_matrix
 from ..codecs.base import Codec
 from ..io import FormatError
 from ..kernels import scan as K
-from ..kernels.scan_simd import LANES
+from ..kernels.scan_simd import HAS_AVX2, LANES
 from ..threads import get_num_threads
 from ..transform import RHT
 from . import _common as C
@@ -202,9 +202,11 @@ class CodecFlat:
             raise ValueError(
                 f"method='fastscan' needs a nibble codec (TQ1/2/4); this index uses {self.codec.name}"
             )
+        if method == "fastscan" and not HAS_AVX2:
+            raise ValueError("method='fastscan' needs a CPU with AVX2; this one has none (use method='gemm')")
         m = qm.shape[0]
         if method == "auto":
-            method = "fastscan" if self.store.fast else "gemm"
+            method = "fastscan" if self.store.fast and HAS_AVX2 else "gemm"
         if m == 0 or self.ntotal == 0:
             scores = np.full((m, k), -np.inf, dtype=np.float32)
             pos = np.full((m, k), -1, dtype=np.int64)

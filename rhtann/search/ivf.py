@@ -12,7 +12,7 @@ from .._validation import as_matrix
 from ..codecs.base import Codec
 from ..io import FormatError
 from ..kernels import scan as K
-from ..kernels.scan_simd import LANES
+from ..kernels.scan_simd import HAS_AVX2, LANES
 from ..transform import RHT
 from . import _common as C
 
@@ -215,6 +215,8 @@ class CodecIVF:
             raise ValueError(f"rerank must be None, 'codes' or 'none'; got {rerank!r}")
         if not self.is_trained:
             raise RuntimeError("train() the index before search()")
+        if not HAS_AVX2:
+            raise RuntimeError("CodecIVF scans with AVX2 byte shuffles; this CPU has no AVX2 (use CodecFlat)")
         qm = C.finite(as_matrix(q, "q", self.d), "q")
         m = qm.shape[0]
         if m == 0 or self.ntotal == 0:
