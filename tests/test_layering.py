@@ -96,7 +96,8 @@ def test_every_module_has_a_layer_and_imports():
     assert len(SOURCES) > 20
     for name in SOURCES:
         layer(name)
-        importlib.import_module(name)
+        if not name.endswith(".__main__"):  # entry points run their command on import
+            importlib.import_module(name)
 
 
 @pytest.mark.parametrize("name", sorted(SOURCES))

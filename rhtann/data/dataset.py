@@ -7,30 +7,10 @@ from typing import Any
 
 import numpy as np
 
-#: Distances of the ann-benchmarks format that this package computes.
-DISTANCES = ("euclidean", "angular")
+from .distances import DISTANCES, GT_COUNT, check_distance, metric_of
+from .groundtruth import ground_truth
 
-#: Number of ground-truth neighbours stored per query, as in ann-benchmarks.
-GT_COUNT = 100
-
-
-def check_distance(distance: str) -> str:
-    """Return ``distance`` if it is one of :data:`DISTANCES`, else raise ValueError."""
-    if distance not in DISTANCES:
-        raise ValueError(f"distance must be one of {DISTANCES}; got {distance!r}")
-    return distance
-
-
-def metric_of(distance: str) -> str:
-    """Map an ann-benchmarks distance name to an rhtann metric name.
-
-    ``"euclidean"`` -> ``"l2"``, ``"angular"`` -> ``"cosine"``.
-    """
-    if distance == "euclidean":
-        return "l2"
-    if distance == "angular":
-        return "cosine"
-    raise ValueError(f"distance must be one of {DISTANCES} to build an index; got {distance!r}")
+__all__ = ["DISTANCES", "GT_COUNT", "Dataset", "check_distance", "metric_of"]
 
 
 @dataclass
@@ -111,7 +91,6 @@ class Dataset:
             ``self`` when nothing is removed; otherwise a new dataset whose
             ``attrs["subsampled"]`` says what was done.
         """
-        from .groundtruth import ground_truth
 
         n, q = len(self.train), len(self.test)
         keep_train = bool(max_train) and max_train < n

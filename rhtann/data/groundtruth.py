@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._core import as_matrix, check_int, progress_bar
-from .dataset import GT_COUNT, check_distance
+from .distances import GT_COUNT, check_distance
 
 
 def _normalized(x: np.ndarray) -> np.ndarray:
