@@ -26,6 +26,7 @@ from ..progress import bar, timed
 from ..threads import check_threads, thread_scope
 from ..transform import RHT
 from . import faiss_glue as glue
+from . import ondisk, sources
 from .encoders import Encoder, encoder_for
 from .metric import normalized, parse_metric
 from .spec import Spec, default_target, parse_spec
@@ -112,6 +113,8 @@ class Index:
 
     #: Whether this class stores vectors under per-vector round counts.
     adaptive: ClassVar[bool] = False
+    #: Path of the on-disk inverted lists file after :meth:`to_ondisk`, else None.
+    _ondisk: str | None = None
     _variants: ClassVar[dict[str, type]] = {}
 
     def __init_subclass__(cls, variant: str | None = None, **kwargs: Any) -> None:
@@ -366,6 +369,42 @@ class Index:
         x = check_rows(x, "x", self.d)
         self._add(x, check_ids(ids, x.shape[0]))
 
+    def add_from(
+        self, source: Any, *, dataset: str = "train", chunk_rows: int | None = None,
+        ids: Any = None, progress: bool = True,
+    ) -> int:
+        """Add the rows of a file or lazy array chunk by chunk; returns the number added.
+
+        ``source``: an ``.h5``/``.hdf5`` path (its dataset ``dataset``),
+        ``.fvecs``/``.ivecs``/``.bvecs`` or ``.npy`` (memory-mapped), or an
+        object with a 2-D ``shape``, numeric ``dtype`` and row slicing (h5py
+        dataset, ``np.memmap``, dask array); see :mod:`rhtann.index.sources`.
+        ``chunk_rows`` rows (default :attr:`chunk_size`) are read at a time,
+        so peak extra memory is about two float32 chunks. ``ids`` (shape
+        ``(n,)``) as in :meth:`add_with_ids`; ``progress`` shows a bar.
+        """
+        return sources.add_from(
+            self, source, dataset=dataset, chunk_rows=chunk_rows, ids=ids, progress=progress
+        )
+
+    def train_from(self, source: Any, *, rows: int, seed: int, dataset: str = "train") -> "Index":
+        """Train on ``rows`` rows of ``source`` drawn without replacement with ``seed``.
+
+        The sorted indices of :func:`rhtann.index.sources.sample_rows` are
+        read in chunks into one ``(rows, d)`` float32 array given to
+        :meth:`train`. Sources as in :meth:`add_from`. Returns ``self``.
+        """
+        sources.train_from(self, source, rows=rows, seed=seed, dataset=dataset)
+        return self
+
+    def to_ondisk(self, path: str | os.PathLike) -> None:
+        """Move the IVF inverted lists into a new memory-mapped file ``path``.
+
+        Later adds append to that file and searches read it memory-mapped;
+        :meth:`save` records its size and SHA-256 (:mod:`rhtann.index.ondisk`).
+        """
+        self._ondisk = ondisk.to_ondisk(self, path)
+
     def _add(self, x: Any, ids: np.ndarray | None) -> None:
         """Add validated rows ``x`` under validated ``ids`` (None: sequential ids)."""
         with timed(self.stats, "add_s"):
@@ -591,7 +630,10 @@ class Index:
             blobs["signs"] = self.rht.signs_.tobytes()
         for i, sub in enumerate(self._subs):
             blobs[f"sub{i}"] = glue.serialize(sub)
-        io.write_container(path, "Index", self._meta(), blobs)
+        meta = self._meta()
+        if self._ondisk is not None:
+            meta["ondisk"] = ondisk.describe(self._ondisk, path)
+        io.write_container(path, "Index", meta, blobs)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Index":
@@ -640,7 +682,11 @@ class Index:
             if dd != obj.d_out:
                 raise io.FormatError(f"{where}: sub-index {i} has d={dd}; expected d={obj.d_out}")
             try:
-                subs.append(glue.read_index_checked(blob, obj.d_out, nt, obj.metric, f"sub-index {i}"))
+                if meta.get("ondisk") is not None:
+                    sub, obj._ondisk = ondisk.read_sub(meta["ondisk"], blob, path, obj.d_out, nt, obj.metric)
+                    subs.append(sub)
+                else:
+                    subs.append(glue.read_index_checked(blob, obj.d_out, nt, obj.metric, f"sub-index {i}"))
             except ValueError as exc:
                 raise io.FormatError(f"{where}: {exc}") from None
         obj._subs = subs
