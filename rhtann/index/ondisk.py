@@ -192,7 +192,9 @@ def read_sub(entry: dict, blob: bytes, container: str | os.PathLike, d: int, nto
         finally:
             os.unlink(tmp)
         if sub.d != d or sub.ntotal != ntotal or sub.metric_type != faiss_metric(metric):
-            raise FormatError(f"the on-disk sub-index has d={sub.d}, ntotal={sub.ntotal}; expected {d}, {ntotal}")
+            raise FormatError(
+                f"the on-disk sub-index has d={sub.d}, ntotal={sub.ntotal}; expected d={d}, ntotal={ntotal}"
+            )
     return sub, str(lists)
 
 

@@ -135,7 +135,9 @@ class Source:
 
     def _checked(self, out: np.ndarray, n: int) -> np.ndarray:
         if out.shape != (n, self.shape[1]):
-            raise ValueError(f"{self.where} returned shape {out.shape} for {n} rows; expected ({n}, {self.shape[1]})")
+            raise ValueError(
+                f"{self.where} returned shape {out.shape} for {n} rows; expected ({n}, {self.shape[1]})"
+            )
         return out
 
     def _release(self, i0: int, i1: int) -> None:
@@ -352,7 +354,9 @@ class RowRange:
         src = open_source(self.source, dataset=self.dataset, d=d)
         if not 0 <= self.start <= self.stop <= src.shape[0]:
             src.close()
-            raise ValueError(f"row range [{self.start}, {self.stop}) is outside {src.where} of {src.shape[0]} rows")
+            raise ValueError(
+                f"row range [{self.start}, {self.stop}) is outside {src.where} of {src.shape[0]} rows"
+            )
         start = self.start
 
         class _Shifted:
@@ -362,7 +366,8 @@ class RowRange:
                 return src.take(np.asarray(key) + start, max(1, len(key)))
 
         shape = (self.stop - self.start, src.shape[1])
-        return Source(_Shifted(), shape, src.dtype, f"rows [{self.start}, {self.stop}) of {src.where}", owner=src)
+        where = f"rows [{self.start}, {self.stop}) of {src.where}"
+        return Source(_Shifted(), shape, src.dtype, where, owner=src)
 
 
 def sample_rows(n: int, rows: Any, seed: Any) -> np.ndarray:
