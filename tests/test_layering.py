@@ -35,7 +35,13 @@ PACKAGES = [
     ("rhtann.index", 7),
     ("rhtann.data", 8),
 ]
-MODULES = {"rhtann.moments": 3, "rhtann.rounds": 4, "rhtann.transform": 5, "rhtann.faiss_compat": 7}
+MODULES = {
+    "rhtann.moments": 3,
+    "rhtann.rounds": 4,
+    "rhtann.transform": 5,
+    "rhtann.faiss_compat": 7,
+    "rhtann.distributed": 7,
+}
 DATA_MODULES = {"rhtann.download", "rhtann.synthetic"}  # data helpers outside rhtann/data/
 KERNEL_ONLY = ("numba", "llvmlite")
 

@@ -321,6 +321,8 @@ def open_source(source: Any, *, dataset: str = "train", d: int | None = None) ->
         if kind == "npy":
             return _open_npy(path, d)
         return _open_vecs(path, kind, d)
+    if isinstance(source, RowRange):
+        return source.open(d)
     if isinstance(source, Source):
         _check_table(source.shape, source.dtype, source.where, d)
         return source
