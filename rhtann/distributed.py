@@ -90,7 +90,7 @@ def _worker_threads() -> int:
 
 def encode_shard(
     blob: bytes, part: Any, start: int, stop: int, use_ids: bool, shard_file: str | None
-) -> tuple[int, int, Any, float, int]:
+) -> tuple[int, int, Any, float, float, int]:
     """Task body: rotate and encode rows ``start..stop-1`` into a copy of the trained index.
 
     Parameters
@@ -111,7 +111,8 @@ def encode_shard(
     Returns
     -------
     tuple
-        ``(start, stop, bytes or file name, seconds of the add, ntotal)``.
+        ``(start, stop, bytes or file name, wall seconds of the add, CPU
+        seconds of the worker process during it, ntotal)``.
     """
     import dask
     import faiss
@@ -119,17 +120,17 @@ def encode_shard(
     index = index_from_bytes(blob)
     index.threads = check_threads(_worker_threads())
     ids = np.arange(start, stop, dtype=np.int64) if use_ids else None
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     with dask.config.set(scheduler="synchronous"):
         index.add_from(part, ids=ids, progress=False)
-    seconds = time.perf_counter() - t0
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
     sub = index.sub_index
     if shard_file is None:
-        return start, stop, glue.serialize(sub), seconds, int(sub.ntotal)
+        return start, stop, glue.serialize(sub), seconds, cpu, int(sub.ntotal)
     tmp = f"{shard_file}.{uuid.uuid4().hex}.tmp"
     faiss.write_index(sub, tmp)
     os.replace(tmp, shard_file)
-    return start, stop, shard_file, seconds, int(sub.ntotal)
+    return start, stop, shard_file, seconds, cpu, int(sub.ntotal)
 
 
 def _part(source: Any, start: int, stop: int, dataset: str) -> Any:
@@ -217,8 +218,9 @@ def build(
         Trained, holding rows ``0..n-1`` under ids ``0..n-1``. Its
         ``build_report_`` dict gives ``rows``, ``shards``, ``workers``,
         ``threads``, ``train_s``, ``encode_s`` (wall seconds from submitting
-        the tasks to the last shard done), ``worker_add_s`` (sum over tasks)
-        and ``merge_s``.
+        the tasks to the last shard done), ``worker_add_s`` and
+        ``worker_cpu_s`` (wall and CPU seconds of the adds, summed over
+        tasks) and ``merge_s``.
 
     Raises
     ------
@@ -285,14 +287,15 @@ def build(
         wait(futures, timeout=timeout)
         encode_s = time.perf_counter() - t1
         t2 = time.perf_counter()
-        worker_add_s, payloads = 0.0, []
+        worker_add_s, worker_cpu_s, payloads = 0.0, 0.0, []
         for (a, b), fut in zip(ranges, futures, strict=True):
-            start, stop, payload, secs, count = fut.result()
+            start, stop, payload, secs, cpu, count = fut.result()
             if (start, stop) != (a, b) or count != b - a:
                 raise RuntimeError(
                     f"shard [{a}, {b}) came back as [{start}, {stop}) holding {count} vectors"
                 )
             worker_add_s += secs
+            worker_cpu_s += cpu
             if shard_dir is None:
                 od.merge_shards(index.sub_index, [glue.deserialize(payload)])
             else:
@@ -317,6 +320,7 @@ def build(
         "train_s": train_s,
         "encode_s": encode_s,
         "worker_add_s": worker_add_s,
+        "worker_cpu_s": worker_cpu_s,
         "merge_s": time.perf_counter() - t2,
     }
     return index
