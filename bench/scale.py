@@ -180,6 +180,8 @@ def dist_throughput(path: Path, warm: Path, workers: int, repeats: int) -> dict:
         "merge_s": statistics.median(r["merge_s"] for r in runs),
         # CPU the workers got while encoding, per worker, as a share of the encode wall time
         "cpu_share": statistics.median(r["worker_cpu_s"] / (r["encode_s"] * workers) for r in runs),
+        # what one free core would add per second: rows over the CPU seconds the adds used
+        "rows_per_cpu_s": statistics.median(r["rows"] / r["worker_cpu_s"] for r in runs),
         "train_s": statistics.median(r["train_s"] for r in runs),
         "load1": loads,
     }
@@ -296,17 +298,19 @@ def write_report(out: Path, res: dict, cmd: str) -> None:
         "cpu share = CPU seconds of the workers' adds / (encode s x workers): the fraction of a core",
         "each worker got while encoding (1.0 = a free core each).",
         "",
-        "| workers | rows | shards | encode s (runs) | median | rows/s | cpu share | train s | merge s "
-        "| load1 at runs |",
-        "|---:|---:|---:|---|---:|---:|---:|---:|---:|---|",
+        "rows per CPU-s = rows / CPU seconds of the adds (what one free core adds per second).",
+        "",
+        "| workers | rows | shards | encode s (runs) | median | rows/s | cpu share | rows per CPU-s "
+        "| train s | merge s | load1 at runs |",
+        "|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in res["dist"]:
         runs = ", ".join(f"{s:.1f}" for s in r["encode_s"])
         loads = ", ".join(f"{v:.1f}" for v in r["load1"])
         lines.append(
             f"| {r['workers']} | {r['rows']:,} | {r['shards']} | {runs} | {r['median_encode_s']:.1f} "
-            f"| {r['rows_per_s']:,.0f} | {r.get('cpu_share', float('nan')):.2f} | {r['train_s']:.1f} "
-            f"| {r['merge_s']:.1f} | {loads} |"
+            f"| {r['rows_per_s']:,.0f} | {r['cpu_share']:.2f} | {r['rows_per_cpu_s']:,.0f} "
+            f"| {r['train_s']:.1f} | {r['merge_s']:.1f} | {loads} |"
         )
     if len(res["dist"]) == 2:
         ratio = res["dist"][1]["rows_per_s"] / res["dist"][0]["rows_per_s"]
@@ -341,6 +345,7 @@ def write_report(out: Path, res: dict, cmd: str) -> None:
     for spec, b, ids in res["codecs"]:
         lines.append(f"| {spec} | {b} | {ids} |")
     out.write_text("\n".join(lines) + "\n")
+    out.with_suffix(".json").write_text(json.dumps(res, indent=1, sort_keys=True) + "\n")
 
 
 def main(argv: list[str] | None = None) -> int:

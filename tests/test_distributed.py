@@ -31,7 +31,7 @@ cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers unpickle 
 def client():
     with LocalCluster(
         n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=50
-    ) as cluster, Client(cluster) as c:
+    ) as cluster, Client(cluster.scheduler_address) as c:  # by address, as for a remote cluster
         c.wait_for_workers(2, timeout=TIMEOUT)
         yield c
 

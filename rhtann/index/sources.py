@@ -15,7 +15,9 @@ numeric table of rows read by slices:
 
 Pages of the memory-mapped files are dropped from the process (``madvise``
 ``MADV_DONTNEED``) once their rows are read, so reading a file larger than
-RAM keeps the resident set at about one chunk. :func:`add_from` and
+RAM keeps the resident set at about one chunk. A caller's own ``np.memmap`` is
+read through as it is: its pages stay mapped (file-backed, reclaimable by the
+kernel) until the caller drops it. :func:`add_from` and
 :func:`train_from` implement :meth:`rhtann.Index.add_from` and
 :meth:`rhtann.Index.train_from`.
 """
