@@ -261,3 +261,12 @@ def test_mapped_pages_are_released(files):
 
 def test_suffix_table_covers_the_documented_kinds():
     assert set(sources.SUFFIXES.values()) == {"hdf5", "fvecs", "ivecs", "bvecs", "npy"}
+
+
+def test_adaptive_add_from_equals_add(files, x, one_thread):
+    a = rhtann.Index(D, "RHT,SQ8", adaptive=True).train(x)
+    b = rhtann.Index(D, "RHT,SQ8", adaptive=True).train(x)
+    a.add_from(files["fvecs"][0], chunk_rows=CHUNK, progress=False)
+    b.add(x)
+    assert a.level_counts == b.level_counts and a.ntotal == N
+    np.testing.assert_array_equal(a.search(x[:50], 5)[1], b.search(x[:50], 5)[1])
