@@ -284,3 +284,75 @@ butterfly2_signed = _make_butterfly(2, True)
 butterfly4_signed = _make_butterfly(4, True)
 butterfly8_signed = _make_butterfly(8, True)
 butterfly16_signed = _make_butterfly(16, True)
+
+
+#: Lanes (tile rows) summed together by :func:`signed_sum`.
+SUM_LANES = 32
+
+
+@intrinsic
+def signed_sum(typingctx, dst, drow, src, idx, sgn, g0, g1, t):
+    """``dst[drow, t:t+32] = sum_g sgn[g] * src[idx[g], t:t+32]`` for ``g0 <= g < g1``.
+
+    The 32-lane accumulator stays in registers through the loop over ``g``
+    (one vector load and one multiply-add per term and 16 lanes).
+
+    Parameters
+    ----------
+    dst, src : 2-D arrays of one float dtype, unit stride along axis 1
+        The caller guarantees that every row segment touched lies inside
+        the arrays and that ``g1 > g0``.
+    drow, g0, g1, t : int
+    idx : 1-D int64 array
+        Rows of ``src``.
+    sgn : 1-D array, dtype of ``src``
+        Coefficient of each term.
+    """
+    if not (
+        isinstance(dst, types.Array) and isinstance(src, types.Array) and dst.ndim == 2
+        and src.ndim == 2 and dst.dtype == src.dtype and isinstance(src.dtype, types.Float)
+        and isinstance(idx, types.Array) and idx.ndim == 1 and isinstance(idx.dtype, types.Integer)
+        and isinstance(sgn, types.Array) and sgn.ndim == 1 and sgn.dtype == src.dtype
+        and idx.layout == "C" and sgn.layout == "C"
+    ):
+        return None
+    sig = types.void(dst, drow, src, idx, sgn, g0, g1, t)
+
+    def codegen(context, builder, signature, args):
+        dst_v, drow_v, src_v, idx_v, sgn_v, g0_v, g1_v, t_v = args
+        dty, _, sty, ity, gty = signature.args[:5]
+        dary = context.make_array(dty)(context, builder, dst_v)
+        sary = context.make_array(sty)(context, builder, src_v)
+        iary = context.make_array(ity)(context, builder, idx_v)
+        gary = context.make_array(gty)(context, builder, sgn_v)
+        vec = _Vec(context, builder, sty.dtype)
+        wide = ir.VectorType(vec.elty, SUM_LANES)
+
+        def as_intp(k):
+            return context.cast(builder, args[k], signature.args[k], types.intp)
+
+        drow_v, g0_v, g1_v, t_v = as_intp(1), as_intp(5), as_intp(6), as_intp(7)
+        suffix = "f32" if vec.elty == ir.FloatType() else "f64"
+        fma = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(wide, [wide] * 3), f"llvm.fmuladd.v{SUM_LANES}{suffix}"
+        )
+        acc = cgutils.alloca_once(builder, wide)
+        builder.store(ir.Constant(wide, None), acc)
+        iel = context.get_data_type(ity.dtype)
+        gel = vec.elty
+        with cgutils.for_range(builder, builder.sub(g1_v, g0_v)) as loop:
+            g = builder.add(g0_v, loop.index)
+            ip = builder.gep(builder.bitcast(iary.data, iel.as_pointer()), [g])
+            row = context.cast(builder, builder.load(ip), ity.dtype, types.intp)
+            sp = builder.gep(builder.bitcast(gary.data, gel.as_pointer()), [g])
+            s = builder.load(sp)
+            undef = ir.Constant(wide, ir.Undefined)
+            one = builder.insert_element(undef, s, ir.Constant(ir.IntType(32), 0))
+            splat = builder.shuffle_vector(one, undef, ir.Constant(ir.VectorType(ir.IntType(32), SUM_LANES),
+                                                                   [0] * SUM_LANES))
+            val = builder.load(vec.ptr(sary, row, t_v, wide), align=4)
+            builder.store(builder.call(fma, [splat, val, builder.load(acc)]), acc)
+        builder.store(builder.load(acc), vec.ptr(dary, drow_v, t_v, wide), align=4)
+        return context.get_dummy_value()
+
+    return sig, codegen
