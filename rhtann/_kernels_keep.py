@@ -46,7 +46,17 @@ from __future__ import annotations
 from numba import njit, prange
 
 from ._kernels import _tile_load, _tile_pass, _tile_store
-from ._simd import SUM_LANES, signed_sum
+from ._simd import (
+    BLOCK,
+    SUM_LANES,
+    group_sums1,
+    group_sums2,
+    group_sums3,
+    group_sums4,
+    group_sums5,
+    group_sums6,
+    signed_sum,
+)
 
 #: Extra columns after each tile row (against cache-set aliasing).
 TILE_PAD = 16
@@ -64,6 +74,23 @@ def _gather_pass(src, dst, gather, mult, moff, scale, lo, w, tw):
 
 
 @njit(cache=True, inline="always")
+def _group_sums(size, comb, c0, src, gather, mult, moff, scale, base, j0, stride, t):
+    """Dispatch to the ``group_sums`` intrinsic of ``size`` rows (1 to 6)."""
+    if size == 4:
+        group_sums4(comb, c0, src, gather, mult, moff, scale, base, j0, stride, t)
+    elif size == 5:
+        group_sums5(comb, c0, src, gather, mult, moff, scale, base, j0, stride, t)
+    elif size == 6:
+        group_sums6(comb, c0, src, gather, mult, moff, scale, base, j0, stride, t)
+    elif size == 3:
+        group_sums3(comb, c0, src, gather, mult, moff, scale, base, j0, stride, t)
+    elif size == 2:
+        group_sums2(comb, c0, src, gather, mult, moff, scale, base, j0, stride, t)
+    else:
+        group_sums1(comb, c0, src, gather, mult, moff, scale, base, j0, stride, t)
+
+
+@njit(cache=True, inline="always")
 def _core_pass(src, dst, gather, mult, moff, scale, lo, hwin, stride, c, tabs, comb, tw):
     """Apply dense core ``c`` along the axis of stride ``stride`` of window ``lo .. lo+hwin``.
 
@@ -77,36 +104,16 @@ def _core_pass(src, dst, gather, mult, moff, scale, lo, hwin, stride, c, tabs, c
     ng = core_g[c]
     gb0 = gb_off[c]
     t0 = t_off[c]
-    tmp = comb[comb.shape[0] - 1]
     block = k * stride
     for o in range(lo, lo + hwin, block):
         for s in range(stride):
             base = o + s
             for g in range(ng):
                 j0 = gbounds[gb0 + g]
-                j1 = gbounds[gb0 + g + 1]
+                size = gbounds[gb0 + g + 1] - j0
                 c0 = gcomb[gb0 + g]
-                r = base + j0 * stride
-                m = mult[moff + r] * scale
-                srow = src[gather[r]]
-                crow = comb[c0]
-                for t in range(tw):
-                    crow[t] = srow[t] * m
-                n = 1
-                for j in range(j0 + 1, j1):
-                    r = base + j * stride
-                    m = mult[moff + r] * scale
-                    srow = src[gather[r]]
-                    for t in range(tw):
-                        tmp[t] = srow[t] * m
-                    for q in range(n):
-                        a = comb[c0 + q]
-                        b = comb[c0 + n + q]
-                        for t in range(tw):
-                            v = tmp[t]
-                            b[t] = a[t] - v
-                            a[t] = a[t] + v
-                    n *= 2
+                for t in range(0, tw, BLOCK):
+                    _group_sums(size, comb, c0, src, gather, mult, moff, scale, base, j0, stride, t)
             for i in range(k):
                 g0 = t0 + i * ng
                 for t in range(0, tw, SUM_LANES):

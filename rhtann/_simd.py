@@ -356,3 +356,66 @@ def signed_sum(typingctx, dst, drow, src, idx, sgn, g0, g1, t):
         return context.get_dummy_value()
 
     return sig, codegen
+
+
+def _make_group_sums(size: int):
+    """Build the intrinsic that forms the ``2^(size-1)`` signed sums of ``size`` rows (16 lanes).
+
+    ``f(comb, c0, src, gather, mult, moff, scale, base, j0, stride, t)`` reads
+    the inputs ``v_b = scale * mult[moff + r_b] * src[gather[r_b], t:t+16]``
+    at ``r_b = base + (j0 + b) * stride`` for ``b < size``, and writes
+    ``v_0 + sum_{b >= 1} (-1)^{bit_{b-1}(q)} v_b`` to ``comb[c0 + q, t:t+16]``
+    for ``q < 2^(size-1)``, all in registers.
+    """
+
+    def typer(typingctx, comb, c0, src, gather, mult, moff, scale, base, j0, stride, t):
+        if not (
+            isinstance(comb, types.Array) and isinstance(src, types.Array) and comb.ndim == 2
+            and src.ndim == 2 and comb.dtype == src.dtype and isinstance(src.dtype, types.Float)
+            and isinstance(gather, types.Array) and gather.ndim == 1 and gather.layout == "C"
+            and isinstance(gather.dtype, types.Integer)
+            and isinstance(mult, types.Array) and mult.ndim == 1 and mult.layout == "C"
+            and mult.dtype == src.dtype
+        ):
+            return None
+        sig = types.void(comb, c0, src, gather, mult, moff, scale, base, j0, stride, t)
+
+        def codegen(context, builder, signature, args):
+            cty, _, sty, gty, mty = signature.args[:5]
+            cary = context.make_array(cty)(context, builder, args[0])
+            sary = context.make_array(sty)(context, builder, args[2])
+            gary = context.make_array(gty)(context, builder, args[3])
+            mary = context.make_array(mty)(context, builder, args[4])
+            vec = _Vec(context, builder, sty.dtype)
+
+            def as_intp(k):
+                return context.cast(builder, args[k], signature.args[k], types.intp)
+
+            c0_v, moff_v, base_v, j0_v, stride_v, t_v = (as_intp(k) for k in (1, 5, 7, 8, 9, 10))
+            scale_v = context.cast(builder, args[6], signature.args[6], sty.dtype)
+            gel = context.get_data_type(gty.dtype)
+            vals = []
+            for b in range(size):
+                r = builder.add(base_v, builder.mul(builder.add(j0_v, vec.const(b)), stride_v))
+                grow = builder.load(builder.gep(builder.bitcast(gary.data, gel.as_pointer()), [r]))
+                row = context.cast(builder, grow, gty.dtype, types.intp)
+                m = builder.load(builder.gep(builder.bitcast(mary.data, vec.elty.as_pointer()),
+                                             [builder.add(moff_v, r)]))
+                val = builder.load(vec.ptr(sary, row, t_v), align=4)
+                vals.append(builder.fmul(val, vec.splat(builder.fmul(m, scale_v))))
+            sums = [vals[0]]
+            for b in range(1, size):
+                sums = [builder.fadd(a, vals[b]) for a in sums] + [builder.fsub(a, vals[b]) for a in sums]
+            for q, v in enumerate(sums):
+                builder.store(v, vec.ptr(cary, builder.add(c0_v, vec.const(q)), t_v), align=4)
+            return context.get_dummy_value()
+
+        return sig, codegen
+
+    typer.__name__ = f"group_sums{size}"
+    return intrinsic(typer)
+
+
+#: ``group_sums[s]`` forms the signed sums of a group of ``s`` rows (``1 <= s <= 6``).
+group_sums = tuple(_make_group_sums(s) if s else None for s in range(7))
+group_sums1, group_sums2, group_sums3, group_sums4, group_sums5, group_sums6 = group_sums[1:]
