@@ -76,7 +76,7 @@ SERIAL_TILES = 4
 #: Rows of at most this many coordinates take tiles of ``2 * SUM_LANES`` rows, longer ones ``SUM_LANES``.
 SHORT_ROWS = 256
 #: Largest number of inputs summed into one group of a dense core (see :func:`core_tables`).
-MAX_GROUP = 6
+MAX_GROUP = 5
 #: Largest two-round variance spread for which ``auto`` keeps the dimension.
 AUTO_MAX_SPREAD = 0.01
 
@@ -93,15 +93,18 @@ def _plan_cost(plan: tuple[tuple[int, ...], int]) -> int:
 def group_size(k: int) -> int:
     """Inputs per group for a dense core of order ``k`` (see :func:`core_tables`).
 
-    Minimizes the vector operations per window, ``G (2^g - 2) + k G`` with
-    ``G = ceil(k / g)`` groups (building the signed sums, then one term per
-    output and group), over ``1 <= g <= MAX_GROUP``; ties go to the smaller ``g``.
+    Minimizes the modelled cost of one core application,
+    ``1.5 G 2^(g-1) + k G`` with ``G = ceil(k / g)`` groups: forming and
+    storing the ``2^(g-1)`` sums of each group, then one multiply-add per
+    output and group. The weight 1.5 and the cap :data:`MAX_GROUP` (larger
+    groups spill registers) come from timing ``g = 3 .. 6`` at
+    ``k = 12, 28, 100`` (``bench/transform_speed.py``). Ties go to the larger ``g``.
     """
     best = None
     for g in range(1, MAX_GROUP + 1):
         ng = -(-k // g)
-        cost = ng * (2**g - 2) + k * ng
-        if best is None or cost < best[0]:
+        cost = 1.5 * ng * 2 ** (g - 1) + k * ng
+        if best is None or cost <= best[0]:
             best = (cost, g)
     return best[1]
 
@@ -311,8 +314,10 @@ class KeepLayout:
         x: np.ndarray,
         signs: np.ndarray,
         rounds: int,
+        *,
         first: int = 0,
         out: np.ndarray | None = None,
+        moments: np.ndarray | None = None,
     ) -> tuple[np.ndarray, bool]:
         """Apply rounds ``first .. first + rounds - 1`` to the rows of ``x``.
 
@@ -329,6 +334,9 @@ class KeepLayout:
             Global index of the first round to apply.
         out : ndarray, shape (n, d), dtype of ``x``, C-contiguous, optional
             Output buffer (allocated when None); must not overlap ``x``.
+        moments : ndarray, shape (2, n), dtype of ``x``, zeroed, optional
+            Receives each input row's sum of squares (row 0) and of fourth
+            powers (row 1), in one extra pass over ``x`` (not fused).
 
         Returns
         -------
@@ -338,6 +346,10 @@ class KeepLayout:
         """
         dtype = x.dtype
         signs = self._signs_as(signs, dtype)
+        if moments is not None:
+            sq = x * x
+            moments[0] += sq.sum(axis=1)
+            moments[1] += (sq * sq).sum(axis=1)
         if out is None:
             out = np.empty((x.shape[0], self.d), dtype=dtype)
         scratch, scratch2, comb, tw, bad = self._buffers(x.shape[0], dtype)
@@ -349,7 +361,9 @@ class KeepLayout:
         )
         return out, bool(bad.any())
 
-    def inverse(self, y: np.ndarray, signs: np.ndarray, rounds: int) -> tuple[np.ndarray, bool]:
+    def inverse(
+        self, y: np.ndarray, signs: np.ndarray, rounds: int, *, out: np.ndarray | None = None
+    ) -> tuple[np.ndarray, bool]:
         """Invert rounds ``0 .. rounds - 1``.
 
         Parameters
@@ -357,6 +371,8 @@ class KeepLayout:
         y : ndarray, shape (n, d), C-contiguous float32 or float64
         signs : ndarray, shape (>= rounds, sign_length)
         rounds : int
+        out : ndarray, shape (n, d), dtype of ``y``, C-contiguous, optional
+            Output buffer (allocated when None); must not overlap ``y``.
 
         Returns
         -------
@@ -367,7 +383,8 @@ class KeepLayout:
         """
         dtype = y.dtype
         signs = self._signs_as(signs, dtype)
-        out = np.empty((y.shape[0], self.d), dtype=dtype)
+        if out is None:
+            out = np.empty((y.shape[0], self.d), dtype=dtype)
         scratch, scratch2, comb, tw, bad = self._buffers(y.shape[0], dtype)
         kernel = _kernels_keep.keep_inverse if bad.size > 1 else _kernels_keep.keep_inverse_serial
         kernel(
