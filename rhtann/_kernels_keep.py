@@ -90,7 +90,7 @@ def _group_sums(size, comb, c0, src, gather, mult, moff, scale, base, j0, stride
         group_sums1(comb, c0, src, gather, mult, moff, scale, base, j0, stride, t)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _core_pass(src, dst, gather, mult, moff, scale, lo, hwin, stride, c, tabs, comb, tw):
     """Apply dense core ``c`` along the axis of stride ``stride`` of window ``lo .. lo+hwin``.
 
@@ -120,7 +120,7 @@ def _core_pass(src, dst, gather, mult, moff, scale, lo, hwin, stride, c, tabs, c
                     signed_sum(dst, base + i * stride, comb, tidx, tsgn, g0, g0 + ng, t)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _wht_blocks(buf, lo, hwin, m, tw, s):
     """Walsh-Hadamard transform of order ``m`` on each block of ``m`` rows of ``lo .. lo+hwin``."""
     stages = 0
@@ -134,7 +134,7 @@ def _wht_blocks(buf, lo, hwin, m, tw, s):
         stages -= take
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _window(src, dst, gather, mult, moff, scale, ident, ones, lo, hwin, m, tabs, comb, tw):
     """One step, ``dst[W] = H (scale * mult[moff + W] * src[gather[W]])`` on ``W = lo .. lo+hwin``.
 
@@ -149,7 +149,7 @@ def _window(src, dst, gather, mult, moff, scale, ident, ones, lo, hwin, m, tabs,
     else:
         stride = hwin // core_k[0]
         _core_pass(src, dst, gather, mult, moff, scale, lo, hwin, stride, 0, tabs, comb, tw)
-        one = scale * 0 + 1
+        one = ones[0]
         for c in range(1, ncores):
             stride //= core_k[c]
             _core_pass(dst, dst, ident, ones, 0, one, lo, hwin, stride, c, tabs, comb, tw)
@@ -157,7 +157,7 @@ def _window(src, dst, gather, mult, moff, scale, ident, ones, lo, hwin, m, tabs,
         _wht_blocks(dst, lo, hwin, m, tw, ones)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _forward_tile(buf, buf2, comb, signs, first, rounds, starts, sign_offs, hwin, m, tabs,
                   step_scale, perm, ident, ones, use_perm, tw):
     """Apply rounds ``first .. first+rounds-1`` to a loaded tile; returns the result buffer."""
@@ -173,7 +173,7 @@ def _forward_tile(buf, buf2, comb, signs, first, rounds, starts, sign_offs, hwin
             buf, buf2 = buf2, buf
             continue
         if permute:
-            _gather_pass(buf, buf2, perm, ones, 0, step_scale * 0 + 1, 0, d, tw)
+            _gather_pass(buf, buf2, perm, ones, 0, ones[0], 0, d, tw)
             buf, buf2 = buf2, buf
         for k in range(nsteps):
             _window(buf, buf, ident, s, sign_offs[k], step_scale, ident, ones, starts[k], hwin, m,
@@ -181,7 +181,7 @@ def _forward_tile(buf, buf2, comb, signs, first, rounds, starts, sign_offs, hwin
     return buf
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _inverse_tile(buf, buf2, comb, signs, rounds, starts, sign_offs, hwin, m, tabs_t,
                   step_scale, inv_perm, ident, ones, use_perm, tw):
     """Undo rounds ``rounds-1 .. 0`` on a loaded tile; returns the result buffer.
@@ -192,7 +192,7 @@ def _inverse_tile(buf, buf2, comb, signs, rounds, starts, sign_offs, hwin, m, ta
     permutation.
     """
     d = buf.shape[0]
-    one = step_scale * 0 + 1
+    one = ones[0]
     for r in range(rounds - 1, -1, -1):
         s = signs[r]
         for k in range(starts.shape[0] - 1, -1, -1):
@@ -205,10 +205,10 @@ def _inverse_tile(buf, buf2, comb, signs, rounds, starts, sign_offs, hwin, m, ta
     return buf
 
 
-@njit(cache=True, inline="always")
-def _tiles(x, signs, first, rounds, starts, sign_offs, hwin, m, tabs, step_scale, perm, ident,
-           ones, use_perm, out, buf, buf2, comb, tw, t_lo, t_hi, inverse):
-    """Transform tiles ``t_lo .. t_hi`` of ``x`` into ``out``; returns True on NaN/inf input."""
+@njit(cache=True)
+def _forward_tiles(x, signs, first, rounds, starts, sign_offs, hwin, m, tabs, step_scale, perm,
+                   ident, ones, use_perm, out, buf, buf2, comb, tw, t_lo, t_hi):
+    """Forward transform of tiles ``t_lo .. t_hi`` of ``x`` into ``out``; True on NaN/inf input."""
     n, d = x.shape
     acc = x.dtype.type(0.0)
     one = x.dtype.type(1.0)
@@ -217,12 +217,26 @@ def _tiles(x, signs, first, rounds, starts, sign_offs, hwin, m, tabs, step_scale
         r0 = ti * tw
         w = min(tw, n - r0)
         acc += _tile_load(x, r0, w, d, buf, tw, no_moments)
-        if inverse:
-            res = _inverse_tile(buf, buf2, comb, signs, rounds, starts, sign_offs, hwin, m, tabs,
-                                step_scale, perm, ident, ones, use_perm, tw)
-        else:
-            res = _forward_tile(buf, buf2, comb, signs, first, rounds, starts, sign_offs, hwin, m,
-                                tabs, step_scale, perm, ident, ones, use_perm, tw)
+        res = _forward_tile(buf, buf2, comb, signs, first, rounds, starts, sign_offs, hwin, m,
+                            tabs, step_scale, perm, ident, ones, use_perm, tw)
+        _tile_store(res, one, r0, w, d, out)
+    return not (acc == 0.0)
+
+
+@njit(cache=True)
+def _inverse_tiles(y, signs, rounds, starts, sign_offs, hwin, m, tabs_t, step_scale, inv_perm,
+                   ident, ones, use_perm, out, buf, buf2, comb, tw, t_lo, t_hi):
+    """Inverse transform of tiles ``t_lo .. t_hi`` of ``y`` into ``out``; True on NaN/inf input."""
+    n, d = y.shape
+    acc = y.dtype.type(0.0)
+    one = y.dtype.type(1.0)
+    no_moments = buf[:, :0]
+    for ti in range(t_lo, t_hi):
+        r0 = ti * tw
+        w = min(tw, n - r0)
+        acc += _tile_load(y, r0, w, d, buf, tw, no_moments)
+        res = _inverse_tile(buf, buf2, comb, signs, rounds, starts, sign_offs, hwin, m, tabs_t,
+                            step_scale, inv_perm, ident, ones, use_perm, tw)
         _tile_store(res, one, r0, w, d, out)
     return not (acc == 0.0)
 
@@ -274,9 +288,10 @@ def keep_forward(x, signs, first, rounds, starts, sign_offs, hwin, m, tabs, step
     nchunks = scratch.shape[0]
     ntiles = (n + tw - 1) // tw
     for c in prange(nchunks):
-        bad[c] = _tiles(x, signs, first, rounds, starts, sign_offs, hwin, m, tabs, step_scale, perm,
-                        ident, ones, use_perm, out, scratch[c], scratch2[c], comb[c], tw,
-                        c * ntiles // nchunks, (c + 1) * ntiles // nchunks, False)
+        bad[c] = _forward_tiles(x, signs, first, rounds, starts, sign_offs, hwin, m, tabs,
+                                step_scale, perm, ident, ones, use_perm, out, scratch[c],
+                                scratch2[c], comb[c], tw, c * ntiles // nchunks,
+                                (c + 1) * ntiles // nchunks)
 
 
 @njit(cache=True)
@@ -284,9 +299,9 @@ def keep_forward_serial(x, signs, first, rounds, starts, sign_offs, hwin, m, tab
                         perm, ident, ones, use_perm, out, scratch, scratch2, comb, tw, bad):
     """:func:`keep_forward` on one thread, for small batches (no thread launch)."""
     ntiles = (x.shape[0] + tw - 1) // tw
-    bad[0] = _tiles(x, signs, first, rounds, starts, sign_offs, hwin, m, tabs, step_scale, perm,
-                    ident, ones, use_perm, out, scratch[0], scratch2[0], comb[0], tw, 0, ntiles,
-                    False)
+    bad[0] = _forward_tiles(x, signs, first, rounds, starts, sign_offs, hwin, m, tabs, step_scale,
+                            perm, ident, ones, use_perm, out, scratch[0], scratch2[0], comb[0], tw,
+                            0, ntiles)
 
 
 @njit(cache=True, parallel=True)
@@ -302,9 +317,9 @@ def keep_inverse(y, signs, rounds, starts, sign_offs, hwin, m, tabs_t, step_scal
     nchunks = scratch.shape[0]
     ntiles = (n + tw - 1) // tw
     for c in prange(nchunks):
-        bad[c] = _tiles(y, signs, 0, rounds, starts, sign_offs, hwin, m, tabs_t, step_scale,
-                        inv_perm, ident, ones, use_perm, out, scratch[c], scratch2[c], comb[c], tw,
-                        c * ntiles // nchunks, (c + 1) * ntiles // nchunks, True)
+        bad[c] = _inverse_tiles(y, signs, rounds, starts, sign_offs, hwin, m, tabs_t, step_scale,
+                                inv_perm, ident, ones, use_perm, out, scratch[c], scratch2[c],
+                                comb[c], tw, c * ntiles // nchunks, (c + 1) * ntiles // nchunks)
 
 
 @njit(cache=True)
@@ -312,5 +327,6 @@ def keep_inverse_serial(y, signs, rounds, starts, sign_offs, hwin, m, tabs_t, st
                         inv_perm, ident, ones, use_perm, out, scratch, scratch2, comb, tw, bad):
     """:func:`keep_inverse` on one thread, for small batches (no thread launch)."""
     ntiles = (y.shape[0] + tw - 1) // tw
-    bad[0] = _tiles(y, signs, 0, rounds, starts, sign_offs, hwin, m, tabs_t, step_scale, inv_perm,
-                    ident, ones, use_perm, out, scratch[0], scratch2[0], comb[0], tw, 0, ntiles, True)
+    bad[0] = _inverse_tiles(y, signs, rounds, starts, sign_offs, hwin, m, tabs_t, step_scale,
+                            inv_perm, ident, ones, use_perm, out, scratch[0], scratch2[0], comb[0],
+                            tw, 0, ntiles)
