@@ -8,6 +8,8 @@ load
     Read any object written by an rhtann ``save`` method.
 set_num_threads, get_num_threads
     One thread setting for rhtann's kernels and faiss.
+warmup
+    Compile (or load from numba's cache) the kernels of chosen layouts now.
 """
 
 from __future__ import annotations
@@ -30,6 +32,43 @@ _LOADERS = {"RHT": RHT.load}
 _LOADERS["Index"] = Index.load
 
 
+def warmup(layouts=("pad",), inverse: bool = False) -> float:
+    """Compile, or load from numba's on-disk cache, the kernels of ``layouts`` now.
+
+    The kernels are compiled on their first use, per layout: a process that
+    only uses ``layout="pad"`` never compiles the keep kernels. The first
+    ``apply`` of a process pays for loading them from the cache (or, on the
+    first run after installing, for compiling them); calling ``warmup`` at
+    start-up moves that cost out of the first request.
+
+    Parameters
+    ----------
+    layouts : iterable of {"pad", "keep", "auto"}, default ("pad",)
+        Layouts whose forward kernels (serial path for small batches and
+        parallel path) are prepared.
+    inverse : bool, default False
+        Also prepare the kernels of :meth:`RHT.reverse_transform`.
+
+    Returns
+    -------
+    float
+        Seconds spent.
+    """
+    import time
+
+    import numpy as np
+
+    t0 = time.perf_counter()
+    x = np.zeros((300, 12), dtype=np.float32)
+    for layout in layouts:
+        rht = RHT(12, rounds=1, layout=layout)
+        for rows in (x[:2], x):
+            y = rht.apply(rows)
+            if inverse:
+                rht.reverse_transform(y)
+    return time.perf_counter() - t0
+
+
 def load(path: str | os.PathLike):
     """Read an object saved by rhtann (an :class:`RHT` or an index).
 
@@ -50,6 +89,6 @@ def load(path: str | os.PathLike):
     return _LOADERS[kind](path)
 
 
-__all__ = ["RHT", "FormatError", "load", "set_num_threads", "get_num_threads", "__version__"]
+__all__ = ["RHT", "FormatError", "load", "set_num_threads", "get_num_threads", "warmup", "__version__"]
 __all__ += ["Index", "index_factory", "wrap"]
 __all__ += ["choose_rounds", "moment_stats"]
