@@ -23,6 +23,29 @@ from numba.extending import intrinsic
 BLOCK = 16
 
 
+def _host_vector_bits() -> int:
+    """Width in bits of the host's widest float vector registers (512, 256 or 128)."""
+    try:
+        from llvmlite import binding
+
+        features = binding.get_host_cpu_features()
+    except Exception:  # pragma: no cover - no feature query on this platform
+        return 128
+    if features.get("avx512f", False):
+        return 512
+    if features.get("avx", False):
+        return 256
+    return 128
+
+
+#: Register width the butterflies and group sums are written for: a 16-lane
+#: row segment is processed in pieces of one register each, so that a radix-16
+#: butterfly keeps its 16 values in registers (on AVX2, 16-lane float32 vectors
+#: would need 32 registers and spill). numba's cache is keyed on the host CPU,
+#: so code built for one width is never loaded on another.
+VECTOR_BITS = _host_vector_bits()
+
+
 class _Vec:
     """IR helpers shared by the intrinsics: 16-wide vectors of one float dtype."""
 
@@ -33,6 +56,17 @@ class _Vec:
         self.maskty = ir.VectorType(ir.IntType(32), BLOCK)
         self.intp = context.get_value_type(types.intp)
         self.itemsize = ir.Constant(self.intp, context.get_abi_sizeof(self.elty))
+        #: Lanes of one register (at most BLOCK) and its vector type.
+        self.part = max(1, min(BLOCK, VECTOR_BITS // (8 * context.get_abi_sizeof(self.elty))))
+        self.partty = ir.VectorType(self.elty, self.part)
+
+    def splat_as(self, value, vecty):
+        """A vector of type ``vecty`` with every lane equal to ``value``."""
+        b = self.builder
+        undef = ir.Constant(vecty, ir.Undefined)
+        one = b.insert_element(undef, value, ir.Constant(ir.IntType(32), 0))
+        return b.shuffle_vector(one, undef, ir.Constant(ir.VectorType(ir.IntType(32), vecty.count),
+                                                        [0] * vecty.count))
 
     def const(self, value):
         """An ``intp`` constant."""
@@ -233,11 +267,9 @@ def _make_butterfly(radix: int, signed: bool):
                 sty = signature.args[4]
                 sary = context.make_array(sty)(context, builder, args[4])
                 selty = context.get_data_type(sty.dtype)
-            ptrs, vals = [], []
+            svals = []
             for q in range(radix):
                 row = builder.add(j_v, builder.mul(h_v, vec.const(q)))
-                ptr = vec.ptr(ary, row, t_v)
-                val = builder.load(ptr, align=4)
                 if signed:
                     sptr = builder.bitcast(
                         builder.gep(builder.bitcast(sary.data, ir.IntType(8).as_pointer()),
@@ -245,19 +277,28 @@ def _make_butterfly(radix: int, signed: bool):
                         selty.as_pointer(),
                     )
                     sval = context.cast(builder, builder.load(sptr), sty.dtype, bufty.dtype)
-                    val = builder.fmul(val, vec.splat(sval))
-                ptrs.append(ptr)
-                vals.append(val)
-            for s in range(stages):
-                step = 1 << s
-                new = list(vals)
+                    svals.append(vec.splat_as(sval, vec.partty))
+            for part in range(0, BLOCK, vec.part):
+                t_p = builder.add(t_v, vec.const(part))
+                ptrs, vals = [], []
                 for q in range(radix):
-                    if not q & step:
-                        new[q] = builder.fadd(vals[q], vals[q + step])
-                        new[q + step] = builder.fsub(vals[q], vals[q + step])
-                vals = new
-            for ptr, val in zip(ptrs, vals, strict=True):
-                builder.store(val, ptr, align=4)
+                    row = builder.add(j_v, builder.mul(h_v, vec.const(q)))
+                    ptr = vec.ptr(ary, row, t_p, vec.partty)
+                    val = builder.load(ptr, align=4)
+                    if signed:
+                        val = builder.fmul(val, svals[q])
+                    ptrs.append(ptr)
+                    vals.append(val)
+                for s in range(stages):
+                    step = 1 << s
+                    new = list(vals)
+                    for q in range(radix):
+                        if not q & step:
+                            new[q] = builder.fadd(vals[q], vals[q + step])
+                            new[q + step] = builder.fsub(vals[q], vals[q + step])
+                    vals = new
+                for ptr, val in zip(ptrs, vals, strict=True):
+                    builder.store(val, ptr, align=4)
             return context.get_dummy_value()
 
         return sig, codegen
@@ -394,20 +435,25 @@ def _make_group_sums(size: int):
             c0_v, moff_v, base_v, j0_v, stride_v, t_v = (as_intp(k) for k in (1, 5, 7, 8, 9, 10))
             scale_v = context.cast(builder, args[6], signature.args[6], sty.dtype)
             gel = context.get_data_type(gty.dtype)
-            vals = []
+            rows, mults = [], []
             for b in range(size):
                 r = builder.add(base_v, builder.mul(builder.add(j0_v, vec.const(b)), stride_v))
                 grow = builder.load(builder.gep(builder.bitcast(gary.data, gel.as_pointer()), [r]))
-                row = context.cast(builder, grow, gty.dtype, types.intp)
+                rows.append(context.cast(builder, grow, gty.dtype, types.intp))
                 m = builder.load(builder.gep(builder.bitcast(mary.data, vec.elty.as_pointer()),
                                              [builder.add(moff_v, r)]))
-                val = builder.load(vec.ptr(sary, row, t_v), align=4)
-                vals.append(builder.fmul(val, vec.splat(builder.fmul(m, scale_v))))
-            sums = [vals[0]]
-            for b in range(1, size):
-                sums = [builder.fadd(a, vals[b]) for a in sums] + [builder.fsub(a, vals[b]) for a in sums]
-            for q, v in enumerate(sums):
-                builder.store(v, vec.ptr(cary, builder.add(c0_v, vec.const(q)), t_v), align=4)
+                mults.append(vec.splat_as(builder.fmul(m, scale_v), vec.partty))
+            for part in range(0, BLOCK, vec.part):
+                t_p = builder.add(t_v, vec.const(part))
+                vals = [
+                    builder.fmul(builder.load(vec.ptr(sary, row, t_p, vec.partty), align=4), mv)
+                    for row, mv in zip(rows, mults, strict=True)
+                ]
+                sums = [vals[0]]
+                for b in range(1, size):
+                    sums = [builder.fadd(a, vals[b]) for a in sums] + [builder.fsub(a, vals[b]) for a in sums]
+                for q, v in enumerate(sums):
+                    builder.store(v, vec.ptr(cary, builder.add(c0_v, vec.const(q)), t_p, vec.partty), align=4)
             return context.get_dummy_value()
 
         return sig, codegen
