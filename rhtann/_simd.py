@@ -1,5 +1,9 @@
 """SIMD building blocks that numba cannot express in plain Python loops.
 
+:func:`signed_sum` and ``group_sums1`` .. ``group_sums6`` are the pieces of
+the keep layout's dense cores (grouped signed sums, then one multiply-add per
+output and group, accumulated in registers).
+
 :func:`transpose16` moves a 16 x 16 block between two row-major arrays with
 sixteen vector loads, a shuffle network and sixteen vector stores, instead of
 256 scalar moves. The tiled Hadamard kernels use it to turn a tile of rows
@@ -247,7 +251,9 @@ def _make_butterfly(radix: int, signed: bool):
     segments ``buf[j + q*h, t:t+16]`` for ``q < radix`` (multiplied by the
     signs ``s[j + q*h]`` when ``signed``), applies the ``log2(radix)``
     Walsh-Hadamard butterfly stages of strides ``h, 2h, ...`` to them in
-    registers, and writes them back.
+    registers, and writes them back. The 16 columns are processed in pieces
+    of one register (``VECTOR_BITS``), one piece after the other, so that the
+    ``radix`` values of a piece fit in the register file.
     """
     stages = radix.bit_length() - 1
 
