@@ -442,7 +442,8 @@ def main(argv=None) -> None:
         f"CPU: {platform.processor() or platform.machine()} ({os.cpu_count()} logical cores); "
         f"rhtann {rhtann.__version__}, faiss {faiss.__version__}, numpy {np.__version__}",
         "",
-        f"Instruction set detected: {instruction_set()}",
+        f"Instruction set detected: {instruction_set()}; load average at start: "
+        f"{' '.join(f'{v:.1f}' for v in os.getloadavg())}",
         "",
         "Command: `python bench/transform_speed.py " + " ".join(sys.argv[1:] if argv is None else argv) + "`",
         "",
