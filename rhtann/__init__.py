@@ -13,6 +13,8 @@ load, FormatError
     Read any object written by an rhtann ``save`` method (:mod:`rhtann.io`).
 set_num_threads, get_num_threads
     One thread setting for rhtann's kernels and faiss (:mod:`rhtann.threads`).
+warmup
+    Compile (or load from numba's cache) the kernels of chosen layouts now.
 
 Layers
 ------
@@ -26,7 +28,10 @@ imported by the core.
 from __future__ import annotations
 
 import os
+import time
 from importlib.metadata import PackageNotFoundError, version
+
+import numpy as np
 
 from .index import Index, index_factory, wrap
 from .io import FormatError, peek_kind
@@ -41,6 +46,39 @@ except PackageNotFoundError:  # pragma: no cover - source tree without install
 
 _LOADERS = {"RHT": RHT.load}
 _LOADERS["Index"] = Index.load
+
+
+def warmup(layouts=("pad",), inverse: bool = False) -> float:
+    """Compile, or load from numba's on-disk cache, the kernels of ``layouts`` now.
+
+    The kernels are compiled on their first use, per layout: a process that
+    only uses ``layout="pad"`` never compiles the keep kernels. The first
+    ``apply`` of a process pays for loading them from the cache (or, on the
+    first run after installing, for compiling them); calling ``warmup`` at
+    start-up moves that cost out of the first request.
+
+    Parameters
+    ----------
+    layouts : iterable of {"pad", "keep", "auto"}, default ("pad",)
+        Layouts whose forward kernels (serial path for small batches and
+        parallel path) are prepared.
+    inverse : bool, default False
+        Also prepare the kernels of :meth:`RHT.reverse_transform`.
+
+    Returns
+    -------
+    float
+        Seconds spent.
+    """
+    t0 = time.perf_counter()
+    x = np.zeros((300, 12), dtype=np.float32)
+    for layout in layouts:
+        rht = RHT(12, rounds=1, layout=layout)
+        for rows in (x[:2], x):
+            y = rht.apply(rows)
+            if inverse:
+                rht.reverse_transform(y)
+    return time.perf_counter() - t0
 
 
 def load(path: str | os.PathLike):
@@ -63,6 +101,6 @@ def load(path: str | os.PathLike):
     return _LOADERS[kind](path)
 
 
-__all__ = ["RHT", "FormatError", "load", "set_num_threads", "get_num_threads", "__version__"]
+__all__ = ["RHT", "FormatError", "load", "set_num_threads", "get_num_threads", "warmup", "__version__"]
 __all__ += ["Index", "index_factory", "wrap"]
 __all__ += ["choose_rounds", "moment_stats"]

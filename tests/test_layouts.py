@@ -289,3 +289,88 @@ def test_save_load_and_pickle(layout, tmp_path, rng):
 def test_bad_dimension():
     with pytest.raises(ValueError, match="d must be >= 1"):
         KeepLayout(0)
+
+
+def dense_reference(lay, s: np.ndarray, rounds: int) -> np.ndarray:
+    """The keep transform as a float64 matrix, built from its definition with numpy."""
+    from rhtann.layouts.hadamard import plan_matrix
+
+    d, h = lay.d, lay.window
+    hm = plan_matrix(*lay.plan).astype(np.float64) / np.sqrt(h)
+    starts = [0] if lay.mode != "windows" else [0, d - h, 0]
+    perm = fixed_permutation(d)
+    a = np.eye(d)
+    for r in range(rounds):
+        if r:
+            a = a[perm]
+        for k, lo in enumerate(starts):
+            step = np.eye(d)
+            step[lo : lo + h, lo : lo + h] = hm * s[r, k * d + lo : k * d + lo + h]
+            a = step @ a
+    return a
+
+
+# powers of two, Hadamard plans with one, two and three cores (12, 20, 28, 44,
+# 60, 100 among them, so every group size 4 and 5 and ragged last groups
+# occur), with and without a Sylvester factor, and windows of every kind
+REFERENCE_DIMS = [1, 2, 3, 4, 7, 12, 20, 24, 28, 44, 50, 60, 64, 100, 120, 144, 200, 240, 336, 400, 784, 960]
+
+
+@pytest.mark.parametrize("d", REFERENCE_DIMS)
+def test_kernels_match_dense_reference(d, rng):
+    """Forward and inverse, float64 and float32, every round count, serial and parallel tiles."""
+    lay = KeepLayout(d)
+    s = signs_for(lay, d + 5)
+    for rounds in (1, 2, 3):
+        a = dense_reference(lay, s, rounds)
+        for n in (3, 130):  # one tile; several tiles with a partial last one
+            x = rng.standard_normal((n, d))
+            y, bad = lay.forward(x, s, rounds)
+            assert not bad
+            np.testing.assert_allclose(y, x @ a.T, atol=1e-12)
+            back, _ = lay.inverse(y, s, rounds)
+            np.testing.assert_allclose(back, x, atol=1e-12)
+            y32, _ = lay.forward(x.astype(np.float32), s.astype(np.float32), rounds)
+            assert y32.dtype == np.float32
+            np.testing.assert_allclose(y32, x @ a.T, atol=2e-5)
+
+
+@pytest.mark.parametrize("d", [100, 784])
+def test_forward_and_inverse_write_out(d, rng):
+    lay = KeepLayout(d)
+    s = signs_for(lay, 2).astype(np.float32)
+    x = rng.standard_normal((70, d)).astype(np.float32)
+    out = np.full((70, d), np.nan, np.float32)
+    y, bad = lay.forward(x, s, 3, out=out)
+    assert y is out and not bad
+    np.testing.assert_array_equal(out, lay.forward(x, s, 3)[0])
+    back = np.empty_like(x)
+    x2, _ = lay.inverse(out, s, 3, out=back)
+    assert x2 is back
+    np.testing.assert_allclose(back, x, atol=2e-5)
+
+
+@pytest.mark.parametrize("k", [12, 20, 28, 44, 100])
+@pytest.mark.parametrize("transpose", [False, True])
+def test_core_tables_rebuild_the_core(k, transpose):
+    """Summing each output's grouped terms gives back the row of the (transposed) core."""
+    from rhtann.layouts.hadamard import core_matrix
+    from rhtann.layouts.keep import MAX_GROUP, core_tables, group_size
+
+    assert 1 <= group_size(k) <= MAX_GROUP
+    ints, tsgn, terms = core_tables((k,), transpose)
+    core_k, core_g, gb_off, t_off, gbounds, gcomb, tidx = ints
+    assert core_k.tolist() == [k] and terms == gcomb[core_g[0]]
+    h = core_matrix(k).astype(np.float64)
+    h = h.T if transpose else h
+    # the signed sums as a matrix: row gcomb[g] + q holds the coefficients of sum q of group g
+    sums = np.zeros((terms, k))
+    for g in range(core_g[0]):
+        j0, j1 = gbounds[g], gbounds[g + 1]
+        for q in range(2 ** (j1 - j0 - 1)):
+            sums[gcomb[g] + q, j0] = 1.0
+            for b in range(1, j1 - j0):
+                sums[gcomb[g] + q, j0 + b] = -1.0 if (q >> (b - 1)) & 1 else 1.0
+    ng = core_g[0]
+    rebuilt = np.array([sum(tsgn[i * ng + g] * sums[tidx[i * ng + g]] for g in range(ng)) for i in range(k)])
+    np.testing.assert_array_equal(rebuilt, h)

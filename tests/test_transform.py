@@ -423,3 +423,26 @@ def test_streamed_float64_matrix():
     assert not bad
     np.testing.assert_array_equal(a, ref.T)
     np.testing.assert_allclose(a.T @ a, np.eye(1100), atol=1e-12)
+
+
+def test_warmup_prepares_only_the_layouts_asked_for():
+    """Kernels are compiled per layout on first use; warmup loads exactly those asked for."""
+    import subprocess
+    import sys
+
+    code = (
+        "import rhtann\n"
+        "from rhtann.kernels import keep as _kernels_keep, pad as _kernels\n"
+        "assert not _kernels_keep.keep_forward.signatures and not _kernels.rht_forward_tiled.signatures\n"
+        "t = rhtann.warmup(('pad',))\n"
+        "assert t > 0 and _kernels.rht_forward_tiled.signatures and _kernels.rht_forward_rows.signatures\n"
+        "k = _kernels_keep\n"
+        "assert not k.keep_forward.signatures and not k.keep_forward_serial.signatures\n"
+        "rhtann.warmup(('keep',), inverse=True)\n"
+        "assert _kernels_keep.keep_forward.signatures and _kernels_keep.keep_forward_serial.signatures\n"
+        "assert _kernels_keep.keep_inverse.signatures and _kernels_keep.keep_inverse_serial.signatures\n"
+        "print('ok')\n"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=1800)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert res.stdout.strip().endswith("ok")

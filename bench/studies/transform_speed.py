@@ -7,6 +7,10 @@ rhtann is faster).
 
 Sections
 --------
+0. keep, pad (3 rounds), faiss ``RandomRotationMatrix``, faiss
+   ``HadamardRotation`` and ``np.copyto`` side by side for
+   d in 50, 100, 128, 200, 384, 768, 784, 960, 1024, 1536, 3072 (the
+   instruction set detected is printed first);
 1. rotation throughput for each d: rhtann at 1, 2 and 3 rounds, faiss
    ``HadamardRotation`` (3 rounds, HR), faiss ``RandomRotationMatrix`` (RR),
    a numpy dense matmul by an orthogonal matrix, and ``np.copyto`` into a
@@ -45,6 +49,34 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import rhtann  # noqa: E402
 from rhtann.layouts import LAYOUTS  # noqa: E402
+
+
+def instruction_set() -> str:
+    """The vector instruction sets of this CPU, from /proc/cpuinfo or LLVM's host features."""
+    flags: set[str] = set()
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith(("flags", "Features")):
+                    flags = set(line.split(":", 1)[1].split())
+                    break
+    except OSError:
+        pass
+    if not flags:
+        from llvmlite import binding
+
+        flags = {f[1:] for f in binding.get_host_cpu_features().flatten().split(",") if f.startswith("+")}
+    wanted = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512vl", "neon", "asimd", "sve")
+    found = [f for f in wanted if f in flags or f.replace("_", ".") in flags]
+    if "avx512f" in found:
+        level = "AVX-512"
+    elif "avx2" in found:
+        level = "AVX2 (no AVX-512)"
+    elif found:
+        level = found[-1].upper()
+    else:
+        level = "unknown"
+    return f"{level}; flags: {' '.join(found) or 'none found'}"
 
 
 def median_time(fn, repeats: int, *args) -> float:
@@ -116,7 +148,7 @@ def paired_times(fns: dict, repeats: int, clock=time.perf_counter) -> dict:
 
 
 def throughput(dims, n, dense_n, repeats, rng, lines):
-    lines.append("## Rotation throughput (M vectors/s; ratio = other time / rhtann time)\n")
+    lines.append("\n## Rotation throughput (M vectors/s; ratio = other time / rhtann time)\n")
     lines.append(
         "Rates are medians over the repeats; ratios are medians of the per-repeat ratios "
         "(contenders interleaved within each repeat).\n"
@@ -175,6 +207,67 @@ def throughput_row(d, n, dense_n, repeats, rng) -> str:
         f"{fmt_rate(n, med['rht3'])} | {fmt_rate(n, med['hr'])} | {fmt_rate(n, med['rr'])} | "
         f"{fmt_rate(n, med['np'])} | {fmt_rate(n, med['copy'])} | {ratio('hr', 'rht3'):.2f}x | "
         f"{ratio('np', 'rht1'):.2f}x | {ratio('rr', 'rht1'):.2f}x | {ratio('rht3', 'copy'):.2f} |"
+    )
+
+
+SIDE_DIMS = [50, 100, 128, 200, 384, 768, 784, 960, 1024, 1536, 3072]
+
+
+def side_by_side(dims, n, dense_n, repeats, rng, lines):
+    """keep, pad, faiss RR, faiss HR and np.copyto at 3 rounds, all writing a preallocated output."""
+    lines.append("\n## keep, pad, faiss RR, faiss HR and a memory copy, 3 rounds (M vectors/s)\n")
+    lines.append(
+        "Every contender writes into a preallocated output (`apply(x, out=)`, faiss's "
+        "`apply_noalloc`, `np.copyto`); ratios are medians of per-repeat ratios, contenders "
+        "interleaved. keep/pad is a throughput ratio (above 1: keep faster); the others are "
+        "time ratios against the named rhtann layout.\n"
+    )
+    lines.append(
+        "| d | keep plan | keep | pad (d_out) | faiss RR | faiss HR | copyto "
+        "| keep / pad | keep vs RR | pad vs HR | pad / copyto |"
+    )
+    lines.append("|" + "---|" * 11)
+    for d in dims:
+        lines.append(side_row(d, n, dense_n, repeats, rng))
+        print(lines[-1], flush=True)
+
+
+def side_row(d, n, dense_n, repeats, rng) -> str:
+    """One row of :func:`side_by_side` for dimension ``d``."""
+    x = rng.standard_normal((n, d)).astype(np.float32)
+    nd = n if d < 2048 else min(n, dense_n)
+    xd = x[:nd]
+    keep = rhtann.RHT(d, rounds=3, seed=1, layout="keep")
+    pad = rhtann.RHT(d, rounds=3, seed=1, layout="pad")
+    hr = faiss.HadamardRotation(d, 1)
+    rr = faiss.RandomRotationMatrix(d, d)
+    rr.init(1)
+    keep_out, pad_out = keep.apply(x), pad.apply(x)
+    hr_out = np.empty((n, hr.d_out), np.float32)
+    rr_out = np.empty((nd, d), np.float32)
+    copy_out = np.empty_like(x)
+    t = paired_times(
+        {
+            "keep": partial(keep.apply, x, out=keep_out),
+            "pad": partial(pad.apply, x, out=pad_out),
+            "rr": partial(faiss_apply, rr, xd, rr_out),
+            "hr": partial(faiss_apply, hr, x, hr_out),
+            "copy": partial(np.copyto, copy_out, x),
+        },
+        repeats,
+    )
+    t["rr"] = t["rr"] * (n / nd)
+    med = {k: float(np.median(v)) for k, v in t.items()}
+
+    def ratio(a, b):
+        return float(np.median(t[a] / t[b]))
+
+    plan = keep.layout_.split("(", 1)[1].rstrip(")").replace("mode=", "").replace("'", "")
+    return (
+        f"| {d} | {plan} | {fmt_rate(n, med['keep'])} | {fmt_rate(n, med['pad'])} ({pad.d_out}) | "
+        f"{fmt_rate(n, med['rr'])} | {fmt_rate(n, med['hr'])} | {fmt_rate(n, med['copy'])} | "
+        f"{ratio('pad', 'keep'):.2f} | {ratio('rr', 'keep'):.2f}x | {ratio('hr', 'pad'):.2f}x | "
+        f"{ratio('pad', 'copy'):.2f} |"
     )
 
 
@@ -305,7 +398,7 @@ def end_to_end(d, n, nq, repeats, rng, lines):
 
 def encode_only(index, xb, repeats, lines):
     """Scalar-quantizer encoding alone, rhtann.sq against faiss's sa_encode, on rotated rows."""
-    from rhtann.sq import SQEncoder
+    from rhtann.index.encoders import SQEncoder
 
     y = index.rht.apply(xb)
     n, d_out = y.shape
@@ -332,7 +425,11 @@ def main(argv=None) -> None:
     ap.add_argument("--dense-n", type=int, default=20_000, help="rows for dense contenders at d>=2048")
     ap.add_argument("--repeats", type=int, default=5, help="timed runs per figure (median)")
     ap.add_argument("--threads", type=int, default=rhtann.get_num_threads())
-    ap.add_argument("--skip", nargs="*", default=[], choices=["throughput", "latency", "layouts", "e2e"])
+    ap.add_argument("--side-dims", type=int, nargs="+", default=SIDE_DIMS,
+                    help="dimensions of the keep/pad/faiss/copy table")
+    ap.add_argument(
+        "--skip", nargs="*", default=[], choices=["side", "throughput", "latency", "layouts", "e2e"]
+    )
     ap.add_argument("--out", default="bench/results/transform_speed.md", help="Markdown output file")
     args = ap.parse_args(argv)
 
@@ -345,8 +442,15 @@ def main(argv=None) -> None:
         f"CPU: {platform.processor() or platform.machine()} ({os.cpu_count()} logical cores); "
         f"rhtann {rhtann.__version__}, faiss {faiss.__version__}, numpy {np.__version__}",
         "",
+        f"Instruction set detected: {instruction_set()}; load average at start: "
+        f"{' '.join(f'{v:.1f}' for v in os.getloadavg())}",
+        "",
+        "Command: `python bench/transform_speed.py " + " ".join(sys.argv[1:] if argv is None else argv) + "`",
+        "",
     ]
     print("\n".join(lines), flush=True)
+    if "side" not in args.skip:
+        side_by_side(args.side_dims, args.n, args.dense_n, args.repeats, rng, lines)
     if "throughput" not in args.skip:
         throughput(args.dims, args.n, args.dense_n, args.repeats, rng, lines)
     if "latency" not in args.skip:

@@ -20,7 +20,7 @@ Two code paths share the same arithmetic:
 
 On tiles, butterflies are grouped in radix-16 passes (four stages per trip
 through memory, in registers), then one pass for the remaining stages; the
-tile transposes and butterflies are vector code from :mod:`rhtann._simd`.
+tile transposes and butterflies are vector code from :mod:`rhtann.kernels.simd`.
 On rows, radix-4 passes are followed by one radix-2 pass when the number of
 stages is odd.
 
@@ -333,7 +333,7 @@ def rht_forward_tiled(x, signs, rounds, scale, out, scratch, tw, bad, moments, s
         blocks of ``br = min(p, BLOCK_ROWS)`` coordinates; block ``b`` is a
         ``(br, stride)`` column-major view of row ``b``. Short rows (one
         block) take 64-row tiles with ``stride = tw + TILE_PAD``; long rows
-        take 16-row tiles with ``stride = tw`` (see :func:`rhtann._pad.scratch_for`).
+        take 16-row tiles with ``stride = tw`` (see :func:`rhtann.layouts.pad.scratch_for`).
     tw : int
         Rows per tile.
     bad : ndarray, shape (nchunks,), bool
@@ -346,7 +346,7 @@ def rht_forward_tiled(x, signs, rounds, scale, out, scratch, tw, bad, moments, s
     stream : bool
         Write full 16 x 16 blocks of ``out`` with non-temporal stores, then
         fence; the caller guarantees 64-byte aligned rows (see
-        :func:`rhtann._pad.streams`).
+        :func:`rhtann.layouts.pad.streams`).
     """
     n, d = x.shape
     p = out.shape[1]

@@ -1,5 +1,9 @@
 """SIMD building blocks that numba cannot express in plain Python loops.
 
+:func:`signed_sum` and ``group_sums1`` .. ``group_sums6`` are the pieces of
+the keep layout's dense cores (grouped signed sums, then one multiply-add per
+output and group, accumulated in registers).
+
 :func:`transpose16` moves a 16 x 16 block between two row-major arrays with
 sixteen vector loads, a shuffle network and sixteen vector stores, instead of
 256 scalar moves. The tiled Hadamard kernels use it to turn a tile of rows
@@ -23,6 +27,29 @@ from numba.extending import intrinsic
 BLOCK = 16
 
 
+def _host_vector_bits() -> int:
+    """Width in bits of the host's widest float vector registers (512, 256 or 128)."""
+    try:
+        from llvmlite import binding
+
+        features = binding.get_host_cpu_features()
+    except Exception:  # pragma: no cover - no feature query on this platform
+        return 128
+    if features.get("avx512f", False):
+        return 512
+    if features.get("avx", False):
+        return 256
+    return 128
+
+
+#: Register width the butterflies and group sums are written for: a 16-lane
+#: row segment is processed in pieces of one register each, so that a radix-16
+#: butterfly keeps its 16 values in registers (on AVX2, 16-lane float32 vectors
+#: would need 32 registers and spill). numba's cache is keyed on the host CPU,
+#: so code built for one width is never loaded on another.
+VECTOR_BITS = _host_vector_bits()
+
+
 class _Vec:
     """IR helpers shared by the intrinsics: 16-wide vectors of one float dtype."""
 
@@ -33,6 +60,17 @@ class _Vec:
         self.maskty = ir.VectorType(ir.IntType(32), BLOCK)
         self.intp = context.get_value_type(types.intp)
         self.itemsize = ir.Constant(self.intp, context.get_abi_sizeof(self.elty))
+        #: Lanes of one register (at most BLOCK) and its vector type.
+        self.part = max(1, min(BLOCK, VECTOR_BITS // (8 * context.get_abi_sizeof(self.elty))))
+        self.partty = ir.VectorType(self.elty, self.part)
+
+    def splat_as(self, value, vecty):
+        """A vector of type ``vecty`` with every lane equal to ``value``."""
+        b = self.builder
+        undef = ir.Constant(vecty, ir.Undefined)
+        one = b.insert_element(undef, value, ir.Constant(ir.IntType(32), 0))
+        return b.shuffle_vector(one, undef, ir.Constant(ir.VectorType(ir.IntType(32), vecty.count),
+                                                        [0] * vecty.count))
 
     def const(self, value):
         """An ``intp`` constant."""
@@ -213,7 +251,9 @@ def _make_butterfly(radix: int, signed: bool):
     segments ``buf[j + q*h, t:t+16]`` for ``q < radix`` (multiplied by the
     signs ``s[j + q*h]`` when ``signed``), applies the ``log2(radix)``
     Walsh-Hadamard butterfly stages of strides ``h, 2h, ...`` to them in
-    registers, and writes them back.
+    registers, and writes them back. The 16 columns are processed in pieces
+    of one register (``VECTOR_BITS``), one piece after the other, so that the
+    ``radix`` values of a piece fit in the register file.
     """
     stages = radix.bit_length() - 1
 
@@ -233,11 +273,9 @@ def _make_butterfly(radix: int, signed: bool):
                 sty = signature.args[4]
                 sary = context.make_array(sty)(context, builder, args[4])
                 selty = context.get_data_type(sty.dtype)
-            ptrs, vals = [], []
+            svals = []
             for q in range(radix):
                 row = builder.add(j_v, builder.mul(h_v, vec.const(q)))
-                ptr = vec.ptr(ary, row, t_v)
-                val = builder.load(ptr, align=4)
                 if signed:
                     sptr = builder.bitcast(
                         builder.gep(builder.bitcast(sary.data, ir.IntType(8).as_pointer()),
@@ -245,19 +283,28 @@ def _make_butterfly(radix: int, signed: bool):
                         selty.as_pointer(),
                     )
                     sval = context.cast(builder, builder.load(sptr), sty.dtype, bufty.dtype)
-                    val = builder.fmul(val, vec.splat(sval))
-                ptrs.append(ptr)
-                vals.append(val)
-            for s in range(stages):
-                step = 1 << s
-                new = list(vals)
+                    svals.append(vec.splat_as(sval, vec.partty))
+            for part in range(0, BLOCK, vec.part):
+                t_p = builder.add(t_v, vec.const(part))
+                ptrs, vals = [], []
                 for q in range(radix):
-                    if not q & step:
-                        new[q] = builder.fadd(vals[q], vals[q + step])
-                        new[q + step] = builder.fsub(vals[q], vals[q + step])
-                vals = new
-            for ptr, val in zip(ptrs, vals, strict=True):
-                builder.store(val, ptr, align=4)
+                    row = builder.add(j_v, builder.mul(h_v, vec.const(q)))
+                    ptr = vec.ptr(ary, row, t_p, vec.partty)
+                    val = builder.load(ptr, align=4)
+                    if signed:
+                        val = builder.fmul(val, svals[q])
+                    ptrs.append(ptr)
+                    vals.append(val)
+                for s in range(stages):
+                    step = 1 << s
+                    new = list(vals)
+                    for q in range(radix):
+                        if not q & step:
+                            new[q] = builder.fadd(vals[q], vals[q + step])
+                            new[q + step] = builder.fsub(vals[q], vals[q + step])
+                    vals = new
+                for ptr, val in zip(ptrs, vals, strict=True):
+                    builder.store(val, ptr, align=4)
             return context.get_dummy_value()
 
         return sig, codegen
@@ -284,3 +331,143 @@ butterfly2_signed = _make_butterfly(2, True)
 butterfly4_signed = _make_butterfly(4, True)
 butterfly8_signed = _make_butterfly(8, True)
 butterfly16_signed = _make_butterfly(16, True)
+
+
+#: Lanes (tile rows) summed together by :func:`signed_sum`.
+SUM_LANES = 32
+
+
+@intrinsic
+def signed_sum(typingctx, dst, drow, src, idx, sgn, g0, g1, t):
+    """``dst[drow, t:t+32] = sum_g sgn[g] * src[idx[g], t:t+32]`` for ``g0 <= g < g1``.
+
+    The 32-lane accumulator stays in registers through the loop over ``g``
+    (one vector load and one multiply-add per term and 16 lanes).
+
+    Parameters
+    ----------
+    dst, src : 2-D arrays of one float dtype, unit stride along axis 1
+        The caller guarantees that every row segment touched lies inside
+        the arrays and that ``g1 > g0``.
+    drow, g0, g1, t : int
+    idx : 1-D int64 array
+        Rows of ``src``.
+    sgn : 1-D array, dtype of ``src``
+        Coefficient of each term.
+    """
+    if not (
+        isinstance(dst, types.Array) and isinstance(src, types.Array) and dst.ndim == 2
+        and src.ndim == 2 and dst.dtype == src.dtype and isinstance(src.dtype, types.Float)
+        and isinstance(idx, types.Array) and idx.ndim == 1 and isinstance(idx.dtype, types.Integer)
+        and isinstance(sgn, types.Array) and sgn.ndim == 1 and sgn.dtype == src.dtype
+        and idx.layout == "C" and sgn.layout == "C"
+    ):
+        return None
+    sig = types.void(dst, drow, src, idx, sgn, g0, g1, t)
+
+    def codegen(context, builder, signature, args):
+        dst_v, drow_v, src_v, idx_v, sgn_v, g0_v, g1_v, t_v = args
+        dty, _, sty, ity, gty = signature.args[:5]
+        dary = context.make_array(dty)(context, builder, dst_v)
+        sary = context.make_array(sty)(context, builder, src_v)
+        iary = context.make_array(ity)(context, builder, idx_v)
+        gary = context.make_array(gty)(context, builder, sgn_v)
+        vec = _Vec(context, builder, sty.dtype)
+        wide = ir.VectorType(vec.elty, SUM_LANES)
+
+        def as_intp(k):
+            return context.cast(builder, args[k], signature.args[k], types.intp)
+
+        drow_v, g0_v, g1_v, t_v = as_intp(1), as_intp(5), as_intp(6), as_intp(7)
+        suffix = "f32" if vec.elty == ir.FloatType() else "f64"
+        fma = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(wide, [wide] * 3), f"llvm.fmuladd.v{SUM_LANES}{suffix}"
+        )
+        acc = cgutils.alloca_once(builder, wide)
+        builder.store(ir.Constant(wide, None), acc)
+        iel = context.get_data_type(ity.dtype)
+        gel = vec.elty
+        with cgutils.for_range(builder, builder.sub(g1_v, g0_v)) as loop:
+            g = builder.add(g0_v, loop.index)
+            ip = builder.gep(builder.bitcast(iary.data, iel.as_pointer()), [g])
+            row = context.cast(builder, builder.load(ip), ity.dtype, types.intp)
+            sp = builder.gep(builder.bitcast(gary.data, gel.as_pointer()), [g])
+            s = builder.load(sp)
+            undef = ir.Constant(wide, ir.Undefined)
+            one = builder.insert_element(undef, s, ir.Constant(ir.IntType(32), 0))
+            splat = builder.shuffle_vector(one, undef, ir.Constant(ir.VectorType(ir.IntType(32), SUM_LANES),
+                                                                   [0] * SUM_LANES))
+            val = builder.load(vec.ptr(sary, row, t_v, wide), align=4)
+            builder.store(builder.call(fma, [splat, val, builder.load(acc)]), acc)
+        builder.store(builder.load(acc), vec.ptr(dary, drow_v, t_v, wide), align=4)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+def _make_group_sums(size: int):
+    """Build the intrinsic that forms the ``2^(size-1)`` signed sums of ``size`` rows (16 lanes).
+
+    ``f(comb, c0, src, gather, mult, moff, scale, base, j0, stride, t)`` reads
+    the inputs ``v_b = scale * mult[moff + r_b] * src[gather[r_b], t:t+16]``
+    at ``r_b = base + (j0 + b) * stride`` for ``b < size``, and writes
+    ``v_0 + sum_{b >= 1} (-1)^{bit_{b-1}(q)} v_b`` to ``comb[c0 + q, t:t+16]``
+    for ``q < 2^(size-1)``, all in registers.
+    """
+
+    def typer(typingctx, comb, c0, src, gather, mult, moff, scale, base, j0, stride, t):
+        if not (
+            isinstance(comb, types.Array) and isinstance(src, types.Array) and comb.ndim == 2
+            and src.ndim == 2 and comb.dtype == src.dtype and isinstance(src.dtype, types.Float)
+            and isinstance(gather, types.Array) and gather.ndim == 1 and gather.layout == "C"
+            and isinstance(gather.dtype, types.Integer)
+            and isinstance(mult, types.Array) and mult.ndim == 1 and mult.layout == "C"
+            and mult.dtype == src.dtype
+        ):
+            return None
+        sig = types.void(comb, c0, src, gather, mult, moff, scale, base, j0, stride, t)
+
+        def codegen(context, builder, signature, args):
+            cty, _, sty, gty, mty = signature.args[:5]
+            cary = context.make_array(cty)(context, builder, args[0])
+            sary = context.make_array(sty)(context, builder, args[2])
+            gary = context.make_array(gty)(context, builder, args[3])
+            mary = context.make_array(mty)(context, builder, args[4])
+            vec = _Vec(context, builder, sty.dtype)
+
+            def as_intp(k):
+                return context.cast(builder, args[k], signature.args[k], types.intp)
+
+            c0_v, moff_v, base_v, j0_v, stride_v, t_v = (as_intp(k) for k in (1, 5, 7, 8, 9, 10))
+            scale_v = context.cast(builder, args[6], signature.args[6], sty.dtype)
+            gel = context.get_data_type(gty.dtype)
+            rows, mults = [], []
+            for b in range(size):
+                r = builder.add(base_v, builder.mul(builder.add(j0_v, vec.const(b)), stride_v))
+                grow = builder.load(builder.gep(builder.bitcast(gary.data, gel.as_pointer()), [r]))
+                rows.append(context.cast(builder, grow, gty.dtype, types.intp))
+                m = builder.load(builder.gep(builder.bitcast(mary.data, vec.elty.as_pointer()),
+                                             [builder.add(moff_v, r)]))
+                mults.append(vec.splat_as(builder.fmul(m, scale_v), vec.partty))
+            for part in range(0, BLOCK, vec.part):
+                t_p = builder.add(t_v, vec.const(part))
+                vals = [
+                    builder.fmul(builder.load(vec.ptr(sary, row, t_p, vec.partty), align=4), mv)
+                    for row, mv in zip(rows, mults, strict=True)
+                ]
+                sums = [vals[0]]
+                for b in range(1, size):
+                    sums = [builder.fadd(a, vals[b]) for a in sums] + [builder.fsub(a, vals[b]) for a in sums]
+                for q, v in enumerate(sums):
+                    builder.store(v, vec.ptr(cary, builder.add(c0_v, vec.const(q)), t_p, vec.partty), align=4)
+            return context.get_dummy_value()
+
+        return sig, codegen
+
+    typer.__name__ = f"group_sums{size}"
+    return intrinsic(typer)
+
+
+#: ``group_sums[s]`` forms the signed sums of a group of ``s`` rows (``1 <= s <= 6``).
+group_sums = tuple(_make_group_sums(s) if s else None for s in range(7))
+group_sums1, group_sums2, group_sums3, group_sums4, group_sums5, group_sums6 = group_sums[1:]

@@ -16,7 +16,7 @@ round mixes the coordinates depends on ``d``:
     0; because of the permutations, two or three rounds do not equal
     ``faiss.HadamardRotation`` (use ``"pad"`` or ``"auto"`` for that).
 
-``"hadamard"`` (``d`` has a Hadamard plan, see :mod:`rhtann._hadamard`)
+``"hadamard"`` (``d`` has a Hadamard plan, see :mod:`rhtann.layouts.hadamard`)
     The same with a true Hadamard matrix ``H_d = H_{K_1} (x) ... (x) H_M`` of
     order ``d`` (Paley cores applied as small dense products, a Sylvester
     factor as a fast transform). Every entry of ``H_d / sqrt(d)`` has
@@ -60,6 +60,7 @@ from functools import cache
 import numpy as np
 
 from ..kernels import keep as _kernels_keep
+from ..kernels import simd as _simd
 from ..kernels.moments import square_sums
 from ..kernels.threads import get_num_threads
 from ..signs import splitmix64
@@ -73,6 +74,10 @@ WINDOW_SLACK = 1.0 / 16.0
 PERM_SEED = 0x6B656570  # "keep"
 #: Batches of fewer tiles than this run on one thread (no thread launch).
 SERIAL_TILES = 4
+#: Rows of at most this many coordinates take tiles of ``2 * SUM_LANES`` rows, longer ones ``SUM_LANES``.
+SHORT_ROWS = 256
+#: Largest number of inputs summed into one group of a dense core (see :func:`core_tables`).
+MAX_GROUP = 5
 
 
 def _is_pow2(n: int) -> bool:
@@ -82,6 +87,89 @@ def _is_pow2(n: int) -> bool:
 def _plan_cost(plan: tuple[tuple[int, ...], int]) -> int:
     cores, m = plan
     return sum(cores) + (m.bit_length() - 1)
+
+
+def group_size(k: int) -> int:
+    """Inputs per group for a dense core of order ``k`` (see :func:`core_tables`).
+
+    Minimizes the modelled cost of one core application,
+    ``1.5 G 2^(g-1) + k G`` with ``G = ceil(k / g)`` groups: forming and
+    storing the ``2^(g-1)`` sums of each group, then one multiply-add per
+    output and group. The weight 1.5 and the cap :data:`MAX_GROUP` (larger
+    groups spill registers) come from timing ``g = 3 .. 6`` at
+    ``k = 12, 28, 100`` (``bench/transform_speed.py``). Ties go to the larger ``g``.
+    """
+    best = None
+    for g in range(1, MAX_GROUP + 1):
+        ng = -(-k // g)
+        cost = 1.5 * ng * 2 ** (g - 1) + k * ng
+        if best is None or cost <= best[0]:
+            best = (cost, g)
+    return best[1]
+
+
+def core_tables(cores: tuple[int, ...], transpose: bool = False):
+    """Tables of the grouped-sum form of the dense cores, read by the keep kernels.
+
+    The inputs of core ``c`` (order ``k``) are cut into groups of
+    :func:`group_size` consecutive inputs. For a group of ``s`` inputs
+    ``x_0 .. x_{s-1}`` the kernel forms the ``2^(s-1)`` sums
+    ``x_0 + sum_b (-1)^{bit_{b-1}(q)} x_b`` (``q < 2^(s-1)``), stored at rows
+    ``gcomb[g] + q`` of its sum buffer. Row ``i`` of the core restricted to
+    the group is ``H[i, j0]`` times the pattern ``q`` whose bit ``b - 1`` is
+    set where ``H[i, j0 + b] != H[i, j0]``, so output ``i`` is
+    ``sum_g tsgn[i, g] * sums[tidx[i, g]]``.
+
+    Parameters
+    ----------
+    cores : tuple of int
+        Core orders (Paley matrices from :func:`rhtann.layouts.hadamard.core_matrix`).
+    transpose : bool, default False
+        Tables of the transposed cores (for the inverse).
+
+    Returns
+    -------
+    ints : tuple of 7 ndarrays, int64
+        ``core_k`` (order of each core), ``core_g`` (groups per core),
+        ``gb_off`` (offset of each core's entries in ``gbounds``/``gcomb``),
+        ``t_off`` (offset of each core's ``k * G`` entries in ``tidx``),
+        ``gbounds`` (group boundaries, ``G + 1`` per core), ``gcomb``
+        (first sum row of each group, padded to ``G + 1`` per core), ``tidx``
+        (sum row of each output and group, row-major ``(k, G)`` per core).
+    tsgn : ndarray, float64
+        Sign of each ``tidx`` entry.
+    terms : int
+        Rows of the sum buffer the largest core needs.
+    """
+    core_k, core_g, gb_off, t_off = [], [], [], []
+    gbounds, gcomb, tidx, tsgn = [], [], [], []
+    terms = 0
+    for k in cores:
+        h = _hadamard.core_matrix(k).astype(np.int64)
+        if transpose:
+            h = h.T
+        g = group_size(k)
+        bounds = list(range(0, k, g)) + [k]
+        ng = len(bounds) - 1
+        offs = [0]
+        for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+            offs.append(offs[-1] + 2 ** (b - a - 1))
+        terms = max(terms, offs[-1])
+        core_k.append(k)
+        core_g.append(ng)
+        gb_off.append(len(gbounds))
+        t_off.append(len(tidx))
+        gbounds += bounds
+        gcomb += offs
+        for i in range(k):
+            for gi in range(ng):
+                j0, j1 = bounds[gi], bounds[gi + 1]
+                lead = h[i, j0]
+                q = sum(1 << (b - 1) for b in range(1, j1 - j0) if h[i, j0 + b] != lead)
+                tidx.append(offs[gi] + q)
+                tsgn.append(float(lead))
+    ints = tuple(np.asarray(a, dtype=np.int64) for a in (core_k, core_g, gb_off, t_off, gbounds, gcomb, tidx))
+    return ints, np.asarray(tsgn, dtype=np.float64), terms
 
 
 @cache
@@ -173,20 +261,21 @@ class KeepLayout(Layout):
             self.window = self.d
             starts = [0]
         self._perm = fixed_permutation(self.d)
+        self._inv_perm = np.argsort(self._perm).astype(np.int64)
+        self._ident = np.arange(self.d, dtype=np.int64)
         self.plan = _hadamard.hadamard_plan(self.window)
         self.sign_length = self.d * len(starts)
         self._starts = np.asarray(starts, dtype=np.int64)
         self._sign_offs = np.arange(len(starts), dtype=np.int64) * self.d
         cores, self._m = self.plan
-        self._core_sizes = np.asarray(cores, dtype=np.int64)
-        self._max_core = max(cores, default=1)
-        mats = [_hadamard.core_matrix(k).astype(np.float64) for k in cores]
-        flat = np.concatenate([a.ravel() for a in mats]) if mats else np.zeros(1)
-        flat_t = np.concatenate([a.T.ravel() for a in mats]) if mats else np.zeros(1)
-        self._mats = {
-            np.dtype(np.float64): (flat, flat_t),
-            np.dtype(np.float32): (flat.astype(np.float32), flat_t.astype(np.float32)),
-        }
+        self._tabs = {}
+        self._terms = 0
+        for transpose in (False, True):
+            ints, sgn, terms = core_tables(cores, transpose)
+            self._terms = max(self._terms, terms)
+            for dt in (np.float32, np.float64):
+                self._tabs[np.dtype(dt), transpose] = (*ints, sgn.astype(dt))
+        self._ones = {np.dtype(dt): np.ones(self.sign_length, dtype=dt) for dt in (np.float32, np.float64)}
         self._step_scale = 1.0 / math.sqrt(self.window)
 
     def __repr__(self) -> str:
@@ -196,20 +285,24 @@ class KeepLayout(Layout):
             f"cores={list(cores)}, M={m})"
         )
 
-    def _chunks(self, n: int) -> int:
-        ntiles = -(-n // _kernels_keep.TILE)
+    def _tile_width(self) -> int:
+        return 2 * _simd.SUM_LANES if self.d <= SHORT_ROWS else _simd.SUM_LANES
+
+    def _chunks(self, n: int, tw: int) -> int:
+        ntiles = -(-n // tw)
         if ntiles < SERIAL_TILES:
             return 1
         return max(1, min(ntiles, 4 * get_num_threads()))
 
     def _buffers(self, n: int, dtype: np.dtype):
-        nch = self._chunks(n)
-        tile = _kernels_keep.TILE
-        scratch = np.empty((nch, self.d, tile), dtype=dtype)
-        scratch2 = np.empty((nch, self.d, tile), dtype=dtype)
-        tmp = np.empty((nch, tile, self._max_core), dtype=dtype)
+        tw = self._tile_width()
+        nch = self._chunks(n, tw)
+        width = tw + _kernels_keep.TILE_PAD
+        scratch = np.empty((nch, self.d, width), dtype=dtype)
+        scratch2 = np.empty((nch, self.d, width), dtype=dtype)
+        comb = np.empty((nch, self._terms + 1, width), dtype=dtype)
         bad = np.zeros(nch, dtype=np.bool_)
-        return scratch, scratch2, tmp, bad
+        return scratch, scratch2, comb, tw, bad
 
     @staticmethod
     def _signs_as(signs: np.ndarray, dtype: np.dtype) -> np.ndarray:
@@ -237,12 +330,12 @@ class KeepLayout(Layout):
             square_sums(x, moments)
         if out is None:
             out = empty_output((x.shape[0], self.d), dtype)
-        scratch, scratch2, tmp, bad = self._buffers(x.shape[0], dtype)
+        scratch, scratch2, comb, tw, bad = self._buffers(x.shape[0], dtype)
         kernel = _kernels_keep.keep_forward if bad.size > 1 else _kernels_keep.keep_forward_serial
         kernel(
-            x, signs, int(first), int(rounds), self._starts, self._sign_offs, self.window,
-            self._mats[dtype][0], self._core_sizes, self._m, dtype.type(self._step_scale),
-            self._perm, True, out, scratch, scratch2, tmp, bad,
+            x, signs, int(first), int(rounds), self._starts, self._sign_offs, self.window, self._m,
+            self._tabs[dtype, False], dtype.type(self._step_scale), self._perm, self._ident,
+            self._ones[dtype], True, out, scratch, scratch2, comb, tw, bad,
         )
         return out, bool(bad.any())
 
@@ -254,12 +347,12 @@ class KeepLayout(Layout):
         signs = self._signs_as(signs, dtype)
         if out is None:
             out = empty_output((y.shape[0], self.d), dtype)
-        scratch, scratch2, tmp, bad = self._buffers(y.shape[0], dtype)
+        scratch, scratch2, comb, tw, bad = self._buffers(y.shape[0], dtype)
         kernel = _kernels_keep.keep_inverse if bad.size > 1 else _kernels_keep.keep_inverse_serial
         kernel(
-            y, signs, int(rounds), self._starts, self._sign_offs, self.window,
-            self._mats[dtype][1], self._core_sizes, self._m, dtype.type(self._step_scale),
-            self._perm, True, out, scratch, scratch2, tmp, bad,
+            y, signs, int(rounds), self._starts, self._sign_offs, self.window, self._m,
+            self._tabs[dtype, True], dtype.type(self._step_scale), self._inv_perm, self._ident,
+            self._ones[dtype], True, out, scratch, scratch2, comb, tw, bad,
         )
         return out, bool(bad.any())
 
@@ -305,3 +398,4 @@ def variance_spread(d: int, rounds: int) -> float:
         for lo in (0, d - h, 0):
             p[lo : lo + h] = p[lo : lo + h].mean(axis=0)
     return float(np.abs(d * p - 1.0).max())
+

@@ -48,7 +48,7 @@ def blocked(p: int) -> bool:
 
 
 def scratch_for(n: int, p: int, threads: int, dtype) -> tuple[np.ndarray, int]:
-    """Uninitialized tile buffers for :func:`rhtann._kernels.rht_forward_tiled`.
+    """Uninitialized tile buffers for :func:`rhtann.kernels.pad.rht_forward_tiled`.
 
     Returns
     -------
