@@ -28,6 +28,7 @@ from __future__ import annotations
 import os
 from importlib.metadata import PackageNotFoundError, version
 
+from ._validation import MAX_D
 from .index import Index, index_factory, wrap
 from .io import FormatError, peek_kind
 from .moments import moment_stats
@@ -63,6 +64,6 @@ def load(path: str | os.PathLike):
     return _LOADERS[kind](path)
 
 
-__all__ = ["RHT", "FormatError", "load", "set_num_threads", "get_num_threads", "__version__"]
+__all__ = ["MAX_D", "RHT", "FormatError", "load", "set_num_threads", "get_num_threads", "__version__"]
 __all__ += ["Index", "index_factory", "wrap"]
 __all__ += ["choose_rounds", "moment_stats"]

@@ -13,6 +13,15 @@ from numbers import Integral
 
 import numpy as np
 
+#: Largest vector dimension rhtann accepts (``RHT``, ``Index``, and files
+#: declaring a dimension). Checked before anything is allocated.
+MAX_D = 2**20
+
+
+def check_dim(d: object, name: str = "d") -> int:
+    """Return ``d`` as an int in ``[1, MAX_D]`` or raise naming ``name``."""
+    return check_int(d, name, 1, MAX_D)
+
 
 def as_matrix(
     x: object, name: str, d: int | None, *, dtype: type = np.float32

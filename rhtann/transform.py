@@ -9,7 +9,7 @@ import faiss
 import numpy as np
 
 from . import io
-from ._validation import as_matrix, check_finite_flag, check_int, check_out
+from ._validation import as_matrix, check_dim, check_finite_flag, check_int, check_out
 from .layouts import LAYOUTS, make_layout
 from .layouts.base import Layout
 from .rounds import (
@@ -41,7 +41,7 @@ class RHT:
     Parameters
     ----------
     d : int
-        Input dimension ``d_in``, >= 1.
+        Input dimension ``d_in``, in ``[1, rhtann.MAX_D]`` (``2**20``).
     rounds : {1, 2, 3, "auto"}, default 3
         Number of randomized Hadamard rounds. One round makes typical data
         look Gaussian coordinate-wise but fails on sparse worst cases; two
@@ -118,7 +118,7 @@ class RHT:
         target: str = "scalar",
         threshold: float | None = None,
     ) -> None:
-        self.d_in = check_int(d, "d", 1)
+        self.d_in = check_dim(d, "d")
         auto = isinstance(rounds, str) and rounds == "auto"
         if not auto and (isinstance(rounds, (bool, str)) or rounds not in (1, 2, 3)):
             raise ValueError(f"rounds must be 1, 2 or 3, or 'auto'; got {rounds!r}")

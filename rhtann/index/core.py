@@ -20,13 +20,14 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .. import io
-from .._validation import as_matrix, check_finite_flag, check_ids, check_int, check_rows
+from .._validation import as_matrix, check_dim, check_finite_flag, check_ids, check_int, check_rows
 from ..layouts.output import empty_output
 from ..progress import bar, timed
 from ..threads import check_threads, thread_scope
 from ..transform import RHT
 from . import faiss_glue as glue
 from .encoders import Encoder, encoder_for
+from .limits import MAX_K
 from .metric import normalized, parse_metric
 from .spec import Spec, default_target, parse_spec
 
@@ -137,7 +138,7 @@ class Index:
         adaptive: bool = False,
         target: str | None = None,
     ) -> None:
-        self.d = check_int(d, "d", 1)
+        self.d = check_dim(d, "d")
         self.spec: Spec = parse_spec(spec)
         self.metric = parse_metric(metric)
         self.seed = check_int(seed, "seed", 0, 2**64 - 1)
@@ -327,6 +328,12 @@ class Index:
                         self.rht._train(self._prepare(x[:], "x"), "x")
                 if not self._subs:
                     self._build_subs()
+                need, why = glue.min_train_rows(self._subs[0])
+                if n < need:
+                    raise ValueError(
+                        f"x must hold at least {need} training vectors for {why} "
+                        f"(spec {self.spec.text!r}); got {n}"
+                    )
                 self._train_subs(x, n)
         return self
 
@@ -421,7 +428,8 @@ class Index:
         q : array_like, shape (nq, d)
             Queries (float or integer dtype).
         k : int
-            Neighbours per query, ``1 <= k <= ntotal``.
+            Neighbours per query, ``1 <= k <= min(ntotal, MAX_K)``
+            (:data:`rhtann.index.limits.MAX_K`).
         **params
             Query parameters: ``nprobe`` (IVF), ``efSearch`` (HNSW, also an
             HNSW coarse quantizer), ``k_factor`` (RFlat/Refine), or
@@ -439,7 +447,7 @@ class Index:
         with timed(self.stats, "search_s"):
             self._check_trained("search")
             q = as_matrix(q, "q", self.d)
-            k = check_int(k, "k", 1)
+            k = check_int(k, "k", 1, MAX_K)
             if self.ntotal == 0:
                 raise RuntimeError("the index is empty; add vectors before searching")
             if k > self.ntotal:
