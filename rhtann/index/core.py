@@ -28,6 +28,7 @@ from ..transform import RHT
 from . import faiss_glue as glue
 from .encoders import Encoder, encoder_for
 from .limits import MAX_K
+from .locking import RWLock, exclusive, shared
 from .metric import normalized, parse_metric
 from .spec import Spec, default_target, parse_spec
 
@@ -99,6 +100,21 @@ class Index:
         What :meth:`train` learned beyond the faiss state; None for a fixed
         index, per-level counts for an adaptive one.
 
+    Notes
+    -----
+    Thread safety: an Index holds a readers-writer lock
+    (:mod:`rhtann.index.locking`). :meth:`search`, :meth:`reconstruct`,
+    :meth:`save` and :meth:`to_faiss` take it shared and run in parallel
+    with each other; :meth:`train`, :meth:`add`, :meth:`add_with_ids` and
+    :meth:`remove_ids` take it exclusively, so they wait for running
+    searches and block new ones until they finish. Two adds from two threads
+    therefore run one after the other and both land. :func:`rhtann.load`
+    builds a new object, which no other thread can hold yet. The lock is not
+    reentrant and protects only calls through this object: a faiss index
+    obtained from :attr:`sub_index` and changed directly is not covered. The
+    counters in :attr:`stats` are updated without the lock and may miss
+    increments under concurrency.
+
     Examples
     --------
     >>> import numpy as np, rhtann
@@ -138,6 +154,7 @@ class Index:
         adaptive: bool = False,
         target: str | None = None,
     ) -> None:
+        self._rwlock = RWLock()
         self.d = check_dim(d, "d")
         self.spec: Spec = parse_spec(spec)
         self.metric = parse_metric(metric)
@@ -298,6 +315,7 @@ class Index:
     # train / add
     # ------------------------------------------------------------------
 
+    @exclusive
     def train(self, x: Any) -> "Index":
         """Train the transform (``rounds="auto"``) and the faiss sub-index.
 
@@ -344,6 +362,7 @@ class Index:
             y[i0:i1] = self._rotate(x[i0:i1], "x")
         self._subs[0].train(y)
 
+    @exclusive
     def add(self, x: Any) -> None:
         """Rotate and add vectors, ``chunk_size`` rows at a time.
 
@@ -358,6 +377,7 @@ class Index:
         """
         self._add(check_rows(x, "x", self.d), None)
 
+    @exclusive
     def add_with_ids(self, x: Any, ids: Any) -> None:
         """Rotate and add vectors under the given ids.
 
@@ -369,9 +389,13 @@ class Index:
         ----------
         x : array_like, shape (n, d)
         ids : array_like, shape (n,), integer
+            Distinct ids in ``[0, 2**63 - 1]`` (-1 is faiss's "no result";
+            unsigned ids of ``2**63`` and above would wrap). Ids already
+            stored by an earlier call are not looked up: adding one again
+            stores a second vector under it, as in faiss.
         """
         x = check_rows(x, "x", self.d)
-        self._add(x, check_ids(ids, x.shape[0]))
+        self._add(x, check_ids(ids, x.shape[0], new=True))
 
     def _add(self, x: Any, ids: np.ndarray | None) -> None:
         """Add validated rows ``x`` under validated ``ids`` (None: sequential ids)."""
@@ -420,6 +444,7 @@ class Index:
     # search
     # ------------------------------------------------------------------
 
+    @shared
     def search(self, q: Any, k: int, **params: Any) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` nearest stored vectors of each query.
 
@@ -469,6 +494,7 @@ class Index:
     # remove / reconstruct
     # ------------------------------------------------------------------
 
+    @exclusive
     def remove_ids(self, ids: Any) -> int:
         """Remove the vectors with the given ids, where faiss supports it.
 
@@ -499,6 +525,7 @@ class Index:
                 ) from None
         return removed
 
+    @shared
     def reconstruct(self, ids: Any) -> np.ndarray:
         """Decode stored vectors and undo the rotation exactly.
 
@@ -529,17 +556,17 @@ class Index:
         for j, key in enumerate(ids):
             try:
                 y[j] = glue.reconstruct_one(self._subs[0], int(key))
-            except RuntimeError as exc:
-                raise KeyError(
-                    f"cannot reconstruct id {int(key)} from {self.spec.faiss_key!r}: "
-                    f"{glue.faiss_error(exc)}"
-                ) from None
+            except (RuntimeError, KeyError) as exc:
+                why = exc.args[0] if isinstance(exc, KeyError) else glue.faiss_error(exc)
+                where = self.spec.faiss_key
+                raise KeyError(f"cannot reconstruct id {int(key)} from {where!r}: {why}") from None
         return y if self.rht is None else self.rht._inverse(y, self.rht.n_rounds_, "y")
 
     # ------------------------------------------------------------------
     # faiss export
     # ------------------------------------------------------------------
 
+    @shared
     def to_faiss(self):
         """Return a pure faiss index with the same search results.
 
@@ -587,6 +614,7 @@ class Index:
             "train_report": self.train_report_,
         }
 
+    @shared
     def save(self, path: str | os.PathLike) -> None:
         """Write the index to one file, atomically; read it with :func:`rhtann.load`.
 
