@@ -23,6 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._validation import check_finite_flag
+from .layouts import safe
 from .layouts.base import Layout
 from .moments import FAST_HIGH, FAST_LOW, kappa, stats_of
 from .progress import Stopwatch
@@ -110,7 +111,7 @@ def rounds_per_vector(
         cur = np.ascontiguousarray(x[rows])
         applied = 0
         while rows.size and lo + applied + 1 < hi:
-            cur, bad = layout.forward(cur, signs, 1, first=applied)
+            cur, bad = safe.forward(layout, cur, signs, 1, name, first=applied)
             check_finite_flag(bad, name)
             applied += 1
             fail = fails(kappa(cur, layout.d_out, name), threshold)
@@ -151,7 +152,7 @@ def first_rounds_with_check(
     """
     n = x.shape[0]
     sums = np.zeros((2, n), dtype=x.dtype)
-    y, bad = layout.forward(x, signs, lo, moments=sums)
+    y, bad = safe.forward(layout, x, signs, lo, name, moments=sums)
     check_finite_flag(bad, name)
     s2 = sums[0].astype(np.float64)
     s4 = sums[1].astype(np.float64)
@@ -190,13 +191,13 @@ def adaptive_forward(
         y, counts = first_rounds_with_check(x, layout, signs, lo, threshold, name)
     else:
         counts = rounds_per_vector(x, layout, signs, target, threshold, name)
-        y, bad = layout.forward(x, signs, lo)
+        y, bad = safe.forward(layout, x, signs, lo, name)
         check_finite_flag(bad, name)
     for r in range(lo, hi):
         rows = np.flatnonzero(counts > r)
         if rows.size == 0:
             break
-        more, _ = layout.forward(np.ascontiguousarray(y[rows]), signs, 1, first=r)
+        more, _ = safe.forward(layout, np.ascontiguousarray(y[rows]), signs, 1, name, first=r)
         y[rows] = more
     return y, counts
 
@@ -248,7 +249,7 @@ def dataset_rounds(
             chosen = r
             break
     stats = stats_of(x, layout.d_out, "x")
-    y1, bad = layout.forward(x, signs, 1)
+    y1, bad = safe.forward(layout, x, signs, 1, "x")
     check_finite_flag(bad, "x")
     after = stats_of(y1, layout.d_out, "x").kappa
 

@@ -10,7 +10,7 @@ import numpy as np
 
 from . import io
 from ._validation import as_matrix, check_dim, check_finite_flag, check_int, check_out
-from .layouts import LAYOUTS, make_layout
+from .layouts import LAYOUTS, make_layout, safe
 from .layouts.base import Layout
 from .rounds import (
     MAX_ROUNDS,
@@ -234,11 +234,17 @@ class RHT:
             check_out(out, (x.shape[0], self.d_out), np.float32)
         return self._forward(x, rounds, out, "x")
 
-    def _forward(self, x: np.ndarray, rounds: int, out: np.ndarray | None, name: str) -> np.ndarray:
-        """``rounds`` rounds of trusted float32 rows into ``out`` (checked by the caller)."""
+    def _forward(
+        self, x: np.ndarray, rounds: int, out: np.ndarray | None, name: str, sq: np.ndarray | None = None
+    ) -> np.ndarray:
+        """``rounds`` rounds of trusted float32 rows into ``out`` (checked by the caller).
+
+        Finite rows give finite output or ValueError (:mod:`rhtann.layouts.safe`);
+        ``sq`` (float64, shape ``(n,)``) receives the squared output row norms.
+        """
         if x.shape[0] == 0:
             return np.empty((0, self.d_out), dtype=np.float32) if out is None else out
-        y, bad = self.layout_.forward(x, self.signs_, rounds, out=out)
+        y, bad = safe.forward(self.layout_, x, self.signs_, rounds, name, out=out, sq=sq)
         check_finite_flag(bad, name)
         return y
 
@@ -266,7 +272,7 @@ class RHT:
         """Undo ``rounds`` rounds of trusted float32 rows."""
         if y.shape[0] == 0:
             return np.empty((0, self.d_in), dtype=np.float32)
-        x, bad = self.layout_.inverse(y, self.signs_, rounds)
+        x, bad = safe.inverse(self.layout_, y, self.signs_, rounds, name)
         check_finite_flag(bad, name)
         return x
 
@@ -371,10 +377,10 @@ class RHT:
         out = np.empty((levels, n, self.d_out), dtype=np.float32)
         if n == 0:
             return out
-        _, bad = self.layout_.forward(q, self.signs_, 1, out=out[0])
+        _, bad = safe.forward(self.layout_, q, self.signs_, 1, name, out=out[0])
         check_finite_flag(bad, name)
         for lev in range(1, levels):
-            self.layout_.forward(out[lev - 1], self.signs_, 1, first=lev, out=out[lev])
+            safe.forward(self.layout_, out[lev - 1], self.signs_, 1, name, first=lev, out=out[lev])
         return out
 
     def check_identical(self, other: "RHT") -> None:

@@ -17,6 +17,7 @@ from ..progress import timed
 from ..rounds import TARGET_ROUNDS, rounds_per_vector
 from . import faiss_glue as glue
 from .core import Index
+from .limits import check_norms
 
 
 class AdaptiveIndex(Index, variant="adaptive"):
@@ -84,6 +85,8 @@ class AdaptiveIndex(Index, variant="adaptive"):
                 xp[i0:i1] = self._prepare(x[i0:i1], "x")
             counts = rounds_per_vector(xp, rht.layout_, rht.signs_, self.target, rht._threshold)
             levels = rht._levels(xp, "x")  # (L, n, d_out)
+            if self.metric != "cosine":
+                check_norms(levels[-1], "x")
         need = min(n, max(1000, n // 10))
         self.train_report_ = {}
         for level, sub in zip(self._levels, self._subs, strict=True):
@@ -106,6 +109,8 @@ class AdaptiveIndex(Index, variant="adaptive"):
     def _add_chunk(self, x: Any, ids: np.ndarray) -> None:
         with timed(self.stats, "transform_s"):
             y, counts = self.rht._adaptive(self._prepare(x, "x"), "x")
+            if self.metric != "cosine":
+                check_norms(y, "x")
         lo_sub, hi_sub = self._subs  # two levels: the target's fewest and most rounds
         # Partition the rows in place (lower level first) by swapping only the
         # misplaced rows, so each level is one contiguous block for faiss
@@ -132,6 +137,8 @@ class AdaptiveIndex(Index, variant="adaptive"):
     def _search_chunk(self, q: np.ndarray, k: int, sp: list) -> tuple[np.ndarray, np.ndarray]:
         with timed(self.stats, "search_transform_s"):
             levels = self.rht._levels(self._prepare(q, "q"), "q")
+            if self.metric != "cosine":
+                check_norms(levels[-1], "q")
         dists, labels = [], []
         for level, sub, params in zip(self._levels, self._subs, sp, strict=True):
             if sub.ntotal == 0:

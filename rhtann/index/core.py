@@ -27,7 +27,7 @@ from ..threads import check_threads, thread_scope
 from ..transform import RHT
 from . import faiss_glue as glue
 from .encoders import Encoder, encoder_for
-from .limits import MAX_K
+from .limits import MAX_K, check_norms
 from .locking import RWLock, exclusive, shared
 from .metric import normalized, parse_metric
 from .spec import Spec, default_target, parse_spec
@@ -289,7 +289,7 @@ class Index:
         return x
 
     def _rotate(self, x: Any, name: str, out: np.ndarray | None = None) -> np.ndarray:
-        """Prepare and rotate one chunk (finiteness checked by the kernels).
+        """Prepare and rotate one chunk (finiteness checked by the kernels, norms by :func:`check_norms`).
 
         Timed into ``stats``: ``transform_s`` for vectors ``"x"``,
         ``search_transform_s`` for queries ``"q"``.
@@ -297,9 +297,15 @@ class Index:
         with timed(self.stats, "transform_s" if name == "x" else "search_transform_s"):
             x = self._prepare(x, name)
             if self.rht is None:
+                if self.metric != "cosine":
+                    check_norms(x, name)
                 return x
             buf = None if out is None else out[: x.shape[0]]
-            return self.rht._forward(x, self.rht.n_rounds_, buf, name)
+            sq = None if self.metric == "cosine" else np.empty(x.shape[0])
+            y = self.rht._forward(x, self.rht.n_rounds_, buf, name, sq=sq)
+            if sq is not None:
+                check_norms(y, name, sq)
+            return y
 
     def _chunks(self, n: int, desc: str | None = None) -> Iterator[tuple[int, int]]:
         """``(start, stop)`` of the chunks of ``n`` rows; a progress bar when ``desc`` and ``progress``."""

@@ -11,6 +11,10 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
+
+from ..kernels import finite as _finite
+
 #: Longest spec string accepted, in characters.
 MAX_SPEC_CHARS = 256
 #: Most comma-separated tokens in a spec.
@@ -36,6 +40,11 @@ MAX_K = 2**20
 #: ``k_factor`` query keyword (RFlat / Refine).
 K_FACTOR = (1, 2**10)
 
+#: Largest squared vector norm an l2 or ip Index accepts: faiss computes
+#: distances in float32 as ``|q|^2 + |x|^2 - 2 <q, x>``, which stays finite
+#: while both squared norms are at most a quarter of float32's maximum.
+MAX_SQ_NORM = float(np.finfo(np.float32).max) / 4
+
 _HNSW = re.compile(r"HNSW(\d+)")
 _NSG = re.compile(r"NSG(\d+)")
 _IVF = re.compile(r"IVF(\d+)")
@@ -43,6 +52,26 @@ _IMI = re.compile(r"IMI2x(\d+)")
 _PQ = re.compile(r"(?<![A-Za-z])PQ(\d+)(?:x(\d+))?")
 _ADDITIVE = re.compile(r"(?<![A-Za-z])(?:RQ|LSQ|PRQ|PLSQ)(\d+)x(\d+)(?:x(\d+))?")
 _INT = re.compile(r"\d+")
+
+
+def check_norms(y: np.ndarray, name: str, sq: np.ndarray | None = None) -> None:
+    """Raise ValueError when a row of finite float32 ``y`` has squared norm above :data:`MAX_SQ_NORM`.
+
+    ``sq`` holds the squared row norms when already known (float64);
+    otherwise they are computed here in float64.
+    """
+    if sq is None:
+        sq = np.empty(y.shape[0])
+        flags = np.zeros(y.shape[0], dtype=np.bool_)
+        if _finite.scan_rows(y, flags, sq):
+            raise ValueError(f"{name} contains NaN or infinite values; all entries must be finite")
+    if sq.size and float(sq.max()) > MAX_SQ_NORM:
+        row = int(np.argmax(sq))
+        raise ValueError(
+            f"{name}: row {row} has norm {float(np.sqrt(sq[row])):.3g}; faiss computes float32 "
+            f"distances, so vectors of an l2 or ip index need norm <= {float(np.sqrt(MAX_SQ_NORM)):.3g} "
+            "(scale the data down, or use metric='cosine')"
+        )
 
 
 def check_spec_text(spec: str) -> None:
@@ -134,11 +163,13 @@ __all__ = [
     "K_FACTOR",
     "MAX_K",
     "MAX_SPEC_CHARS",
+    "MAX_SQ_NORM",
     "MAX_SPEC_DEPTH",
     "MAX_SPEC_INT",
     "MAX_SPEC_TOKENS",
     "NSG_R",
     "PQ_NBITS",
     "check_faiss_key",
+    "check_norms",
     "check_spec_text",
 ]
