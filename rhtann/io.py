@@ -22,12 +22,14 @@ file's mode follows the process umask, as ``open`` would give it.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import stat
 import struct
 import tempfile
+from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -46,6 +48,20 @@ _READ_CHUNK = 1 << 22
 
 class FormatError(ValueError):
     """A file is not a valid rhtann file, or not of the expected kind."""
+
+
+#: Errors that rebuilding an object from a file's (untrusted) parameters may
+#: raise; loaders turn each into a FormatError.
+STATE_ERRORS = (
+    KeyError,
+    TypeError,
+    ValueError,
+    AttributeError,
+    IndexError,
+    OverflowError,
+    RecursionError,
+    MemoryError,
+)
 
 
 def _umask() -> int:
@@ -205,7 +221,57 @@ def _parse_header(raw: bytes, where: str) -> tuple[str, dict, list[tuple[str, in
     return kind, meta, out
 
 
-def read_container(path: str | os.PathLike, kind: str) -> tuple[dict, dict[str, bytes]]:
+class BlobRef:
+    """A blob left in its file by :func:`read_container` (``lazy=``), read again on demand.
+
+    The first read hashed the whole file (the container checksum matched) and
+    this blob on its own. :meth:`stream` reads it a second time, from the same
+    file (same device, inode, size and modification time), hashing again, and
+    raises FormatError at the end if the bytes changed in between.
+
+    Attributes
+    ----------
+    size : int
+        Length in bytes.
+    """
+
+    def __init__(self, path: str | os.PathLike, offset: int, size: int, digest: bytes, ident: tuple) -> None:
+        self.path, self.offset, self.size, self._digest, self._ident = path, offset, size, digest, ident
+
+    def __len__(self) -> int:
+        return self.size
+
+    @contextlib.contextmanager
+    def stream(self) -> Iterator[Callable[[int], bytes]]:
+        """Yield ``read(n)``: the next up to ``n`` bytes of the blob (b"" at its end)."""
+        where = repr(os.fspath(self.path))
+        f, _ = open_regular(self.path)
+        with f:
+            if _ident(os.fstat(f.fileno())) != self._ident:
+                raise FormatError(f"{where} changed since it was checked")
+            f.seek(self.offset)
+            h = hashlib.sha256()
+            left = [self.size]
+
+            def read(n: int) -> bytes:
+                chunk = f.read(max(0, min(int(n), left[0])))
+                left[0] -= len(chunk)
+                h.update(chunk)
+                return chunk
+
+            yield read
+            _hash_rest(f, h, left[0])
+            if h.digest() != self._digest:
+                raise FormatError(f"{where} changed while it was being read (blob checksum mismatch)")
+
+
+def _ident(st: os.stat_result) -> tuple:
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def read_container(
+    path: str | os.PathLike, kind: str, *, lazy: Collection[str] = ()
+) -> tuple[dict, dict[str, bytes | BlobRef]]:
     """Read and validate a container file.
 
     Parameters
@@ -214,13 +280,17 @@ def read_container(path: str | os.PathLike, kind: str) -> tuple[dict, dict[str, 
         File to read: a regular file (or a symlink to one).
     kind : str
         Expected kind.
+    lazy : collection of str, optional
+        Blob names not kept in memory: they are hashed and returned as
+        :class:`BlobRef`, to be streamed from the file when needed.
 
     Returns
     -------
     meta : dict
         The JSON parameters.
-    blobs : dict of str to bytes-like
-        The binary payloads (``bytes`` or ``bytearray``), in header order.
+    blobs : dict of str to bytes-like or BlobRef
+        The binary payloads (``bytes`` or ``bytearray``; :class:`BlobRef`
+        for the ``lazy`` names), in header order.
 
     Raises
     ------
@@ -239,6 +309,7 @@ def read_container(path: str | os.PathLike, kind: str) -> tuple[dict, dict[str, 
     where = f"{os.fspath(path)!r}"
     f, length = open_regular(path)
     with f:
+        ident = _ident(os.fstat(f.fileno()))
         prefix = f.read(_PREFIX.size)
         if len(prefix) < _PREFIX.size or prefix[:8] != MAGIC:
             raise FormatError(f"{where} is not an rhtann file (bad magic bytes {prefix[:8]!r})")
@@ -275,15 +346,32 @@ def read_container(path: str | os.PathLike, kind: str) -> tuple[dict, dict[str, 
                     f"{where} is truncated: its blobs need {total} bytes, {body_len - pos} remain"
                 )
             raise FormatError(f"{where} has {body_len - pos - total} unexpected trailing bytes")
-        blobs: dict[str, bytes] = {}
+        blobs: dict[str, bytes | BlobRef] = {}
         for name, size in sizes:
-            blob = _read_exact(f, size, where, f"blob {name!r}")
-            h.update(blob)
-            blobs[name] = blob
+            if name in lazy:
+                own = hashlib.sha256()
+                _hash_rest(f, _Both(h, own), size)
+                blobs[name] = BlobRef(path, pos, size, own.digest(), ident)
+            else:
+                blob = _read_exact(f, size, where, f"blob {name!r}")
+                h.update(blob)
+                blobs[name] = blob
+            pos += size
         _check_digest(f, h, where)
     if file_kind != kind:
         raise FormatError(f"{where} holds a {file_kind!r} object, not {kind!r}")
     return meta, blobs
+
+
+class _Both:
+    """Feeds two hashes at once."""
+
+    def __init__(self, a, b) -> None:
+        self.a, self.b = a, b
+
+    def update(self, chunk: bytes) -> None:
+        self.a.update(chunk)
+        self.b.update(chunk)
 
 
 def _hash_rest(f: BinaryIO, h, size: int) -> None:

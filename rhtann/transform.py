@@ -22,6 +22,7 @@ from .rounds import (
     rounds_per_vector,
 )
 from .signs import sign_vectors
+from .threads import thread_scope
 
 
 class RHT:
@@ -185,7 +186,8 @@ class RHT:
         RHT
             ``self``.
         """
-        return self._train(as_matrix(x, "x", self.d_in), "x")
+        with thread_scope(None):
+            return self._train(as_matrix(x, "x", self.d_in), "x")
 
     def _train(self, x: np.ndarray, name: str) -> "RHT":
         """:meth:`train` on trusted float32 rows; errors name ``name``."""
@@ -216,7 +218,8 @@ class RHT:
             Float or integer dtype; converted once to contiguous float32.
             Never modified.
         out : ndarray, shape (n, d_out), float32, C-contiguous, optional
-            Where to write the result, as faiss's ``apply_noalloc``: reusing a
+            Where to write the result, as faiss's ``apply_noalloc``; it must
+            not share memory with ``x`` (ValueError otherwise). Reusing a
             buffer saves allocating (and page-faulting) a new one per call.
             Large outputs whose rows start on 64-byte boundaries (as the
             arrays ``apply`` allocates do) are written with non-temporal
@@ -229,10 +232,17 @@ class RHT:
             Shape ``(n, d_out)``, dtype float32 (``out`` when given).
         """
         rounds = self._check_trained()
+        src = x
         x = as_matrix(x, "x", self.d_in)
         if out is not None:
             check_out(out, (x.shape[0], self.d_out), np.float32)
-        return self._forward(x, rounds, out, "x")
+            if (isinstance(src, np.ndarray) and np.may_share_memory(out, src)) or np.may_share_memory(out, x):
+                raise ValueError(
+                    "out must not overlap x (the rows are read while out is written); "
+                    "pass a separate buffer"
+                )
+        with thread_scope(None):
+            return self._forward(x, rounds, out, "x")
 
     def _forward(
         self, x: np.ndarray, rounds: int, out: np.ndarray | None, name: str, sq: np.ndarray | None = None
@@ -266,7 +276,8 @@ class RHT:
             least-squares preimage.
         """
         rounds = self._check_trained()
-        return self._inverse(as_matrix(y, "y", self.d_out), rounds, "y")
+        with thread_scope(None):
+            return self._inverse(as_matrix(y, "y", self.d_out), rounds, "y")
 
     def _inverse(self, y: np.ndarray, rounds: int, name: str) -> np.ndarray:
         """Undo ``rounds`` rounds of trusted float32 rows."""
@@ -302,7 +313,8 @@ class RHT:
             :func:`rhtann.choose_rounds` with this transform's target,
             threshold and signs returns them.
         """
-        return self._adaptive(as_matrix(x, "x", self.d_in), "x")
+        with thread_scope(None):
+            return self._adaptive(as_matrix(x, "x", self.d_in), "x")
 
     def _adaptive(self, x: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray]:
         """:meth:`apply_adaptive` of trusted float32 rows."""
@@ -338,7 +350,8 @@ class RHT:
                 f"counts must hold values in 1..{MAX_ROUNDS}; got values in "
                 f"{int(counts.min())}..{int(counts.max())}"
             )
-        return self._reverse_adaptive(y, counts, "y")
+        with thread_scope(None):
+            return self._reverse_adaptive(y, counts, "y")
 
     def _reverse_adaptive(self, y: np.ndarray, counts: np.ndarray, name: str) -> np.ndarray:
         """:meth:`reverse_adaptive` of trusted rows and counts."""
@@ -368,7 +381,8 @@ class RHT:
         numpy.ndarray
             Shape ``(L, n, d_out)``, float32.
         """
-        return self._levels(as_matrix(q, "q", self.d_in), "q")
+        with thread_scope(None):
+            return self._levels(as_matrix(q, "q", self.d_in), "q")
 
     def _levels(self, q: np.ndarray, name: str) -> np.ndarray:
         """:meth:`apply_levels` of trusted float32 rows."""
@@ -499,6 +513,8 @@ class RHT:
 
     @classmethod
     def _from_state(cls, state: dict) -> "RHT":
+        if not isinstance(state, dict):
+            raise TypeError(f"the transform state must be a dict; got {type(state).__name__}")
         obj = cls(
             state["d"],
             state["rounds"],
@@ -545,8 +561,12 @@ class RHT:
         meta, blobs = io.read_container(path, "RHT")
         try:
             obj = cls._from_state(meta)
-        except (KeyError, TypeError, ValueError) as exc:
-            raise io.FormatError(f"{os.fspath(path)!r}: invalid RHT parameters ({exc})") from None
+        except io.STATE_ERRORS as exc:
+            raise io.FormatError(
+                f"{os.fspath(path)!r}: invalid RHT parameters ({type(exc).__name__}: {exc})"
+            ) from None
+        if set(blobs) != {"signs"}:
+            raise io.FormatError(f"{os.fspath(path)!r}: expected one blob 'signs'; found {sorted(blobs)}")
         if blobs.get("signs") != obj.signs_.tobytes():
             raise io.FormatError(
                 f"{os.fspath(path)!r}: stored sign vectors differ from the ones the seed generates"

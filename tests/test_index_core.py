@@ -225,9 +225,9 @@ def test_add_reads_memmap_in_chunks(data, tmp_path):
     sizes = []
     orig = rhtann.RHT._forward  # the trusted rotation Index calls below its edge
 
-    def spy(self, x, rounds, out, name):
+    def spy(self, x, rounds, out, name, **kwargs):
         sizes.append(len(x))
-        return orig(self, x, rounds, out, name)
+        return orig(self, x, rounds, out, name, **kwargs)
 
     rhtann.RHT._forward = spy
     try:

@@ -646,7 +646,20 @@ class Index:
             from a newer format version, or its parts disagree.
         """
         where = repr(os.fspath(path))
-        meta, blobs = io.read_container(path, "Index")
+        meta, blobs = io.read_container(path, "Index", lazy=[f"sub{i}" for i in range(io.MAX_BLOBS)])
+        try:
+            obj = Index._from_meta(meta, blobs, where)
+        except io.FormatError:
+            raise
+        except io.STATE_ERRORS as exc:
+            raise io.FormatError(f"{where}: invalid Index ({type(exc).__name__}: {exc})") from None
+        if not isinstance(obj, cls):
+            raise io.FormatError(f"{where} holds a {type(obj).__name__}, not a {cls.__name__}")
+        return obj
+
+    @staticmethod
+    def _from_meta(meta: dict, blobs: dict, where: str) -> "Index":
+        """Rebuild an Index from a file's parameters and blobs, cross-checking every part."""
         try:
             obj = Index(
                 meta["d"],
@@ -657,23 +670,42 @@ class Index:
                 adaptive=meta["adaptive"],
                 target=meta["target"],
             )
+            if (meta["rht"] is None) != (obj.rht is None):
+                raise ValueError("the stored transform disagrees with the spec's RHT token")
             if meta["rht"] is not None:
-                obj.rht = RHT._from_state(meta["rht"])
-            levels = [int(v) for v in meta["levels"]]
-            sub_d = [int(v) for v in meta["sub_d"]]
-            ntotal = [int(v) for v in meta["ntotal"]]
-            stats = {str(k): float(v) for k, v in meta["stats"].items()}
+                rht = RHT._from_state(meta["rht"])
+                built = obj.rht.get_params()
+                if rht.get_params() != built:
+                    raise ValueError(
+                        f"the stored transform {rht.get_params()} is not the one "
+                        f"spec, d and seed give ({built})"
+                    )
+                obj.rht = rht
+            levels = _int_list(meta["levels"], "levels")
+            sub_d = _int_list(meta["sub_d"], "sub_d")
+            ntotal = _int_list(meta["ntotal"], "ntotal")
+            if not isinstance(meta["stats"], dict):
+                raise TypeError("stats must be a dict")
+            stats = {str(k): float(v) for k, v in meta["stats"].items() if k in STAT_KEYS}
             report = meta.get("train_report")
             if report is not None and not isinstance(report, dict):
                 raise ValueError(f"train_report must be a dict or null; got {type(report).__name__}")
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise io.FormatError(f"{where}: invalid Index parameters ({exc})") from None
-        if not isinstance(obj, cls):
-            raise io.FormatError(f"{where} holds a {type(obj).__name__}, not a {cls.__name__}")
+        except io.STATE_ERRORS as exc:
+            raise io.FormatError(f"{where}: invalid Index parameters ({type(exc).__name__}: {exc})") from None
         if obj.rht is not None and blobs.get("signs") != obj.rht.signs_.tobytes():
             raise io.FormatError(f"{where}: stored sign vectors differ from the ones the seed generates")
         if len(levels) != len(sub_d) or len(levels) != len(ntotal):
             raise io.FormatError(f"{where}: inconsistent sub-index lists")
+        trained_rht = obj.rht is None or obj.rht.is_trained
+        expected = obj._level_list() if trained_rht else []
+        if levels != expected:
+            raise io.FormatError(
+                f"{where}: stored levels {levels} do not match the "
+                f"{'adaptive' if obj.adaptive else 'fixed'} index's {expected}"
+            )
+        names = {f"sub{i}" for i in range(len(levels))} | ({"signs"} if obj.rht is not None else set())
+        if set(blobs) != names:
+            raise io.FormatError(f"{where}: expected the blobs {sorted(names)}; found {sorted(blobs)}")
         subs = []
         for i, (dd, nt) in enumerate(zip(sub_d, ntotal, strict=True)):
             blob = blobs.get(f"sub{i}")
@@ -682,14 +714,27 @@ class Index:
             if dd != obj.d_out:
                 raise io.FormatError(f"{where}: sub-index {i} has d={dd}; expected d={obj.d_out}")
             try:
-                subs.append(glue.read_index_checked(blob, obj.d_out, nt, obj.metric, f"sub-index {i}"))
+                sub = glue.read_index_checked(blob, obj.d_out, nt, obj.metric, f"sub-index {i}")
             except ValueError as exc:
                 raise io.FormatError(f"{where}: {exc}") from None
+            blobs[f"sub{i}"] = blob = None  # drop the bytes once faiss holds the index
+            if obj.adaptive and not glue.supports_ids(sub):
+                raise io.FormatError(f"{where}: sub-index {i} of an adaptive index must store ids")
+            if nt and not sub.is_trained:
+                raise io.FormatError(f"{where}: sub-index {i} holds {nt} vectors but is not trained")
+            subs.append(sub)
         obj._subs = subs
         obj._levels = levels
         obj.stats.update(stats)
         obj.train_report_ = report
         return obj
+
+
+def _int_list(value: object, name: str) -> list[int]:
+    """A stored list of plain ints (no bools, floats or strings)."""
+    if not isinstance(value, list) or not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+        raise TypeError(f"{name} must be a list of integers")
+    return list(value)
 
 
 __all__ = ["DEFAULT_CHUNK_BYTES", "STAT_KEYS", "Index"]

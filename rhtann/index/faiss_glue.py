@@ -22,6 +22,7 @@ import faiss
 import numpy as np
 
 from .._validation import check_int
+from ..io import BlobRef
 from . import limits
 from .metric import faiss_metric, larger_is_better
 
@@ -321,8 +322,15 @@ def serialize(index) -> bytes:
     return faiss.serialize_index(index).tobytes()
 
 
-def deserialize(blob: bytes):
-    """Inverse of :func:`serialize`; raises RuntimeError from faiss on bad bytes."""
+def deserialize(blob):
+    """Inverse of :func:`serialize`; raises RuntimeError from faiss on bad bytes.
+
+    ``blob`` is bytes-like, or a :class:`rhtann.io.BlobRef` streamed from its
+    file in 1 MiB reads (no copy of the whole blob is made).
+    """
+    if isinstance(blob, BlobRef):
+        with blob.stream() as read:
+            return faiss.read_index(faiss.PyCallbackIOReader(read, 1 << 20))
     return faiss.deserialize_index(np.frombuffer(blob, dtype=np.uint8))
 
 
@@ -377,7 +385,7 @@ def read_index_checked(blob: bytes, d: int, ntotal: int, metric: str, what: str)
     """
     try:
         sub = deserialize(blob)
-    except RuntimeError as exc:
+    except (RuntimeError, MemoryError) as exc:
         raise ValueError(f"faiss cannot read {what} ({faiss_error(exc)})") from None
     if sub.d != d or sub.ntotal != ntotal:
         raise ValueError(f"{what} has d={sub.d}, ntotal={sub.ntotal}; expected d={d}, ntotal={ntotal}")
