@@ -38,6 +38,10 @@ from .spec import Spec, default_target, parse_spec
 #: faiss's OpenMP pool costs time while the idle pool spins down.
 DEFAULT_CHUNK_BYTES = 64 * 2**20
 
+#: Most bytes of rotated rows :meth:`Index.train` holds for indexes that need
+#: the rows themselves (k-means, codebooks); larger inputs are sampled.
+TRAIN_SAMPLE_BYTES = 512 * 2**20
+
 #: Keys of :attr:`Index.stats`.
 STAT_KEYS = ("transform_s", "train_s", "add_s", "search_s", "search_transform_s")
 
@@ -330,6 +334,11 @@ class Index:
         x : array_like, shape (n, d)
             Training vectors, float or integer dtype (converted to float32);
             numpy arrays, memmaps and h5py datasets are read in chunks.
+            Indexes that need the rotated rows themselves (IVF, PQ...) are
+            trained on at most :data:`TRAIN_SAMPLE_BYTES` of them (a seeded
+            uniform sample of larger inputs; faiss's k-means samples far
+            fewer anyway); min/max scalar quantizers see every row through
+            their ranges; untrained-free indexes (Flat, HNSW) read nothing.
 
         Returns
         -------
@@ -362,11 +371,37 @@ class Index:
         return self
 
     def _train_subs(self, x: Any, n: int) -> None:
-        """Train the sub-index on all of ``x`` rotated (``x`` validated, ``n >= 1`` rows)."""
-        y = np.empty((n, self.d_out), dtype=np.float32)
-        for i0, i1 in self._chunks(n, "rotate"):
-            y[i0:i1] = self._rotate(x[i0:i1], "x")
-        self._subs[0].train(y)
+        """Train the sub-index on ``x`` rotated (``x`` validated, ``n >= 1`` rows), chunk by chunk.
+
+        Memory: a sub-index that needs no training (Flat, HNSW on flat
+        storage) rotates nothing; a min/max scalar quantizer keeps only the
+        per-coordinate ranges (:func:`rhtann.index.faiss_glue.trains_on_ranges`);
+        any other index is trained on at most :data:`TRAIN_SAMPLE_BYTES` of
+        rotated rows, a seeded uniform sample when ``x`` is larger.
+        """
+        sub = self._subs[0]
+        if sub.is_trained:
+            return
+        buf = empty_output((min(n, self.chunk_size), self.d_out), np.float32)
+        if glue.trains_on_ranges(sub):
+            lo = np.full(self.d_out, np.inf, dtype=np.float32)
+            hi = np.full(self.d_out, -np.inf, dtype=np.float32)
+            for i0, i1 in self._chunks(n, "rotate"):
+                y = self._rotate(x[i0:i1], "x", buf)
+                np.minimum(lo, y.min(axis=0), out=lo)
+                np.maximum(hi, y.max(axis=0), out=hi)
+            sub.train(np.stack([lo, hi]))
+            return
+        cap = max(glue.min_train_rows(sub)[0], TRAIN_SAMPLE_BYTES // (4 * self.d_out))
+        rows = None
+        if n > cap:
+            rows = np.sort(np.random.default_rng(self.seed).choice(n, cap, replace=False))
+        m = n if rows is None else cap
+        y = np.empty((m, self.d_out), dtype=np.float32)
+        for i0, i1 in self._chunks(m, "rotate"):
+            part = x[i0:i1] if rows is None else x[rows[i0:i1]]
+            y[i0:i1] = self._rotate(part, "x", buf)
+        sub.train(y)
 
     @exclusive
     def add(self, x: Any) -> None:
@@ -737,4 +772,4 @@ def _int_list(value: object, name: str) -> list[int]:
     return list(value)
 
 
-__all__ = ["DEFAULT_CHUNK_BYTES", "STAT_KEYS", "Index"]
+__all__ = ["DEFAULT_CHUNK_BYTES", "STAT_KEYS", "TRAIN_SAMPLE_BYTES", "Index"]

@@ -497,6 +497,18 @@ class CodeAppender:
         self.index.ntotal = self._start + done
 
 
+def trains_on_ranges(index) -> bool:
+    """Whether training ``index`` uses only each coordinate's minimum and maximum.
+
+    True for a plain ``IndexScalarQuantizer`` with the ``RS_minmax`` range
+    statistic (faiss's default): training it on two rows, the per-coordinate
+    minima and maxima of the data, gives the same quantizer as training on
+    all of it, so the rotated data never needs to be held at once.
+    """
+    index = faiss.downcast_index(index)
+    return type(index) is faiss.IndexScalarQuantizer and index.sq.rangestat == faiss.ScalarQuantizer.RS_minmax
+
+
 def scalar_quantizer_state(index) -> tuple[str, np.ndarray, int] | None:
     """``(qtype name, trained ranges, code_size)`` of a trained scalar-quantizer index, else None.
 
@@ -532,6 +544,7 @@ __all__ = [
     "remove",
     "repair_orthonormal",
     "scalar_quantizer_state",
+    "trains_on_ranges",
     "search_parameters",
     "serialize",
     "supports_ids",
