@@ -530,7 +530,9 @@ class RHT:
                 f"layout {state['layout']!r} was saved as {resolved}, but this version of rhtann "
                 f"builds {built}: the transform would differ"
             )
-        n_rounds, trained = state["n_rounds"], bool(state["is_trained"])
+        n_rounds, trained = state["n_rounds"], state["is_trained"]
+        if not isinstance(trained, bool):
+            raise TypeError(f"is_trained must be true or false; got {trained!r}")
         if obj.rounds == "auto":
             if n_rounds is not None:
                 n_rounds = check_int(n_rounds, "n_rounds", 1, MAX_ROUNDS)

@@ -17,7 +17,8 @@ def test_degenerate_specs_raise_clear_errors_in_child():
     x = np.random.default_rng(0).standard_normal((300, 100)).astype("float32")
     specs = ["RHT,HNSW0", "RHT,HNSW1", "RHT,IVF0,SQ4", "RHT,PQ16x0", "RHT,IVF8_HNSW1,Flat",
              "RHT,NSG4", "RHT,NSG2", "RHT,IVF8,PQ16x0np", "RHT,IMI2x20,Flat", "RHT,PQ7", "RHT,PQ16x25",
-             "RHT," + "Flat" * 3700, "RHT,IVF8," + ",".join(["SQ8"] * 20), "RHT,Refine(" * 6 + "Flat" + ")" * 6]
+             "RHT," + "Flat" * 3700, "RHT,IVF8," + ",".join(["SQ8"] * 20),
+             "RHT,Refine(" * 6 + "Flat" + ")" * 6]
     for s in specs:
         def go(s=s):
             ix = rhtann.Index(100, s)
@@ -84,7 +85,8 @@ def test_faiss_key_bounds(key, message):
 
 
 def test_good_keys_pass():
-    for key in ["HNSW32,Flat", "IVF256,PQ16x4fs,RFlat", "OPQ16_64,PQ16", "RQ4x8", "IMI2x8,PQ8", "NSG32", "SQ4"]:
+    good = ["HNSW32,Flat", "IVF256,PQ16x4fs,RFlat", "OPQ16_64,PQ16", "RQ4x8", "IMI2x8,PQ8", "NSG32", "SQ4"]
+    for key in good:
         limits.check_faiss_key(key, 64)
 
 
@@ -102,7 +104,7 @@ def test_search_parameter_bounds():
         hn.search(x[:2], 3, efSearch=10**9)
     with pytest.raises(ValueError, match=r"k must be in \[1, 1048576\]"):
         hn.search(x[:2], 2**21)
-    D, I = hn.search(x[:2], 3, efSearch=64)
+    D, I = hn.search(x[:2], 3, efSearch=64)  # noqa: E741
     assert I[:, 0].tolist() == [0, 1]
 
 
@@ -140,7 +142,7 @@ def test_norms_that_overflow_faiss_distances_are_rejected(metric):
     assert ix.ntotal == 0
     scale = np.float32(np.sqrt(limits.MAX_SQ_NORM) / 20)  # norms ~ 0.25 of the bound: accepted
     ix.add(x * scale)
-    D, I = ix.search(x[:4] * scale, 1)
+    D, I = ix.search(x[:4] * scale, 1)  # noqa: E741
     assert np.isfinite(D).all() and I[:, 0].tolist() == [0, 1, 2, 3]
 
 
@@ -149,6 +151,6 @@ def test_cosine_accepts_extreme_scales():
     ix = rhtann.Index(24, "RHT,Flat", "cosine")
     ix.train(x)
     ix.add(np.vstack([x[:20] * np.float32(1e37), x[20:] * np.float32(1e-30)]))
-    D, I = ix.search(x, 1)
+    D, I = ix.search(x, 1)  # noqa: E741
     assert I[:, 0].tolist() == list(range(40))
     np.testing.assert_allclose(D[:, 0], 1.0, atol=1e-5)

@@ -99,7 +99,7 @@ def test_adds_while_searching_in_child(spec):
                 assert (I[:, 0] >= 0).all()
         except Exception as exc:
             errors.append(repr(exc))
-    ts = [threading.Thread(target=adder, args=(x[100:2050],)), threading.Thread(target=adder, args=(x[2050:],))]
+    ts = [threading.Thread(target=adder, args=(part,)) for part in (x[100:2050], x[2050:])]
     ts += [threading.Thread(target=searcher) for _ in range(3)]
     for t in ts: t.start()
     for t in ts: t.join()
