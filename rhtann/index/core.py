@@ -30,6 +30,7 @@ from .encoders import Encoder, encoder_for
 from .limits import MAX_K, check_norms
 from .locking import RWLock, exclusive, shared
 from .metric import normalized, parse_metric
+from .persist import STAT_KEYS, from_meta
 from .spec import Spec, default_target, parse_spec
 
 #: Default size in bytes of one rotated chunk (``chunk_size=None``). Each add
@@ -42,8 +43,6 @@ DEFAULT_CHUNK_BYTES = 64 * 2**20
 #: the rows themselves (k-means, codebooks); larger inputs are sampled.
 TRAIN_SAMPLE_BYTES = 512 * 2**20
 
-#: Keys of :attr:`Index.stats`.
-STAT_KEYS = ("transform_s", "train_s", "add_s", "search_s", "search_transform_s")
 
 
 class Index:
@@ -683,7 +682,7 @@ class Index:
         where = repr(os.fspath(path))
         meta, blobs = io.read_container(path, "Index", lazy=[f"sub{i}" for i in range(io.MAX_BLOBS)])
         try:
-            obj = Index._from_meta(meta, blobs, where)
+            obj = from_meta(Index, meta, blobs, where)
         except io.FormatError:
             raise
         except io.STATE_ERRORS as exc:
@@ -691,85 +690,6 @@ class Index:
         if not isinstance(obj, cls):
             raise io.FormatError(f"{where} holds a {type(obj).__name__}, not a {cls.__name__}")
         return obj
-
-    @staticmethod
-    def _from_meta(meta: dict, blobs: dict, where: str) -> "Index":
-        """Rebuild an Index from a file's parameters and blobs, cross-checking every part."""
-        try:
-            obj = Index(
-                meta["d"],
-                meta["spec"],
-                meta["metric"],
-                seed=meta["seed"],
-                chunk_size=meta["chunk_size"],
-                adaptive=meta["adaptive"],
-                target=meta["target"],
-            )
-            if (meta["rht"] is None) != (obj.rht is None):
-                raise ValueError("the stored transform disagrees with the spec's RHT token")
-            if meta["rht"] is not None:
-                rht = RHT._from_state(meta["rht"])
-                built = obj.rht.get_params()
-                if rht.get_params() != built:
-                    raise ValueError(
-                        f"the stored transform {rht.get_params()} is not the one "
-                        f"spec, d and seed give ({built})"
-                    )
-                obj.rht = rht
-            levels = _int_list(meta["levels"], "levels")
-            sub_d = _int_list(meta["sub_d"], "sub_d")
-            ntotal = _int_list(meta["ntotal"], "ntotal")
-            if not isinstance(meta["stats"], dict):
-                raise TypeError("stats must be a dict")
-            stats = {str(k): float(v) for k, v in meta["stats"].items() if k in STAT_KEYS}
-            report = meta.get("train_report")
-            if report is not None and not isinstance(report, dict):
-                raise ValueError(f"train_report must be a dict or null; got {type(report).__name__}")
-        except io.STATE_ERRORS as exc:
-            raise io.FormatError(f"{where}: invalid Index parameters ({type(exc).__name__}: {exc})") from None
-        if obj.rht is not None and blobs.get("signs") != obj.rht.signs_.tobytes():
-            raise io.FormatError(f"{where}: stored sign vectors differ from the ones the seed generates")
-        if len(levels) != len(sub_d) or len(levels) != len(ntotal):
-            raise io.FormatError(f"{where}: inconsistent sub-index lists")
-        trained_rht = obj.rht is None or obj.rht.is_trained
-        expected = obj._level_list() if trained_rht else []
-        if levels != expected:
-            raise io.FormatError(
-                f"{where}: stored levels {levels} do not match the "
-                f"{'adaptive' if obj.adaptive else 'fixed'} index's {expected}"
-            )
-        names = {f"sub{i}" for i in range(len(levels))} | ({"signs"} if obj.rht is not None else set())
-        if set(blobs) != names:
-            raise io.FormatError(f"{where}: expected the blobs {sorted(names)}; found {sorted(blobs)}")
-        subs = []
-        for i, (dd, nt) in enumerate(zip(sub_d, ntotal, strict=True)):
-            blob = blobs.get(f"sub{i}")
-            if blob is None:
-                raise io.FormatError(f"{where}: sub-index {i} is missing")
-            if dd != obj.d_out:
-                raise io.FormatError(f"{where}: sub-index {i} has d={dd}; expected d={obj.d_out}")
-            try:
-                sub = glue.read_index_checked(blob, obj.d_out, nt, obj.metric, f"sub-index {i}")
-            except ValueError as exc:
-                raise io.FormatError(f"{where}: {exc}") from None
-            blobs[f"sub{i}"] = blob = None  # drop the bytes once faiss holds the index
-            if obj.adaptive and not glue.supports_ids(sub):
-                raise io.FormatError(f"{where}: sub-index {i} of an adaptive index must store ids")
-            if nt and not sub.is_trained:
-                raise io.FormatError(f"{where}: sub-index {i} holds {nt} vectors but is not trained")
-            subs.append(sub)
-        obj._subs = subs
-        obj._levels = levels
-        obj.stats.update(stats)
-        obj.train_report_ = report
-        return obj
-
-
-def _int_list(value: object, name: str) -> list[int]:
-    """A stored list of plain ints (no bools, floats or strings)."""
-    if not isinstance(value, list) or not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
-        raise TypeError(f"{name} must be a list of integers")
-    return list(value)
 
 
 __all__ = ["DEFAULT_CHUNK_BYTES", "STAT_KEYS", "TRAIN_SAMPLE_BYTES", "Index"]
