@@ -6,7 +6,7 @@ import numpy as np
 from numba import njit, prange
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, fastmath={"reassoc"})
 def scan_rows(y, flags, sq):
     """Flag the rows of ``y`` holding a NaN or an infinity; record squared row norms.
 
@@ -24,6 +24,11 @@ def scan_rows(y, flags, sq):
     -------
     int
         Number of flagged rows.
+
+    Notes
+    -----
+    Only reassociation is allowed to the compiler (so the sums vectorize);
+    NaN and infinity keep their IEEE meaning: ``v - v`` is NaN for both.
     """
     n, m = y.shape
     want = sq.shape[0] > 0
