@@ -202,8 +202,25 @@ def adaptive_forward(
     return y, counts
 
 
+def auto_sample_rows(n: int, seed: int) -> np.ndarray | None:
+    """Sorted rows of the sample :func:`dataset_rounds` examines out of ``n``; None when it takes all.
+
+    Callers holding a large source (memmap, HDF5) read only these rows and
+    pass them with ``n_total=n``: the choice is the same.
+    """
+    if n <= AUTO_SAMPLE:
+        return None
+    return np.sort(np.random.default_rng(seed).choice(n, AUTO_SAMPLE, replace=False))
+
+
 def dataset_rounds(
-    x: np.ndarray, layout: Layout, signs: np.ndarray, target: str, threshold: float, seed: int
+    x: np.ndarray,
+    layout: Layout,
+    signs: np.ndarray,
+    target: str,
+    threshold: float,
+    seed: int,
+    n_total: int | None = None,
 ) -> tuple[int, dict]:
     """The round count of ``rounds="auto"``: one count for a whole training set.
 
@@ -220,6 +237,9 @@ def dataset_rounds(
         As in :func:`rounds_per_vector`.
     seed : int
         Seed of the sample.
+    n_total : int, optional
+        Rows of the whole training set when ``x`` is already the sample
+        :func:`auto_sample_rows` picks (reported as ``n_total``).
 
     Returns
     -------
@@ -237,9 +257,11 @@ def dataset_rounds(
     """
     clock = Stopwatch()
     n = x.shape[0]
-    if n > AUTO_SAMPLE:
-        rows = np.random.default_rng(seed).choice(n, AUTO_SAMPLE, replace=False)
-        x = np.ascontiguousarray(x[np.sort(rows)])
+    rows = auto_sample_rows(n, seed)
+    if rows is not None:
+        x = np.ascontiguousarray(x[rows])
+    if n_total is not None:
+        n = n_total
     counts = rounds_per_vector(x, layout, signs, target, threshold)
     lo, hi = TARGET_ROUNDS[target]
     need = {str(r): float(np.mean(counts == r)) for r in range(lo, hi + 1)}
@@ -277,6 +299,7 @@ def dataset_rounds(
 __all__ = [
     "AUTO_PASS_FRACTION",
     "AUTO_SAMPLE",
+    "auto_sample_rows",
     "DEFAULT_THRESHOLD",
     "MAX_ROUNDS",
     "TARGET_ROUNDS",

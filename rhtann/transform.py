@@ -189,15 +189,19 @@ class RHT:
         with thread_scope(None):
             return self._train(as_matrix(x, "x", self.d_in), "x")
 
-    def _train(self, x: np.ndarray, name: str) -> "RHT":
-        """:meth:`train` on trusted float32 rows; errors name ``name``."""
+    def _train(self, x: np.ndarray, name: str, n_total: int | None = None) -> "RHT":
+        """:meth:`train` on trusted float32 rows; errors name ``name``.
+
+        ``n_total``: rows of the whole set when ``x`` is already the sample of
+        :func:`rhtann.rounds.auto_sample_rows`.
+        """
         if self.rounds == "auto":
             if x.shape[0] == 0:
                 raise ValueError(
                     f"{name} must hold at least one vector for rounds='auto'; got shape {x.shape}"
                 )
             self.n_rounds_, self.auto_report_ = dataset_rounds(
-                x, self.layout_, self.signs_, self.target, self._threshold, self.seed
+                x, self.layout_, self.signs_, self.target, self._threshold, self.seed, n_total
             )
         return self
 

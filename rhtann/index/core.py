@@ -23,6 +23,7 @@ from .. import io
 from .._validation import as_matrix, check_dim, check_finite_flag, check_ids, check_int, check_rows
 from ..layouts.output import empty_output
 from ..progress import bar, timed
+from ..rounds import auto_sample_rows
 from ..threads import check_threads, thread_scope
 from ..transform import RHT
 from . import faiss_glue as glue
@@ -357,7 +358,8 @@ class Index:
             with thread_scope(self.threads):
                 if self.rht is not None and (not self.rht.is_trained or self.spec.rounds == "auto"):
                     with timed(self.stats, "transform_s"):
-                        self.rht._train(self._prepare(x[:], "x"), "x")
+                        rows = auto_sample_rows(n, self.rht.seed)  # only the rows the choice reads
+                        self.rht._train(self._prepare(x[:] if rows is None else x[rows], "x"), "x", n)
                 if not self._subs:
                     self._build_subs()
                 need, why = glue.min_train_rows(self._subs[0])
