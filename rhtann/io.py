@@ -241,6 +241,14 @@ class BlobRef:
     def __len__(self) -> int:
         return self.size
 
+    def read_all(self) -> bytes:
+        """The whole blob as bytes, checked against its digest."""
+        parts = []
+        with self.stream() as read:
+            while chunk := read(_READ_CHUNK):
+                parts.append(chunk)
+        return b"".join(parts)
+
     @contextlib.contextmanager
     def stream(self) -> Iterator[Callable[[int], bytes]]:
         """Yield ``read(n)``: the next up to ``n`` bytes of the blob (b"" at its end)."""

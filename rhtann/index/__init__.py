@@ -17,6 +17,10 @@ factory
     :func:`index_factory` and :func:`wrap`.
 adaptive
     :class:`AdaptiveIndex`: per-vector round counts, one sub-index per level.
+sources
+    Files and lazy arrays read a chunk at a time (``Index.add_from``, ``train_from``).
+ondisk
+    IVF inverted lists in a memory-mapped file (``Index.to_ondisk``), shard merging.
 """
 
 from __future__ import annotations

@@ -27,24 +27,20 @@ from ..rounds import auto_sample_rows
 from ..threads import check_threads, thread_scope
 from ..transform import RHT
 from . import faiss_glue as glue
+from . import ondisk, sources
 from .encoders import Encoder, encoder_for
 from .limits import MAX_K, check_norms
 from .locking import RWLock, exclusive, shared
 from .metric import normalized, parse_metric
-from .persist import STAT_KEYS, from_meta
+from .persist import STAT_KEYS, from_meta, meta_of
 from .spec import Spec, default_target, parse_spec
+from .training import TRAIN_SAMPLE_BYTES, train_sub
 
 #: Default size in bytes of one rotated chunk (``chunk_size=None``). Each add
 #: rotates into one buffer reused for every chunk (no fresh pages per chunk),
 #: and chunks are large because every switch between rhtann's thread pool and
 #: faiss's OpenMP pool costs time while the idle pool spins down.
 DEFAULT_CHUNK_BYTES = 64 * 2**20
-
-#: Most bytes of rotated rows :meth:`Index.train` holds for indexes that need
-#: the rows themselves (k-means, codebooks); larger inputs are sampled.
-TRAIN_SAMPLE_BYTES = 512 * 2**20
-
-
 
 class Index:
     """A faiss index behind a randomized Hadamard rotation.
@@ -133,6 +129,8 @@ class Index:
 
     #: Whether this class stores vectors under per-vector round counts.
     adaptive: ClassVar[bool] = False
+    #: Path of the on-disk inverted lists file after :meth:`to_ondisk`, else None.
+    _ondisk: str | None = None
     _variants: ClassVar[dict[str, type]] = {}
 
     def __init_subclass__(cls, variant: str | None = None, **kwargs: Any) -> None:
@@ -372,37 +370,8 @@ class Index:
         return self
 
     def _train_subs(self, x: Any, n: int) -> None:
-        """Train the sub-index on ``x`` rotated (``x`` validated, ``n >= 1`` rows), chunk by chunk.
-
-        Memory: a sub-index that needs no training (Flat, HNSW on flat
-        storage) rotates nothing; a min/max scalar quantizer keeps only the
-        per-coordinate ranges (:func:`rhtann.index.faiss_glue.trains_on_ranges`);
-        any other index is trained on at most :data:`TRAIN_SAMPLE_BYTES` of
-        rotated rows, a seeded uniform sample when ``x`` is larger.
-        """
-        sub = self._subs[0]
-        if sub.is_trained:
-            return
-        buf = empty_output((min(n, self.chunk_size), self.d_out), np.float32)
-        if glue.trains_on_ranges(sub):
-            lo = np.full(self.d_out, np.inf, dtype=np.float32)
-            hi = np.full(self.d_out, -np.inf, dtype=np.float32)
-            for i0, i1 in self._chunks(n, "rotate"):
-                y = self._rotate(x[i0:i1], "x", buf)
-                np.minimum(lo, y.min(axis=0), out=lo)
-                np.maximum(hi, y.max(axis=0), out=hi)
-            sub.train(np.stack([lo, hi]))
-            return
-        cap = max(glue.min_train_rows(sub)[0], TRAIN_SAMPLE_BYTES // (4 * self.d_out))
-        rows = None
-        if n > cap:
-            rows = np.sort(np.random.default_rng(self.seed).choice(n, cap, replace=False))
-        m = n if rows is None else cap
-        y = np.empty((m, self.d_out), dtype=np.float32)
-        for i0, i1 in self._chunks(m, "rotate"):
-            part = x[i0:i1] if rows is None else x[rows[i0:i1]]
-            y[i0:i1] = self._rotate(part, "x", buf)
-        sub.train(y)
+        """Train the sub-index on ``x`` rotated, chunk by chunk (:func:`rhtann.index.training.train_sub`)."""
+        train_sub(self, x, n)
 
     @exclusive
     def add(self, x: Any) -> None:
@@ -438,6 +407,44 @@ class Index:
         """
         x = check_rows(x, "x", self.d)
         self._add(x, check_ids(ids, x.shape[0], new=True))
+
+    @exclusive
+    def add_from(
+        self, source: Any, *, dataset: str = "train", chunk_rows: int | None = None,
+        ids: Any = None, progress: bool = True,
+    ) -> int:
+        """Add the rows of a file or lazy array chunk by chunk; returns the number added.
+
+        ``source``: an ``.h5``/``.hdf5`` path (its dataset ``dataset``),
+        ``.fvecs``/``.ivecs``/``.bvecs`` or ``.npy`` (memory-mapped), or an
+        object with a 2-D ``shape``, numeric ``dtype`` and row slicing (h5py
+        dataset, ``np.memmap``, dask array); see :mod:`rhtann.index.sources`.
+        ``chunk_rows`` rows (default :attr:`chunk_size`) are read at a time,
+        so peak extra memory is about two float32 chunks. ``ids`` (shape
+        ``(n,)``) as in :meth:`add_with_ids`; ``progress`` shows a bar.
+        """
+        return sources.add_from(
+            self, source, dataset=dataset, chunk_rows=chunk_rows, ids=ids, progress=progress
+        )
+
+    def train_from(self, source: Any, *, rows: int, seed: int, dataset: str = "train") -> "Index":
+        """Train on ``rows`` rows of ``source`` drawn without replacement with ``seed``.
+
+        The sorted indices of :func:`rhtann.index.sources.sample_rows` are
+        read in chunks into one ``(rows, d)`` float32 array given to
+        :meth:`train`. Sources as in :meth:`add_from`. Returns ``self``.
+        """
+        sources.train_from(self, source, rows=rows, seed=seed, dataset=dataset)
+        return self
+
+    @exclusive
+    def to_ondisk(self, path: str | os.PathLike) -> None:
+        """Move the IVF inverted lists into a new memory-mapped file ``path``.
+
+        Later adds append to that file and searches read it memory-mapped;
+        :meth:`save` records its size and SHA-256 (:mod:`rhtann.index.ondisk`).
+        """
+        self._ondisk = ondisk.to_ondisk(self, path)
 
     def _add(self, x: Any, ids: np.ndarray | None) -> None:
         """Add validated rows ``x`` under validated ``ids`` (None: sequential ids)."""
@@ -640,21 +647,7 @@ class Index:
     # ------------------------------------------------------------------
 
     def _meta(self) -> dict:
-        return {
-            "d": self.d,
-            "spec": self.spec.text,
-            "metric": self.metric,
-            "seed": self.seed,
-            "chunk_size": self._chunk_arg,
-            "adaptive": self.adaptive,
-            "target": self.target,
-            "rht": None if self.rht is None else self.rht._state(),
-            "levels": list(self._levels),
-            "sub_d": [int(s.d) for s in self._subs],
-            "ntotal": [int(s.ntotal) for s in self._subs],
-            "stats": dict(self.stats),
-            "train_report": self.train_report_,
-        }
+        return meta_of(self)
 
     @shared
     def save(self, path: str | os.PathLike) -> None:
@@ -669,7 +662,10 @@ class Index:
             blobs["signs"] = self.rht.signs_.tobytes()
         for i, sub in enumerate(self._subs):
             blobs[f"sub{i}"] = glue.serialize(sub)
-        io.write_container(path, "Index", self._meta(), blobs)
+        meta = self._meta()
+        if self._ondisk is not None:
+            meta["ondisk"] = ondisk.describe(self._ondisk, path)
+        io.write_container(path, "Index", meta, blobs)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Index":
@@ -684,7 +680,7 @@ class Index:
         where = repr(os.fspath(path))
         meta, blobs = io.read_container(path, "Index", lazy=[f"sub{i}" for i in range(io.MAX_BLOBS)])
         try:
-            obj = from_meta(Index, meta, blobs, where)
+            obj = from_meta(Index, meta, blobs, where, path)
         except io.FormatError:
             raise
         except io.STATE_ERRORS as exc:

@@ -11,17 +11,38 @@ time (:class:`rhtann.io.BlobRef`).
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from .. import io
 from ..transform import RHT
 from . import faiss_glue as glue
+from . import ondisk
 
 #: Keys of :attr:`rhtann.Index.stats` kept from a file.
 STAT_KEYS = ("transform_s", "train_s", "add_s", "search_s", "search_transform_s")
 
 
-def from_meta(index_cls: type, meta: dict, blobs: dict, where: str) -> Any:
+def meta_of(index: Any) -> dict:
+    """The JSON parameters :meth:`rhtann.Index.save` writes."""
+    return {
+        "d": index.d,
+        "spec": index.spec.text,
+        "metric": index.metric,
+        "seed": index.seed,
+        "chunk_size": index._chunk_arg,
+        "adaptive": index.adaptive,
+        "target": index.target,
+        "rht": None if index.rht is None else index.rht._state(),
+        "levels": list(index._levels),
+        "sub_d": [int(s.d) for s in index._subs],
+        "ntotal": [int(s.ntotal) for s in index._subs],
+        "stats": dict(index.stats),
+        "train_report": index.train_report_,
+    }
+
+
+def from_meta(index_cls: type, meta: dict, blobs: dict, where: str, path: str | os.PathLike) -> Any:
     """Rebuild an Index (``index_cls`` is :class:`rhtann.Index`) from a file's ``meta`` and ``blobs``.
 
     Raises
@@ -85,7 +106,11 @@ def from_meta(index_cls: type, meta: dict, blobs: dict, where: str) -> Any:
         if dd != obj.d_out:
             raise io.FormatError(f"{where}: sub-index {i} has d={dd}; expected d={obj.d_out}")
         try:
-            sub = glue.read_index_checked(blob, obj.d_out, nt, obj.metric, f"sub-index {i}")
+            if meta.get("ondisk") is not None:  # a small sub-index over an external lists file
+                raw = blob.read_all() if isinstance(blob, io.BlobRef) else blob
+                sub, obj._ondisk = ondisk.read_sub(meta["ondisk"], raw, path, obj.d_out, nt, obj.metric)
+            else:
+                sub = glue.read_index_checked(blob, obj.d_out, nt, obj.metric, f"sub-index {i}")
         except ValueError as exc:
             raise io.FormatError(f"{where}: {exc}") from None
         blobs[f"sub{i}"] = blob = None  # drop the bytes once faiss holds the index
@@ -108,4 +133,4 @@ def _int_list(value: object, name: str) -> list[int]:
     return list(value)
 
 
-__all__ = ["STAT_KEYS", "from_meta"]
+__all__ = ["STAT_KEYS", "from_meta", "meta_of"]

@@ -1,0 +1,592 @@
+"""Scanners over 4-bit codes: fast scan with uint8 tables, exact re-score, blocked decode.
+
+Layout
+------
+Codes whose level indices form nibbles (``M`` per vector, ``P = ceil(M/2)``
+bytes) are stored block-interleaved: vectors are grouped in blocks of 32,
+and block ``blk`` occupies ``codes[blk*P*32 : (blk+1)*P*32]`` with byte
+``p`` of vector ``32*blk + j`` at offset ``p*32 + j``. Per vector the index
+also keeps a scale ``sv`` and an offset ``ev`` (float32), padded with
+``sv = 0, ev = inf`` up to a whole number of blocks.
+
+Scores
+------
+Every kernel maximizes ``score = sv * alpha * <q, u> - ev`` where ``u`` is
+the unit-scale decoded vector: ``alpha = 1, ev = 0`` gives inner products,
+``alpha = 2, ev = ||x_hat||**2`` gives ``||q||**2 - ||q - x_hat||**2``.
+
+Heaps
+-----
+Top-k candidates are kept in min-heaps, arrays ``hs`` (scores, float32) and
+``hi`` (positions, int64) of one row per heap; ``hs[r, 0]`` is the current
+k-th best score, the threshold a new candidate must beat. Empty slots hold
+``-inf`` and position ``-1``.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+from numba import prange, types
+from numba.extending import overload
+
+from .scan_simd import LANES, QB, fastscan_block1, fastscan_block4
+
+#: Blocks of 32 codes scanned by every query of a batch before moving on (keeps them in cache).
+TILE = 128
+
+_OPTS = {"nogil": True, "cache": True, "fastmath": False, "error_model": "numpy", "boundscheck": False}
+
+
+def scale_at(sv, v):
+    """Scale of position ``v``: ``sv`` is float32, or uint16 holding float16 bit patterns."""
+    if sv.dtype == np.uint16:
+        return np.float32(half_to_float(int(sv[v])))
+    return np.float32(sv[v])
+
+
+@numba.njit(**_OPTS)
+def half_to_float(h):
+    """The value of the float16 bit pattern ``h`` (an int below 2**16)."""
+    sign = -1.0 if (h >> 15) & 1 else 1.0
+    e = (h >> 10) & 31
+    man = h & 1023
+    if e == 0:
+        return sign * man * 2.0**-24
+    if e == 31:
+        return sign * np.inf if man == 0 else np.nan
+    return sign * (1024 + man) * 2.0 ** (e - 25)
+
+
+@overload(scale_at, jit_options={"cache": True})
+def _scale_at_impl(sv, v):
+    if isinstance(sv, types.Array) and sv.dtype == types.uint16:
+
+        def impl(sv, v):
+            return np.float32(half_to_float(np.int64(sv[v])))
+
+        return impl
+
+    def impl_f(sv, v):
+        return np.float32(sv[v])
+
+    return impl_f
+
+
+@numba.njit(**_OPTS)
+def int_bound(thr, a, b, smax, emin):
+    """Least integer table sum a vector needs to possibly score above ``thr``.
+
+    A vector with sum ``S``, scale ``s <= smax`` and offset ``e >= emin``
+    scores ``s * (a S + b) - e``; when ``thr + emin > 0`` that exceeds
+    ``thr`` only if ``S > ((thr + emin) / smax - b) / a``. Returns 0 (every
+    vector may pass) when no bound applies; one unit of margin absorbs
+    float rounding. Clamped to ``[0, 65535]``.
+    """
+    t2 = thr + emin
+    if not (t2 > 0 and smax > 0 and a > 0):
+        return 0
+    tf = (t2 / smax - b) / a
+    if not tf < 65536.0:
+        return 65535
+    v = np.int64(np.floor(tf)) - 1
+    return max(v, 0)
+
+
+@numba.njit(**_OPTS)
+def heap_push(hs, hi, r, score, pos):
+    """Insert ``(score, pos)`` into min-heap row ``r`` if it beats the root; returns the new root."""
+    kk = hs.shape[1]
+    if not score > hs[r, 0]:
+        return hs[r, 0]
+    i = 0
+    while True:
+        left = 2 * i + 1
+        if left >= kk:
+            break
+        right = left + 1
+        c = left
+        if right < kk and hs[r, right] < hs[r, left]:
+            c = right
+        if hs[r, c] < score:
+            hs[r, i] = hs[r, c]
+            hi[r, i] = hi[r, c]
+            i = c
+        else:
+            break
+    hs[r, i] = score
+    hi[r, i] = pos
+    return hs[r, 0]
+
+
+@numba.njit(**_OPTS)
+def heap_reset(hs, hi):
+    """Fill heaps with ``-inf`` scores and position ``-1``."""
+    for r in range(hs.shape[0]):
+        for j in range(hs.shape[1]):
+            hs[r, j] = -np.inf
+            hi[r, j] = -1
+
+
+@numba.njit(**_OPTS)
+def interleave_into(rows, start, out):
+    """Write row-major code bytes into the block-interleaved layout.
+
+    Parameters
+    ----------
+    rows : uint8 (n, P)
+        Byte ``p`` of each vector's nibble stream.
+    start : int
+        Position of ``rows[0]`` in the layout.
+    out : uint8 (capacity * P,)
+        Interleaved codes, capacity a multiple of 32 and at least ``start + n``.
+    """
+    n, P = rows.shape
+    for r in range(n):
+        v = start + r
+        base = (v // LANES) * P * LANES + v % LANES
+        for p in range(P):
+            out[base + p * LANES] = rows[r, p]
+
+
+@numba.njit(**_OPTS)
+def deinterleave(codes, P, pos, out):
+    """Row-major code bytes ``out[i] = byte stream of vector pos[i]``, uint8 (len(pos), P)."""
+    for i in range(pos.shape[0]):
+        v = pos[i]
+        blk, j = v // LANES, v % LANES
+        base = blk * P * LANES + j
+        for p in range(P):
+            out[i, p] = codes[base + p * LANES]
+
+
+@numba.njit(**_OPTS)
+def quantize_luts(lut, out, a, b, top=127):
+    """uint8 tables for the fast-scan intrinsics from float tables.
+
+    Parameters
+    ----------
+    lut : float32 (m, M, 16)
+        Float tables per query and nibble.
+    out : uint8 (m, P * 64), P = ceil(M / 2)
+        Receives, per pair, the low nibble's table twice then the high one's twice.
+    a, b : float32 (m,)
+        Receive the affine map: ``sum_m lut[i, m, c_m] ~= a[i] * S + b[i]``
+        where ``S`` is the sum of the uint8 entries.
+    top : int
+        Largest entry, at most 127 (the scanners add two entries as bytes).
+    """
+    m, M, _ = lut.shape
+    P = (M + 1) // 2
+    for i in range(m):
+        width = 0.0
+        bias = 0.0
+        for t in range(M):
+            lo = lut[i, t, 0]
+            hi = lut[i, t, 0]
+            for v in range(1, 16):
+                x = lut[i, t, v]
+                lo = min(lo, x)
+                hi = max(hi, x)
+            width = max(width, hi - lo)
+            bias += lo
+        delta = width / top if width > 0 else 1.0
+        inv = 1.0 / delta
+        a[i] = delta
+        b[i] = bias
+        for p in range(P):
+            for half in range(2):
+                t = 2 * p + half
+                base = p * 64 + half * 32
+                if t < M:
+                    lo = lut[i, t, 0]
+                    for v in range(1, 16):
+                        lo = min(lo, lut[i, t, v])
+                    for v in range(16):
+                        qv = np.uint8(min(float(top), max(0.0, np.floor((lut[i, t, v] - lo) * inv + 0.5))))
+                        out[i, base + v] = qv
+                        out[i, base + 16 + v] = qv
+                else:
+                    for v in range(32):
+                        out[i, base + v] = 0
+
+
+@numba.njit(parallel=True, **_OPTS)
+def fastscan_topk(codes, P, nblocks, luts, a, b, sv, ev, chunks, hs, hi, smax, emin):
+    """Approximate top candidates of every query by the uint8 fast scan.
+
+    Parameters
+    ----------
+    codes : uint8 (nblocks * P * 32,)
+        Interleaved codes.
+    P, nblocks : int
+    luts : uint8 (m, P * 64)
+        From :func:`quantize_luts` (``a``, ``b`` too, already multiplied by alpha).
+    a, b : float32 (m,)
+    sv, ev : float32 (nblocks * 32,)
+    chunks : int
+        Parts the blocks are split into per query (threads over code blocks).
+    hs, hi : heaps, shape (m * chunks, kk)
+        Row ``i * chunks + c`` receives query ``i``'s best ``kk`` of chunk ``c``.
+    smax, emin : float
+        Largest scale and smallest offset of the stored vectors (bounds for
+        the integer pre-filter, :func:`int_bound`).
+    """
+    m = luts.shape[0]
+    per = (nblocks + chunks - 1) // chunks
+    lflat = luts.reshape(luts.shape[0] * luts.shape[1])
+    ab = np.empty(2 * m, dtype=np.float32)
+    for i in range(m):
+        ab[2 * i] = a[i]
+        ab[2 * i + 1] = b[i]
+    scratch = np.empty((m * chunks, LANES + 3), dtype=np.float32)
+    bounds = (np.float32(smax), np.float32(emin))
+    if chunks == 1:
+        # batches: groups of QB queries share each load of the codes; tiles of blocks small
+        # enough to stay in cache are scanned by every group before moving on
+        groups = m // QB
+        gout = np.empty((max(groups, 1), QB * LANES), dtype=np.float32)
+        gthr = np.empty((max(groups, 1), 2 * QB), dtype=np.float32)
+        gmask = np.empty((max(groups, 1), QB), dtype=np.uint32)
+        if groups == 0:
+            for i in range(m):
+                _scan_range(
+                    codes, P, lflat, luts.shape[1], i, ab, sv, ev, 0, nblocks, hs, hi, i, scratch[i], bounds
+                )
+            return
+        for t0 in range(0, nblocks, TILE):
+            t1 = min(nblocks, t0 + TILE)
+            _scan_range_groups(
+                codes, P, lflat, luts.shape[1], ab, sv, ev, t0, t1, hs, hi, groups, gout, gthr, gmask, bounds
+            )
+            for i in range(groups * QB, m):
+                _scan_range(
+                    codes, P, lflat, luts.shape[1], i, ab, sv, ev, t0, t1, hs, hi, i, scratch[i], bounds
+                )
+        return
+    for task in prange(m * chunks):
+        i = task // chunks
+        c = task % chunks
+        start = c * per
+        stop = min(nblocks, start + per)
+        _scan_range(
+            codes, P, lflat, luts.shape[1], i, ab, sv, ev, start, stop, hs, hi, task, scratch[task], bounds
+        )
+
+
+@numba.njit(parallel=True, **_OPTS)
+def _scan_range_groups(
+    codes, P, lflat, lstride, ab, sv, ev, start, stop, hs, hi, groups, gout, gthr, gmask, bounds
+):
+    """Scan blocks ``start .. stop-1`` for every group of ``QB`` queries.
+
+    ``gthr[g]`` holds the group's float thresholds, then their integer
+    bounds (int32 bit patterns) for the intrinsic's pre-filter.
+    """
+    smax, emin = bounds
+    half = 1 if sv.itemsize == 2 else 0
+    svs = sv.itemsize
+    c0 = codes.ctypes.data
+    l0 = lflat.ctypes.data
+    s0 = sv.ctypes.data
+    e0 = ev.ctypes.data
+    a0 = ab.ctypes.data
+    o0 = gout.ctypes.data
+    t0 = gthr.ctypes.data
+    m0 = gmask.ctypes.data
+    gint = gthr.view(np.int32)
+    for g in prange(groups):
+        i0 = g * QB
+        out = gout[g]
+        thr = gthr[g]
+        tint = gint[g]
+        masks = gmask[g]
+        for t in range(QB):
+            thr[t] = hs[i0 + t, 0]
+            tint[QB + t] = int_bound(thr[t], ab[2 * (i0 + t)], ab[2 * (i0 + t) + 1], smax, emin)
+        lp = l0 + i0 * lstride
+        ap = a0 + 8 * i0
+        op = o0 + 4 * QB * LANES * g
+        tp = t0 + 8 * QB * g
+        mp = m0 + 4 * QB * g
+        for blk in range(start, stop):
+            v0 = blk * LANES
+            anyhit = fastscan_block4(
+                c0 + v0 * P, P, lp, lstride, s0 + svs * v0, half, e0 + 4 * v0, ap, tp, op, mp
+            )
+            if anyhit == 0:
+                continue
+            for t in range(QB):
+                mask = masks[t]
+                pushed = False
+                while mask != 0:
+                    j = 0
+                    mm = mask
+                    while (mm & 1) == 0:
+                        mm >>= 1
+                        j += 1
+                    mask &= mask - np.uint32(1)
+                    val = out[t * LANES + j]
+                    if val > thr[t]:
+                        thr[t] = heap_push(hs, hi, i0 + t, val, v0 + j)
+                        pushed = True
+                if pushed:
+                    tint[QB + t] = int_bound(thr[t], ab[2 * (i0 + t)], ab[2 * (i0 + t) + 1], smax, emin)
+
+
+@numba.njit(**_OPTS)
+def _scan_range(codes, P, lflat, lstride, i, ab, sv, ev, start, stop, hs, hi, r, scratch, bounds):
+    """Scan blocks ``start .. stop-1`` for query ``i`` into heap row ``r``.
+
+    ``scratch`` (float32, >= 35 entries) receives the 32 scores, the
+    threshold at 32, its integer bound (int32 bit pattern) at 33 and the
+    mask at 34.
+    """
+    smax, emin = bounds
+    half = 1 if sv.itemsize == 2 else 0
+    svs = sv.itemsize
+    c0 = codes.ctypes.data
+    s0 = sv.ctypes.data
+    e0 = ev.ctypes.data
+    lp = lflat.ctypes.data + i * lstride
+    ap = ab.ctypes.data + 8 * i
+    op = scratch.ctypes.data
+    tp = op + 4 * LANES
+    mp = tp + 8
+    sint = scratch.view(np.int32)
+    qa = ab[2 * i]
+    qb = ab[2 * i + 1]
+    thr = hs[r, 0]
+    scratch[LANES] = thr
+    sint[LANES + 1] = int_bound(thr, qa, qb, smax, emin)
+    for blk in range(start, stop):
+        v0 = blk * LANES
+        mask = fastscan_block1(c0 + v0 * P, P, lp, lstride, s0 + svs * v0, half, e0 + 4 * v0, ap, tp, op, mp)
+        if mask == 0:
+            continue
+        while mask != 0:
+            j = 0
+            mm = mask
+            while (mm & 1) == 0:
+                mm >>= 1
+                j += 1
+            mask &= mask - np.uint32(1)
+            if scratch[j] > thr:
+                thr = heap_push(hs, hi, r, scratch[j], v0 + j)
+        scratch[LANES] = thr
+        sint[LANES + 1] = int_bound(thr, qa, qb, smax, emin)
+
+
+@numba.njit(**_OPTS)
+def _refinement(codes, base, ref, v, qrot, i, delta, R, bits):
+    """``sum_{j<R} qrot[i, j] * delta[2 c_j + e_j]`` for the vector at ``base`` / position ``v``.
+
+    ``bits`` is 1, 2 or 4, so every index below is computed with shifts and masks.
+    """
+    gshift = 2 if bits == 1 else (1 if bits == 2 else 0)
+    gmask = (1 << gshift) - 1
+    mask = (1 << bits) - 1
+    acc = np.float32(0.0)
+    for j in range(R):
+        m = j >> gshift
+        byte = codes[base + (m >> 1) * LANES]
+        c = (byte >> (((m & 1) << 2) + bits * (j & gmask))) & mask
+        e = (ref[v, j >> 3] >> (j & 7)) & 1
+        acc += qrot[i, j] * delta[2 * c + e]
+    return acc
+
+
+@numba.njit(parallel=True, **_OPTS)
+def rescore_topk(codes, P, lut, alpha, sv, ev, cand, k, out_s, out_i, qrot, ref, delta, R, bits):
+    """Exact scores of candidate positions from the codes, and the best ``k`` per query.
+
+    Parameters
+    ----------
+    codes : uint8 interleaved codes
+    P : int
+    lut : float32 (m, M, 16)
+        Float tables (not multiplied by alpha).
+    alpha : float
+    sv, ev : float32 per-vector scale and offset
+    cand : int64 (m, C)
+        Candidate positions, -1 for none; duplicates are not allowed.
+    k : int
+    out_s : float32 (m, k)
+        Receives the best scores, decreasing (``-inf`` padding).
+    out_i : int64 (m, k)
+        Receives their positions (-1 padding).
+    qrot : float32 (m, >= R)
+        The rotated queries (read for the refined coordinates only).
+    ref : uint8 (capacity, ceil(R / 8))
+        Refinement bits, coordinate ``j`` at bit ``j % 8`` of byte ``j // 8``.
+    delta : float32 (2 ** (bits + 1),)
+        Unit-level change ``delta[2c + e]`` a refinement bit ``e`` makes to level ``c``.
+    R, bits : int
+        Refined coordinates (0: none) and bits per coordinate.
+    """
+    m, C = cand.shape
+    M = lut.shape[1]
+    for i in prange(m):
+        for j in range(k):
+            out_s[i, j] = -np.inf
+            out_i[i, j] = -1
+        for c in range(C):
+            v = cand[i, c]
+            if v < 0:
+                continue
+            blk, lane = v // LANES, v % LANES
+            base = blk * P * LANES + lane
+            acc = np.float32(0.0)
+            for p in range(P):
+                byte = codes[base + p * LANES]
+                acc += lut[i, 2 * p, byte & 15]
+                if 2 * p + 1 < M:
+                    acc += lut[i, 2 * p + 1, byte >> 4]
+            if R > 0:
+                acc += _refinement(codes, base, ref, v, qrot, i, delta, R, bits)
+            score = np.float32(scale_at(sv, v) * (np.float32(alpha) * acc) - ev[v])
+            if not score > out_s[i, k - 1]:
+                continue
+            t = k - 1
+            while t > 0 and (score > out_s[i, t - 1] or (score == out_s[i, t - 1] and v < out_i[i, t - 1])):
+                out_s[i, t] = out_s[i, t - 1]
+                out_i[i, t] = out_i[i, t - 1]
+                t -= 1
+            out_s[i, t] = score
+            out_i[i, t] = v
+
+
+@numba.njit(parallel=True, **_OPTS)
+def decode_block(codes, P, table, sv, start, stop, out, ref, delta, R, bits):
+    """Decode positions ``start .. stop-1`` to float32 rows ``out[0 : stop-start]``.
+
+    Parameters
+    ----------
+    codes : uint8 interleaved codes
+    P : int
+    table : float32 (16, g)
+        The ``g`` unit levels each nibble value stands for.
+    sv : float32 per-vector scales
+    out : float32 (>= stop - start, d)
+    ref, delta, R, bits :
+        Refinement bits as in :func:`rescore_topk` (``R = 0``: none).
+    """
+    d = out.shape[1]
+    g = table.shape[1]
+    for v in prange(start, stop):
+        blk, lane = v // LANES, v % LANES
+        base = blk * P * LANES + lane
+        s = scale_at(sv, v)
+        r = v - start
+        for p in range(P):
+            byte = codes[base + p * LANES]
+            for half in range(2):
+                nib = (byte >> (4 * half)) & 15
+                col = (2 * p + half) * g
+                for t in range(g):
+                    if col + t < d:
+                        out[r, col + t] = s * table[nib, t]
+        if R > 0:
+            gshift = 2 if bits == 1 else (1 if bits == 2 else 0)
+            gmask = (1 << gshift) - 1
+            mask = (1 << bits) - 1
+            for j in range(R):
+                m = j >> gshift
+                byte = codes[base + (m >> 1) * LANES]
+                c = (byte >> (((m & 1) << 2) + bits * (j & gmask))) & mask
+                e = (ref[v, j >> 3] >> (j & 7)) & 1
+                out[r, j] += s * delta[2 * c + e]
+
+
+@numba.njit(parallel=True, **_OPTS)
+def topk_update(scores, start, alpha, ev, hs, hi):
+    """Push a block of exact scores into the queries' heaps.
+
+    Parameters
+    ----------
+    scores : float32 (m, nb)
+        ``<q_i, x_hat_v>`` for positions ``start .. start + nb - 1``.
+    start : int
+    alpha : float
+    ev : float32 per-vector offsets
+    hs, hi : heaps with one row per query
+    """
+    m, nb = scores.shape
+    a = np.float32(alpha)
+    for i in prange(m):
+        thr = hs[i, 0]
+        for j in range(nb):
+            s = a * scores[i, j] - ev[start + j]
+            if s > thr:
+                thr = heap_push(hs, hi, i, s, start + j)
+
+
+@numba.njit(parallel=True, **_OPTS)
+def heap_sort_rows(hs, hi, k, out_s, out_i):
+    """Best ``k`` of each heap row, by decreasing score (ties: smaller position first)."""
+    m, kk = hs.shape
+    for i in prange(m):
+        for j in range(k):
+            out_s[i, j] = -np.inf
+            out_i[i, j] = -1
+        for c in range(kk):
+            v = hi[i, c]
+            if v < 0:
+                continue
+            score = hs[i, c]
+            if not score > out_s[i, k - 1] and not (score == out_s[i, k - 1] and v < out_i[i, k - 1]):
+                continue
+            t = k - 1
+            while t > 0 and (score > out_s[i, t - 1] or (score == out_s[i, t - 1] and v < out_i[i, t - 1])):
+                out_s[i, t] = out_s[i, t - 1]
+                out_i[i, t] = out_i[i, t - 1]
+                t -= 1
+            out_s[i, t] = score
+            out_i[i, t] = v
+
+
+@numba.njit(parallel=True, **_OPTS)
+def ivf_fastscan_topk(codes, P, bstart, probes, luts, a, b, sv, ev, hs, hi, smax, emin):
+    """Fast scan of the probed inverted lists of every query.
+
+    Parameters
+    ----------
+    codes : uint8 interleaved codes, every list starting at a block boundary
+    P : int
+    bstart : int64 (nlist + 1,)
+        List ``l`` occupies blocks ``bstart[l] .. bstart[l + 1] - 1``.
+    probes : int64 (m, nprobe)
+        Lists to scan per query (-1: none).
+    luts, a, b, sv, ev, smax, emin : as in :func:`fastscan_topk`
+    hs, hi : heaps with one row per query
+    """
+    bounds = (np.float32(smax), np.float32(emin))
+    m, nprobe = probes.shape
+    lflat = luts.reshape(luts.shape[0] * luts.shape[1])
+    ab = np.empty(2 * m, dtype=np.float32)
+    for i in range(m):
+        ab[2 * i] = a[i]
+        ab[2 * i + 1] = b[i]
+    scratch = np.empty((m, LANES + 3), dtype=np.float32)
+    for i in prange(m):
+        for t in range(nprobe):
+            lst = probes[i, t]
+            if lst < 0:
+                continue
+            _scan_range(
+                codes,
+                P,
+                lflat,
+                luts.shape[1],
+                i,
+                ab,
+                sv,
+                ev,
+                bstart[lst],
+                bstart[lst + 1],
+                hs,
+                hi,
+                i,
+                scratch[i],
+                bounds,
+            )

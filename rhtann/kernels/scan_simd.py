@@ -1,0 +1,231 @@
+"""SIMD intrinsics of the 4-bit fast scan: byte shuffles on 32 codes at a time.
+
+:func:`fastscan_block1` scores one block of 32 vectors against one query's
+uint8 lookup tables, :func:`fastscan_block4` against four queries' tables
+with one load of the codes. The block is stored pair-interleaved: for each
+pair ``p`` of nibbles, 32 consecutive bytes hold byte ``p`` of the 32
+vectors' codes (nibble ``2p`` in the low half, ``2p + 1`` in the high
+half). A query's tables hold, per pair, 32 bytes for the low nibble and 32
+for the high one (each 16-entry table written twice, once per 128-bit lane).
+
+Per pair and query the kernel splits the code bytes into their two
+nibbles, looks both up with a byte shuffle (``vpshufb`` on x86-64), adds
+the two looked-up bytes (entries are at most 127, so the byte sum cannot
+overflow) and accumulates the byte sums into 16-bit sums: as 16-bit words
+into one accumulator and, shifted right by 8, into a second one; at the end
+the first minus the second shifted back left gives the sums of the even
+lanes, the second those of the odd lanes. The arithmetic wraps modulo
+2**16, which is exact while every true sum stays below 65536 (at most 258
+pairs).
+
+The intrinsics take integer byte addresses (``arr.ctypes.data`` plus an
+offset) instead of arrays, so that a call inside a scan loop costs no
+reference counting. They need AVX2 (``llvm.x86.avx2.pshuf.b``).
+
+numba's on-disk cache is keyed on the calling module's source, not this
+file: after editing it, delete the cache files under ``rhtann/kernels/__pycache__``.
+"""
+
+from __future__ import annotations
+
+from llvmlite import binding as _llvm
+from llvmlite import ir
+from numba import types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
+#: Vectors per block of the interleaved layout.
+LANES = 32
+
+
+def _host_has_avx2() -> bool:
+    try:
+        return bool(_llvm.get_host_cpu_features().get("avx2", False))
+    except Exception:  # pragma: no cover - exotic hosts: be safe, never emit AVX2
+        return False
+
+
+#: Whether this CPU runs the AVX2 byte shuffles. The intrinsics must not be
+#: compiled or called where it is False (callers use the GEMM path instead).
+HAS_AVX2 = _host_has_avx2()
+
+_I8, _I16, _I32 = ir.IntType(8), ir.IntType(16), ir.IntType(32)
+_V32I8 = ir.VectorType(_I8, 32)
+_V16I16 = ir.VectorType(_I16, 16)
+_V32I16 = ir.VectorType(_I16, 32)
+_V32F = ir.VectorType(ir.FloatType(), 32)
+
+
+def _shuffle_bytes(builder, table, idx):
+    """Per 128-bit lane byte lookup ``table[idx]`` (``idx`` < 16)."""
+    fnty = ir.FunctionType(_V32I8, [_V32I8, _V32I8])
+    fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.x86.avx2.pshuf.b")
+    return builder.call(fn, [table, idx])
+
+
+#: Queries scored together by :func:`fastscan_block4` (one load of the codes serves all of them).
+QB = 4
+
+
+def _fastscan_typer(qb, codes_p, npairs, luts_p, lstride, sv_p, half, ev_p, ab_p, thr_p, out_p, masks_p):
+    """Score one block of 32 vectors for ``qb`` queries.
+
+    ``score[t, j] = sv[j] * (a_t * S_tj + b_t) - ev[j]`` where ``S_tj`` is
+    the sum of query ``t``'s table entries over vector ``j``'s nibbles. The
+    tables of query ``t`` start at ``luts_p + t * lstride``; every entry must
+    be at most 127.
+
+    Parameters
+    ----------
+    codes_p : int
+        Address of the block (``32 * npairs`` bytes).
+    npairs : int
+    luts_p, lstride : int
+        Address of query 0's tables and the distance between queries' tables.
+    sv_p : int
+        Address of the block's 32 scales: float32, or float16 when ``half``.
+    half : int
+        Nonzero when the scales are float16.
+    ev_p : int
+        Address of the block's 32 float32 offsets.
+    ab_p : int
+        Address of ``2 qb`` float32: ``(a_t, b_t)`` of query ``t`` at ``2t, 2t + 1``.
+    thr_p : int
+        Address of ``qb`` float32 thresholds followed by ``qb`` int32 bounds:
+        a lane of query ``t`` is scored only if its integer sum is at least
+        bound ``t`` (see :func:`rhtann.kernels.scan.int_bound`).
+    out_p : int
+        Address of ``32 qb`` float32 receiving query ``t``'s scores at ``32 t``
+        (written only for queries with a lane that may pass).
+    masks_p : int
+        Address of ``qb`` uint32 receiving, per query, bit ``j`` set when
+        score ``j`` exceeds the threshold.
+
+    Returns
+    -------
+    uint32
+        The OR of the masks.
+
+    Notes
+    -----
+    Queries whose integer sums all stay below their bound skip the
+    float work (their ``out`` rows are left as they were).
+    """
+    args_in = (codes_p, npairs, luts_p, lstride, sv_p, half, ev_p, ab_p, thr_p, out_p, masks_p)
+    if not all(isinstance(a, types.Integer) for a in args_in):
+        return None
+    sig = types.uint32(*args_in)
+
+    def codegen(context, builder, signature, args):
+        intp = context.get_value_type(types.intp)
+        vals = [context.cast(builder, v, t, types.intp) for v, t in zip(args, signature.args, strict=True)]
+        codes_v, npairs_v, luts_v, lstride_v, sv_v, half_v, ev_v, ab_v, thr_v, out_v, masks_v = vals
+
+        def c(v):
+            return ir.Constant(intp, v)
+
+        def at(addr, off, pointee):
+            return builder.inttoptr(builder.add(addr, off) if off is not None else addr, pointee.as_pointer())
+
+        zero = ir.Constant(_V16I16, None)
+        accs = [cgutils.alloca_once_value(builder, zero) for _ in range(2 * qb)]
+        low = ir.Constant(_V32I8, [15] * 32)
+        four = ir.Constant(_V16I16, [4] * 16)
+        eight = ir.Constant(_V16I16, [8] * 16)
+        qoff = [builder.add(luts_v, builder.mul(lstride_v, c(t))) for t in range(qb)]
+        with cgutils.for_range(builder, npairs_v) as loop:
+            p = loop.index
+            cv = builder.load(at(codes_v, builder.mul(p, c(32)), _V32I8), align=1)
+            lo = builder.and_(cv, low)
+            hi = builder.and_(builder.bitcast(builder.lshr(builder.bitcast(cv, _V16I16), four), _V32I8), low)
+            p64 = builder.mul(p, c(64))
+            for t in range(qb):
+                t_lo = builder.load(at(qoff[t], p64, _V32I8), align=1)
+                t_hi = builder.load(at(qoff[t], builder.add(p64, c(32)), _V32I8), align=1)
+                r = builder.add(_shuffle_bytes(builder, t_lo, lo), _shuffle_bytes(builder, t_hi, hi))
+                w = builder.bitcast(r, _V16I16)
+                builder.store(builder.add(builder.load(accs[2 * t]), w), accs[2 * t])
+                builder.store(
+                    builder.add(builder.load(accs[2 * t + 1]), builder.lshr(w, eight)), accs[2 * t + 1]
+                )
+
+        def splat(x):
+            undef = ir.Constant(_V32F, ir.Undefined)
+            one = builder.insert_element(undef, x, ir.Constant(_I32, 0))
+            return builder.shuffle_vector(one, undef, ir.Constant(ir.VectorType(_I32, 32), [0] * 32))
+
+        f32 = ir.FloatType()
+        total_p = cgutils.alloca_once_value(builder, ir.Constant(_I32, 0))
+        order = ir.Constant(ir.VectorType(_I32, 32), [k // 2 + 16 * (k % 2) for k in range(32)])
+        undef16 = ir.Constant(_V16I16, ir.Undefined)
+
+        def load_scales():
+            is_half = builder.icmp_signed("!=", half_v, c(0))
+            with builder.if_else(is_half) as (then, otherwise):
+                with then:
+                    raw = builder.load(at(sv_v, None, _V32I16), align=2)
+                    s_half = builder.fpext(builder.bitcast(raw, ir.VectorType(ir.HalfType(), 32)), _V32F)
+                    bb_half = builder.block
+                with otherwise:
+                    s_full = builder.load(at(sv_v, None, _V32F), align=4)
+                    bb_full = builder.block
+            sv_vec = builder.phi(_V32F)
+            sv_vec.add_incoming(s_half, bb_half)
+            sv_vec.add_incoming(s_full, bb_full)
+            return sv_vec
+
+        for t in range(qb):
+            e = builder.load(accs[2 * t])
+            o = builder.load(accs[2 * t + 1])
+            even = builder.sub(e, builder.shl(o, eight))
+            # integer pre-filter: the caller's bound on the sums of lanes that may pass
+            ti = builder.trunc(builder.load(at(thr_v, c(4 * qb + 4 * t), _I32)), _I16)
+            tv = builder.shuffle_vector(
+                builder.insert_element(undef16, ti, ir.Constant(_I32, 0)),
+                undef16,
+                ir.Constant(ir.VectorType(_I32, 16), [0] * 16),
+            )
+            hit = builder.or_(builder.icmp_unsigned(">=", even, tv), builder.icmp_unsigned(">=", o, tv))
+            anyhit = builder.icmp_unsigned(
+                "!=", builder.bitcast(hit, ir.IntType(16)), ir.Constant(ir.IntType(16), 0)
+            )
+            mptr = at(masks_v, c(4 * t), _I32)
+            with builder.if_else(anyhit, likely=False) as (then, otherwise):
+                with then:
+                    sv_vec = load_scales()
+                    ofs = builder.load(at(ev_v, None, _V32F), align=4)
+                    a_t = builder.load(at(ab_v, c(8 * t), f32))
+                    b_t = builder.load(at(ab_v, c(8 * t + 4), f32))
+                    thr_t = builder.load(at(thr_v, c(4 * t), f32))
+                    sums = builder.uitofp(builder.shuffle_vector(even, o, order), _V32F)
+                    score = builder.fsub(
+                        builder.fmul(sv_vec, builder.fadd(builder.fmul(sums, splat(a_t)), splat(b_t))), ofs
+                    )
+                    builder.store(score, at(out_v, c(128 * t), _V32F), align=4)
+                    mask = builder.bitcast(builder.fcmp_ordered(">", score, splat(thr_t)), _I32)
+                    builder.store(mask, mptr)
+                    builder.store(builder.or_(builder.load(total_p), mask), total_p)
+                with otherwise:
+                    builder.store(ir.Constant(_I32, 0), mptr)
+        return builder.load(total_p)
+
+    return sig, codegen
+
+
+def _make_fastscan(qb: int):
+    def typer(typingctx, codes_p, npairs, luts_p, lstride, sv_p, half, ev_p, ab_p, thr_p, out_p, masks_p):
+        return _fastscan_typer(
+            qb, codes_p, npairs, luts_p, lstride, sv_p, half, ev_p, ab_p, thr_p, out_p, masks_p
+        )
+
+    typer.__name__ = f"fastscan_block{qb}"
+    typer.__doc__ = (
+        f"Fast scan of one block of 32 codes for {qb} quer{'y' if qb == 1 else 'ies'} (see the module docs)."
+    )
+    return intrinsic(typer)
+
+
+#: One query per call.
+fastscan_block1 = _make_fastscan(1)
+#: ``QB`` queries per call.
+fastscan_block4 = _make_fastscan(QB)

@@ -1,0 +1,280 @@
+"""Shared pieces of the code indexes: checks, rotation, code storage, file state."""
+
+from __future__ import annotations
+
+import os
+from numbers import Integral
+
+import numpy as np
+
+from .. import io as _fileformat
+from .._validation import as_matrix, check_int
+from ..codecs.base import Codec
+from ..codecs.lloydmax import TQ, parse_token
+from ..kernels import scan as K
+from ..kernels.scan_simd import LANES
+from ..transform import RHT
+
+METRICS = ("l2", "ip", "cosine")
+_FMAX = float(np.finfo(np.float32).max)
+
+
+def check_metric(metric: object) -> str:
+    if metric not in METRICS:
+        raise ValueError(f"metric must be one of {METRICS}; got {metric!r}")
+    return str(metric)
+
+
+def make_codec(codec: object, d: int) -> Codec:
+    """A codec instance from an instance or a ``TQ{b}`` token, checked against dimension ``d``."""
+    if isinstance(codec, str):
+        parsed = parse_token(codec)
+        if parsed is None:
+            raise ValueError(f"unknown codec token {codec!r} (expected e.g. 'TQ4', or a Codec instance)")
+        codec = TQ(d, parsed["bits"], scale_dtype=parsed["scale_dtype"], extra=parsed["extra"])
+    if not isinstance(codec, Codec):
+        raise TypeError(f"codec must be a rhtann Codec or a token string; got {type(codec).__name__}")
+    if codec.d != d:
+        raise ValueError(f"codec dimension {codec.d} does not match the rotated dimension {d}")
+    return codec
+
+
+def codec_from_state(meta: dict) -> Codec:
+    """Rebuild a codec saved with :func:`codec_state`."""
+    name = str(meta.get("name", ""))
+    if parse_token(name) is not None:
+        return TQ.from_state(meta)
+    raise ValueError(f"cannot rebuild codec {name!r} from a file (only TQ codecs are known here)")
+
+
+def check_rht(rht: object, d: int) -> RHT | None:
+    if rht is None:
+        return None
+    if not isinstance(rht, RHT):
+        raise TypeError(f"rht must be an rhtann.RHT or None; got {type(rht).__name__}")
+    if rht.d_in != d:
+        raise ValueError(f"rht.d_in={rht.d_in} does not match d={d}")
+    return rht
+
+
+def check_k(k: object, name: str = "k") -> int:
+    return check_int(k, name, 1)
+
+
+def check_ids(ids: object, n: int) -> np.ndarray | None:
+    if ids is None:
+        return None
+    arr = np.asarray(ids)
+    if arr.shape != (n,) or arr.dtype.kind not in "iu":
+        raise ValueError(
+            f"ids must be an integer array of shape ({n},); got dtype {arr.dtype} shape {arr.shape}"
+        )
+    arr = arr.astype(np.int64)
+    if n and arr.min() < 0:
+        raise ValueError("ids must be non-negative (-1 marks missing results)")
+    return arr
+
+
+def finite(x: np.ndarray, name: str) -> np.ndarray:
+    if not np.isfinite(x).all():
+        raise ValueError(f"{name} contains NaN or infinite values; all entries must be finite")
+    return x
+
+
+def prepare_vectors(x: object, name: str, d: int, metric: str, rht: RHT | None) -> np.ndarray:
+    """Validated, normalized (cosine) and rotated float32 rows."""
+    x = finite(as_matrix(x, name, d), name)
+    if metric == "cosine":
+        nrm = np.linalg.norm(x, axis=1, keepdims=True)
+        x = x / np.where(nrm > 0, nrm, 1.0).astype(np.float32)
+    if rht is not None:
+        if not rht.is_trained:
+            rht.train(x)
+        x = rht.apply(x)
+    return np.ascontiguousarray(x, dtype=np.float32)
+
+
+def rht_state(rht: RHT | None) -> dict | None:
+    return None if rht is None else rht.__getstate__()
+
+
+def rht_from_state(state: dict | None, signs: bytes | None) -> RHT | None:
+    if state is None:
+        return None
+    obj = RHT.__new__(RHT)
+    obj.__setstate__(state)
+    if signs is not None and signs != obj.signs.tobytes():
+        raise ValueError("stored RHT sign vectors differ from the ones its seed generates")
+    return obj
+
+
+def scores_to_distances(scores: np.ndarray, pos: np.ndarray, metric: str, qn2: np.ndarray) -> np.ndarray:
+    """faiss-convention distances from internal scores (larger is better)."""
+    if metric == "l2":
+        out = qn2[:, None] - scores
+        np.maximum(out, 0, out=out)
+        out[pos < 0] = _FMAX
+    else:
+        out = scores.copy()
+        out[pos < 0] = -_FMAX
+    return out.astype(np.float32)
+
+
+class CodeStore:
+    """Codes of one index in the scanners' layout, grown by doubling.
+
+    For nibble codecs (TQ with 1, 2 or 4 bits) the index bytes are kept
+    block-interleaved (see :mod:`rhtann.kernels.scan`) with a float32 scale
+    per vector; other codecs keep their row-major codes. ``ev`` holds the
+    squared norm of each decoded vector for L2 (empty otherwise).
+    """
+
+    def __init__(self, codec: Codec, metric: str) -> None:
+        self.codec = codec
+        self.metric = metric
+        self.fast = isinstance(codec, TQ) and codec.nibbles > 0
+        self.n = 0
+        if self.fast:
+            self.P = (codec.nibbles + 1) // 2
+            self.codes = np.zeros(0, dtype=np.uint8)
+        else:
+            self.P = 0
+            self.codes = np.zeros((0, codec.code_size), dtype=np.uint8)
+        self.half = self.fast and codec.scale_bytes == 2
+        #: Largest scale and smallest offset stored (bounds of the fast scan's integer pre-filter).
+        self.smax = 0.0
+        self.emin = float("inf")
+        self.sv = np.zeros(0, dtype=np.uint16 if self.half else np.float32)
+        self.ev = np.zeros(0, dtype=np.float32)
+        self.R = int(getattr(codec, "extra", 0)) if self.fast else 0
+        self.RB = (self.R + 7) // 8
+        self.ref = np.zeros((0, max(self.RB, 1)), dtype=np.uint8)
+        self.bits = int(codec.bits) if self.fast else 4
+
+    @property
+    def delta(self) -> np.ndarray:
+        """The codec's current refinement table (it changes when the codec is trained)."""
+        return self.codec.ref_delta if self.fast else np.zeros(2, dtype=np.float32)
+
+    @property
+    def bytes_per_vector(self) -> int:
+        per = (self.P + self.RB + self.codec.scale_bytes) if self.fast else self.codec.code_size
+        return per + (4 if self.metric == "l2" else 0)
+
+    def _grow(self, need: int) -> None:
+        cap = self.sv.shape[0]
+        if need <= cap:
+            return
+        new = max(LANES, ((max(need, 2 * cap) + LANES - 1) // LANES) * LANES)
+        sv = np.zeros(new, dtype=self.sv.dtype)
+        ev = np.full(new, np.inf, dtype=np.float32)
+        sv[: self.n] = self.sv[: self.n]
+        ev[: self.n] = self.ev[: self.n]
+        self.sv, self.ev = sv, ev
+        ref = np.zeros((new, self.ref.shape[1]), dtype=np.uint8)
+        ref[: self.n] = self.ref[: self.n]
+        self.ref = ref
+        if self.fast:
+            codes = np.zeros(new * self.P, dtype=np.uint8)
+            codes[: self.codes.shape[0]] = self.codes
+            self.codes = codes
+        else:
+            codes = np.zeros((new, self.codec.code_size), dtype=np.uint8)
+            codes[: self.n] = self.codes[: self.n]
+            self.codes = codes
+
+    def append(self, codes: np.ndarray, ids: np.ndarray) -> None:
+        """Append codec codes (n, code_size) encoded for ``ids``."""
+        self.put(codes, ids, self.n)
+
+    def put(self, codes: np.ndarray, ids: np.ndarray, start: int) -> None:
+        """Write codec codes (n, code_size) at positions ``start ..``; ``n`` grows to cover them."""
+        n = codes.shape[0]
+        self._grow(start + n)
+        if self.fast:
+            rows = np.zeros((n, self.P), dtype=np.uint8)
+            rows[:, : self.codec.index_bytes] = codes[:, : self.codec.index_bytes]
+            K.interleave_into(rows, start, self.codes)
+            ib = self.codec.index_bytes
+            self.ref[start : start + n, : self.RB] = codes[:, ib : ib + self.RB]
+            s = self.codec.unpack(codes)[2]
+            self.sv[start : start + n] = s.astype(np.float16).view(np.uint16) if self.half else s
+        else:
+            self.codes[start : start + n] = codes
+            self.sv[start : start + n] = 1.0
+        if self.metric == "l2":
+            dec = self.codec.decode(codes, ids)
+            self.ev[start : start + n] = np.einsum("ij,ij->i", dec, dec)
+        else:
+            self.ev[start : start + n] = 0.0
+        self.n = max(self.n, start + n)
+        self._update_bounds(self.sv[start : start + n], self.ev[start : start + n])
+
+    def _update_bounds(self, sv: np.ndarray, ev: np.ndarray) -> None:
+        if len(sv) == 0:
+            return
+        s = sv.view(np.float16).astype(np.float32) if self.half else sv
+        self.smax = max(self.smax, float(np.max(s)))
+        self.emin = min(self.emin, float(np.min(ev)))
+
+    def row_codes(self, pos: np.ndarray) -> np.ndarray:
+        """Codec codes (len(pos), code_size) of stored positions."""
+        if not self.fast:
+            return self.codes[pos]
+        rows = np.zeros((pos.shape[0], self.P), dtype=np.uint8)
+        K.deinterleave(self.codes, self.P, pos.astype(np.int64), rows)
+        idx_bytes = rows[:, : self.codec.index_bytes]
+        s = self.sv[pos].astype("<u2" if self.half else "<f4")
+        parts = [idx_bytes, self.ref[pos, : self.RB], s.view(np.uint8).reshape(len(pos), s.itemsize)]
+        return np.ascontiguousarray(np.concatenate(parts, axis=1))
+
+    def nblocks(self) -> int:
+        return (self.n + LANES - 1) // LANES
+
+    # -- files --------------------------------------------------------------
+    def blobs(self) -> dict[str, bytes]:
+        nv = self.nblocks() * LANES
+        if self.fast:
+            codes = self.codes[: nv * self.P].tobytes()
+        else:
+            codes = self.codes[: self.n].tobytes()
+        out = {"codes": codes, "sv": self.sv[: self.n].tobytes(), "ev": self.ev[: self.n].tobytes()}
+        if self.RB:
+            out["ref"] = np.ascontiguousarray(self.ref[: self.n, : self.RB]).tobytes()
+        return out
+
+    def restore(self, n: int, blobs: dict[str, bytes]) -> None:
+        self.n = 0
+        self._grow(n)
+        nv = ((n + LANES - 1) // LANES) * LANES
+        want = nv * self.P if self.fast else n * self.codec.code_size
+        sizes = [("codes", want), ("sv", self.sv.itemsize * n), ("ev", 4 * n)] + (
+            [("ref", self.RB * n)] if self.RB else []
+        )
+        for name, size in sizes:
+            if len(blobs.get(name, b"")) != size:
+                raise ValueError(f"blob {name!r} has {len(blobs.get(name, b''))} bytes, expected {size}")
+        codes = np.frombuffer(blobs["codes"], dtype=np.uint8)
+        if self.fast:
+            self.codes[:want] = codes
+        else:
+            self.codes[:n] = codes.reshape(n, self.codec.code_size)
+        self.sv[:n] = np.frombuffer(blobs["sv"], dtype=self.sv.dtype)
+        self.ev[:n] = np.frombuffer(blobs["ev"], dtype=np.float32)
+        if self.RB:
+            self.ref[:n, : self.RB] = np.frombuffer(blobs["ref"], dtype=np.uint8).reshape(n, self.RB)
+        self.n = n
+        valid = np.isfinite(self.ev[:n])
+        self._update_bounds(self.sv[:n][valid], self.ev[:n][valid])
+
+
+def read_file(path: str | os.PathLike, kind: str) -> tuple[dict, dict[str, bytes]]:
+    return _fileformat.read_container(path, kind)
+
+
+def write_file(path: str | os.PathLike, kind: str, meta: dict, blobs: dict[str, bytes]) -> None:
+    _fileformat.write_container(path, kind, meta, blobs)
+
+
+def is_int(x: object) -> bool:
+    return isinstance(x, Integral) and not isinstance(x, bool)

@@ -1,0 +1,161 @@
+"""Tests of CodecFlat (rhtann.search.flat)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import rhtann
+from rhtann.codecs.lloydmax import TQ
+from rhtann.search import CodecFlat
+
+
+def _data(n=1500, d=40, m=8, seed=0):
+    rng = np.random.default_rng(seed)
+    x = (rng.standard_normal((n, d)) * rng.uniform(0.5, 2, (n, 1))).astype(np.float32)
+    q = rng.standard_normal((m, d)).astype(np.float32)
+    return x, q
+
+
+def _brute(idx, x, q, metric, k):
+    """Exact top-k of the queries against the decoded vectors, in the rotated space."""
+    xd = idx.codec.decode(idx.store.row_codes(np.arange(len(x))))
+    if metric == "cosine":
+        q = q / np.linalg.norm(q, axis=1, keepdims=True)
+    q = idx.rht.apply(q) if idx.rht is not None else q
+    if metric == "l2":
+        dist = ((q[:, None, :] - xd[None]) ** 2).sum(-1)
+        order = np.argsort(dist, axis=1, kind="stable")[:, :k]
+    else:
+        dist = q @ xd.T
+        order = np.argsort(-dist, axis=1, kind="stable")[:, :k]
+    return np.take_along_axis(dist, order, 1), order
+
+
+@pytest.mark.parametrize("metric", ["l2", "ip", "cosine"])
+@pytest.mark.parametrize("method", ["fastscan", "gemm"])
+@pytest.mark.parametrize("token", ["TQ4", "TQ2r10h", "TQ4r20"])
+def test_search_equals_brute_force_on_decoded_vectors(metric, method, token):
+    x, q = _data()
+    rht = rhtann.RHT(40, rounds=2, seed=3)
+    idx = CodecFlat(40, token, rht=rht, metric=metric)
+    idx.train(x)
+    idx.add(x)
+    D, I = idx.search(q, 10, method=method, k_factor=16)  # noqa: E741
+    Db, Ib = _brute(idx, x, q, metric, 10)  # noqa: E741
+    assert D.dtype == np.float32 and I.dtype == np.int64 and D.shape == I.shape == (8, 10)
+    np.testing.assert_array_equal(I, Ib)
+    np.testing.assert_allclose(D, Db, rtol=1e-4, atol=1e-3)
+
+
+def test_exact_recall_and_refine():
+    x, q = _data(n=800)
+    exact = np.argsort(((q[:, None] - x[None]) ** 2).sum(-1), axis=1)[:, :10]
+    idx = CodecFlat(40, TQ(64, 4), rht=rhtann.RHT(40, rounds=2), metric="l2", refine=True)
+    idx.train(x)
+    idx.add(x)
+    _, I = idx.search(q, 10, k_factor=10)  # noqa: E741
+    np.testing.assert_array_equal(I, exact)  # originals re-rank a large enough pool exactly
+    _, Ic = idx.search(q, 10, rerank="codes")  # noqa: E741
+    rec = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(Ic, exact, strict=True)])
+    assert rec > 0.8
+    assert idx.bytes_per_vector == 32 + 4 + 4 + 4 * 40
+
+
+def test_padding_custom_ids_and_reconstruct():
+    x, q = _data(n=5)
+    idx = CodecFlat(40, "TQ4", metric="ip")
+    idx.add(x, ids=np.array([10, 20, 30, 40, 50]))
+    D, I = idx.search(q, 8)  # noqa: E741
+    assert (I[:, 5:] == -1).all() and (D[:, 5:] == -np.finfo(np.float32).max).all()
+    assert set(I[0, :5]) == {10, 20, 30, 40, 50}
+    r = idx.reconstruct([30, 10])
+    np.testing.assert_allclose(r, idx.codec.decode(idx.codec.encode(x[[2, 0]])), atol=1e-6)
+    with pytest.raises(KeyError, match="25"):
+        idx.reconstruct([25])
+    assert idx.bytes_per_vector == 20 + 4 + 8
+
+
+def test_bytes_per_vector_counts_what_is_stored():
+    idx = CodecFlat(50, TQ(50, 4, extra=40, scale_dtype="float16"), metric="ip")
+    assert idx.bytes_per_vector == 25 + 5 + 2
+    idx2 = CodecFlat(50, TQ(50, 2, extra=24, scale_dtype="float16"), metric="cosine")
+    assert idx2.bytes_per_vector == 13 + 3 + 2
+
+
+@pytest.mark.parametrize("metric", ["l2", "cosine"])
+def test_save_load_round_trip(tmp_path, metric):
+    x, q = _data(n=300)
+    idx = CodecFlat(
+        40,
+        TQ(64, 2, extra=9, scale_dtype="float16"),
+        rht=rhtann.RHT(40, rounds=2, seed=9),
+        metric=metric,
+        refine=True,
+    )
+    idx.train(x)
+    idx.add(x, ids=np.arange(300) * 3)
+    path = tmp_path / "flat.rht"
+    idx.save(path)
+    back = CodecFlat.load(path)
+    for kw in ({}, {"rerank": "codes"}, {"method": "gemm", "rerank": "codes"}):
+        D1, I1 = idx.search(q, 5, **kw)  # noqa: E741
+        D2, I2 = back.search(q, 5, **kw)  # noqa: E741
+        np.testing.assert_array_equal(I1, I2)
+        np.testing.assert_array_equal(D1, D2)
+    np.testing.assert_array_equal(back.reconstruct([3, 6]), idx.reconstruct([3, 6]))
+    raw = bytearray(path.read_bytes())
+    raw[100] ^= 1
+    path.write_bytes(bytes(raw))
+    with pytest.raises(rhtann.FormatError):
+        CodecFlat.load(path)
+
+
+def test_bad_inputs():
+    x, q = _data(n=50)
+    with pytest.raises(ValueError, match="metric"):
+        CodecFlat(40, "TQ4", metric="hamming")
+    with pytest.raises(ValueError, match="codec dimension"):
+        CodecFlat(40, TQ(32, 4))
+    with pytest.raises(ValueError, match="unknown codec"):
+        CodecFlat(40, "ZZ9")
+    with pytest.raises(TypeError, match="rht"):
+        CodecFlat(40, "TQ4", rht="RHT")
+    idx = CodecFlat(40, "TQ4")
+    with pytest.raises(ValueError, match=r"\(n, 40\)"):
+        idx.add(x[:, :30])
+    with pytest.raises(ValueError, match="NaN"):
+        idx.add(np.full((2, 40), np.nan, np.float32))
+    idx.add(x)
+    with pytest.raises(ValueError, match="k must be"):
+        idx.search(q, 0)
+    with pytest.raises(ValueError, match="refine=True"):
+        idx.search(q, 3, rerank="exact")
+    with pytest.raises(ValueError, match="method"):
+        idx.search(q, 3, method="magic")
+    with pytest.raises(KeyError, match="50"):
+        idx.reconstruct([50])
+    with pytest.raises(ValueError, match="ids"):
+        idx.add(x, ids=np.arange(3))
+
+
+@pytest.mark.parametrize("m", [1, 9])
+def test_threads_over_blocks_and_queries_give_the_same_results(m):
+    import numba
+
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("needs 2 numba threads")
+    x, q = _data(n=3000, m=m)
+    idx = CodecFlat(40, "TQ4r12", rht=rhtann.RHT(40, rounds=2), metric="ip")
+    idx.train(x)
+    idx.add(x)
+    before = rhtann.get_num_threads()
+    try:
+        rhtann.set_num_threads(1)
+        D1, I1 = idx.search(q, 10)  # noqa: E741
+        rhtann.set_num_threads(2)
+        D2, I2 = idx.search(q, 10)  # noqa: E741
+    finally:
+        rhtann.set_num_threads(before)
+    np.testing.assert_array_equal(I1, I2)
+    np.testing.assert_array_equal(D1, D2)
