@@ -105,8 +105,10 @@ class Index:
     Thread safety: an Index holds a readers-writer lock
     (:mod:`rhtann.index.locking`). :meth:`search`, :meth:`reconstruct`,
     :meth:`save` and :meth:`to_faiss` take it shared and run in parallel
-    with each other; :meth:`train`, :meth:`add`, :meth:`add_with_ids` and
-    :meth:`remove_ids` take it exclusively, so they wait for running
+    with each other; :meth:`train`, :meth:`add`, :meth:`add_with_ids`,
+    :meth:`add_from`, :meth:`to_ondisk` and :meth:`remove_ids` take it
+    exclusively (:meth:`train_from` reads its sample, then trains under
+    it), so they wait for running
     searches and block new ones until they finish. Two adds from two threads
     therefore run one after the other and both land. :func:`rhtann.load`
     builds a new object, which no other thread can hold yet. The lock is not
