@@ -15,7 +15,7 @@ from subproc import run_cases
 
 import rhtann
 
-N_MUTATIONS = 300
+N_MUTATIONS = 200
 
 _BODY = """
 import json, sys
