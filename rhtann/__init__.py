@@ -33,6 +33,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 import numpy as np
 
+from ._validation import MAX_D
 from .index import Index, index_factory, wrap
 from .io import FormatError, peek_kind
 from .moments import moment_stats
@@ -101,6 +102,6 @@ def load(path: str | os.PathLike):
     return _LOADERS[kind](path)
 
 
-__all__ = ["RHT", "FormatError", "load", "set_num_threads", "get_num_threads", "warmup", "__version__"]
+__all__ = ["MAX_D", "RHT", "FormatError", "load", "set_num_threads", "get_num_threads", "warmup", "__version__"]
 __all__ += ["Index", "index_factory", "wrap"]
 __all__ += ["choose_rounds", "moment_stats"]

@@ -13,6 +13,15 @@ from numbers import Integral
 
 import numpy as np
 
+#: Largest vector dimension rhtann accepts (``RHT``, ``Index``, and files
+#: declaring a dimension). Checked before anything is allocated.
+MAX_D = 2**20
+
+
+def check_dim(d: object, name: str = "d") -> int:
+    """Return ``d`` as an int in ``[1, MAX_D]`` or raise naming ``name``."""
+    return check_int(d, name, 1, MAX_D)
+
 
 def as_matrix(
     x: object, name: str, d: int | None, *, dtype: type = np.float32
@@ -108,15 +117,34 @@ def check_rows(x: object, name: str, d: int) -> object:
     return x
 
 
-def check_ids(ids: object, n: int, name: str = "ids") -> np.ndarray:
-    """Return ``ids`` as a C-contiguous int64 array of shape ``(n,)`` or raise ValueError."""
+def check_ids(ids: object, n: int, name: str = "ids", *, new: bool = False) -> np.ndarray:
+    """Return ``ids`` as a C-contiguous int64 array of shape ``(n,)`` or raise ValueError.
+
+    Unsigned values of ``2**63`` and above are rejected rather than wrapped
+    to negative ids. With ``new=True`` (ids of vectors being added) every id
+    must also lie in ``[0, 2**63 - 1]`` (faiss returns -1 for "no result")
+    and appear once.
+    """
     arr = np.asarray(ids)
     if arr.dtype.kind not in "iu" or arr.ndim != 1 or arr.shape[0] != n:
         raise ValueError(
             f"{name} must be a 1-D integer array of length {n} (one per vector); "
             f"got dtype {arr.dtype} and shape {arr.shape}"
         )
-    return np.ascontiguousarray(arr, dtype=np.int64)
+    if arr.dtype.kind == "u" and arr.size and arr.max() > np.iinfo(np.int64).max:
+        raise ValueError(f"{name} must be below 2**63 (faiss ids are int64); got {int(arr.max())}")
+    out = np.ascontiguousarray(arr, dtype=np.int64)
+    if new and out.size:
+        if out.min() < 0:
+            raise ValueError(
+                f"{name} must be >= 0 (faiss uses -1 for a missing result); got {int(out.min())}"
+            )
+        srt = np.sort(out)
+        same = np.flatnonzero(srt[1:] == srt[:-1])
+        if same.size:
+            first = int(srt[same[0]])
+            raise ValueError(f"{name} must be distinct; id {first} appears more than once")
+    return out
 
 
 def check_out(out: object, shape: tuple[int, ...], dtype: object) -> None:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._validation import check_finite_flag
+from .layouts import safe
 from .layouts.base import Layout
 from .moments import FAST_HIGH, FAST_LOW, kappa, stats_of
 from .progress import Stopwatch
@@ -110,7 +111,7 @@ def rounds_per_vector(
         cur = np.ascontiguousarray(x[rows])
         applied = 0
         while rows.size and lo + applied + 1 < hi:
-            cur, bad = layout.forward(cur, signs, 1, first=applied)
+            cur, bad = safe.forward(layout, cur, signs, 1, name, first=applied)
             check_finite_flag(bad, name)
             applied += 1
             fail = fails(kappa(cur, layout.d_out, name), threshold)
@@ -151,7 +152,7 @@ def first_rounds_with_check(
     """
     n = x.shape[0]
     sums = np.zeros((2, n), dtype=x.dtype)
-    y, bad = layout.forward(x, signs, lo, moments=sums)
+    y, bad = safe.forward(layout, x, signs, lo, name, moments=sums)
     check_finite_flag(bad, name)
     s2 = sums[0].astype(np.float64)
     s4 = sums[1].astype(np.float64)
@@ -190,19 +191,36 @@ def adaptive_forward(
         y, counts = first_rounds_with_check(x, layout, signs, lo, threshold, name)
     else:
         counts = rounds_per_vector(x, layout, signs, target, threshold, name)
-        y, bad = layout.forward(x, signs, lo)
+        y, bad = safe.forward(layout, x, signs, lo, name)
         check_finite_flag(bad, name)
     for r in range(lo, hi):
         rows = np.flatnonzero(counts > r)
         if rows.size == 0:
             break
-        more, _ = layout.forward(np.ascontiguousarray(y[rows]), signs, 1, first=r)
+        more, _ = safe.forward(layout, np.ascontiguousarray(y[rows]), signs, 1, name, first=r)
         y[rows] = more
     return y, counts
 
 
+def auto_sample_rows(n: int, seed: int) -> np.ndarray | None:
+    """Sorted rows of the sample :func:`dataset_rounds` examines out of ``n``; None when it takes all.
+
+    Callers holding a large source (memmap, HDF5) read only these rows and
+    pass them with ``n_total=n``: the choice is the same.
+    """
+    if n <= AUTO_SAMPLE:
+        return None
+    return np.sort(np.random.default_rng(seed).choice(n, AUTO_SAMPLE, replace=False))
+
+
 def dataset_rounds(
-    x: np.ndarray, layout: Layout, signs: np.ndarray, target: str, threshold: float, seed: int
+    x: np.ndarray,
+    layout: Layout,
+    signs: np.ndarray,
+    target: str,
+    threshold: float,
+    seed: int,
+    n_total: int | None = None,
 ) -> tuple[int, dict]:
     """The round count of ``rounds="auto"``: one count for a whole training set.
 
@@ -219,6 +237,9 @@ def dataset_rounds(
         As in :func:`rounds_per_vector`.
     seed : int
         Seed of the sample.
+    n_total : int, optional
+        Rows of the whole training set when ``x`` is already the sample
+        :func:`auto_sample_rows` picks (reported as ``n_total``).
 
     Returns
     -------
@@ -236,9 +257,11 @@ def dataset_rounds(
     """
     clock = Stopwatch()
     n = x.shape[0]
-    if n > AUTO_SAMPLE:
-        rows = np.random.default_rng(seed).choice(n, AUTO_SAMPLE, replace=False)
-        x = np.ascontiguousarray(x[np.sort(rows)])
+    rows = auto_sample_rows(n, seed)
+    if rows is not None:
+        x = np.ascontiguousarray(x[rows])
+    if n_total is not None:
+        n = n_total
     counts = rounds_per_vector(x, layout, signs, target, threshold)
     lo, hi = TARGET_ROUNDS[target]
     need = {str(r): float(np.mean(counts == r)) for r in range(lo, hi + 1)}
@@ -248,7 +271,7 @@ def dataset_rounds(
             chosen = r
             break
     stats = stats_of(x, layout.d_out, "x")
-    y1, bad = layout.forward(x, signs, 1)
+    y1, bad = safe.forward(layout, x, signs, 1, "x")
     check_finite_flag(bad, "x")
     after = stats_of(y1, layout.d_out, "x").kappa
 
@@ -276,6 +299,7 @@ def dataset_rounds(
 __all__ = [
     "AUTO_PASS_FRACTION",
     "AUTO_SAMPLE",
+    "auto_sample_rows",
     "DEFAULT_THRESHOLD",
     "MAX_ROUNDS",
     "TARGET_ROUNDS",

@@ -3,6 +3,13 @@
 Everything in rhtann that sets a thread count goes through this module: the
 process-wide :func:`set_num_threads` and the per-call :func:`thread_scope`
 that :class:`rhtann.Index` uses for its ``threads`` parameter.
+
+numba's and OpenMP's thread counts are per calling thread: a count set in
+the main thread does not reach threads started later. :func:`set_num_threads`
+therefore also records the count, and every public entry point of
+:class:`rhtann.RHT` and :class:`rhtann.Index` applies the recorded count in
+whatever thread it runs (:func:`thread_scope` with ``None``), so the setting
+is process-wide.
 """
 
 from __future__ import annotations
@@ -16,9 +23,14 @@ import faiss
 from ._validation import check_int
 from .kernels import threads as _kernel_threads
 
+#: The count given to :func:`set_num_threads`, or None before any call.
+_process_threads: int | None = None
+
 
 def get_num_threads() -> int:
-    """Return the number of threads rhtann's kernels use."""
+    """Return the number of threads rhtann's kernels use (the process-wide setting once set)."""
+    if _process_threads is not None:
+        return _process_threads
     return _kernel_threads.get_num_threads()
 
 
@@ -35,8 +47,17 @@ def set_num_threads(threads: int) -> None:
     threads : int
         At least 1 and at most ``numba.config.NUMBA_NUM_THREADS`` (the number
         of cores unless the environment variable says otherwise).
+
+    Notes
+    -----
+    Process-wide: the count applies to calls of rhtann from every thread,
+    including threads started before or after this call (see the module
+    docstring). An :class:`rhtann.Index` built with ``threads=`` uses its
+    own count instead.
     """
+    global _process_threads
     threads = check_threads(threads)
+    _process_threads = threads
     _kernel_threads.set_num_threads(threads)
     faiss.omp_set_num_threads(threads)
 
@@ -45,12 +66,18 @@ def set_num_threads(threads: int) -> None:
 def thread_scope(threads: int | None) -> Iterator[None]:
     """Run the body with ``threads`` kernel and faiss threads, then restore both.
 
-    ``threads=None`` leaves the process-wide setting alone. The value must
-    already be checked (:func:`check_threads`).
+    ``threads=None`` applies the process-wide count of
+    :func:`set_num_threads` in the calling thread (nothing when it was never
+    set or already applies). The value must already be checked
+    (:func:`check_threads`).
     """
     if threads is None:
-        yield
-        return
+        threads = _process_threads
+        if threads is None or (
+            _kernel_threads.get_num_threads() == threads and faiss.omp_get_max_threads() == threads
+        ):
+            yield
+            return
     old_kernels = _kernel_threads.get_num_threads()
     old_omp = faiss.omp_get_max_threads()
     _kernel_threads.set_num_threads(threads)

@@ -9,8 +9,8 @@ import faiss
 import numpy as np
 
 from . import io
-from ._validation import as_matrix, check_finite_flag, check_int, check_out
-from .layouts import LAYOUTS, make_layout
+from ._validation import as_matrix, check_dim, check_finite_flag, check_int, check_out
+from .layouts import LAYOUTS, make_layout, safe
 from .layouts.base import Layout
 from .rounds import (
     MAX_ROUNDS,
@@ -22,6 +22,7 @@ from .rounds import (
     rounds_per_vector,
 )
 from .signs import sign_vectors
+from .threads import thread_scope
 
 
 class RHT:
@@ -41,7 +42,7 @@ class RHT:
     Parameters
     ----------
     d : int
-        Input dimension ``d_in``, >= 1.
+        Input dimension ``d_in``, in ``[1, rhtann.MAX_D]`` (``2**20``).
     rounds : {1, 2, 3, "auto"}, default 3
         Number of randomized Hadamard rounds. One round makes typical data
         look Gaussian coordinate-wise but fails on sparse worst cases; two
@@ -118,7 +119,7 @@ class RHT:
         target: str = "scalar",
         threshold: float | None = None,
     ) -> None:
-        self.d_in = check_int(d, "d", 1)
+        self.d_in = check_dim(d, "d")
         auto = isinstance(rounds, str) and rounds == "auto"
         if not auto and (isinstance(rounds, (bool, str)) or rounds not in (1, 2, 3)):
             raise ValueError(f"rounds must be 1, 2 or 3, or 'auto'; got {rounds!r}")
@@ -185,17 +186,22 @@ class RHT:
         RHT
             ``self``.
         """
-        return self._train(as_matrix(x, "x", self.d_in), "x")
+        with thread_scope(None):
+            return self._train(as_matrix(x, "x", self.d_in), "x")
 
-    def _train(self, x: np.ndarray, name: str) -> "RHT":
-        """:meth:`train` on trusted float32 rows; errors name ``name``."""
+    def _train(self, x: np.ndarray, name: str, n_total: int | None = None) -> "RHT":
+        """:meth:`train` on trusted float32 rows; errors name ``name``.
+
+        ``n_total``: rows of the whole set when ``x`` is already the sample of
+        :func:`rhtann.rounds.auto_sample_rows`.
+        """
         if self.rounds == "auto":
             if x.shape[0] == 0:
                 raise ValueError(
                     f"{name} must hold at least one vector for rounds='auto'; got shape {x.shape}"
                 )
             self.n_rounds_, self.auto_report_ = dataset_rounds(
-                x, self.layout_, self.signs_, self.target, self._threshold, self.seed
+                x, self.layout_, self.signs_, self.target, self._threshold, self.seed, n_total
             )
         return self
 
@@ -216,7 +222,8 @@ class RHT:
             Float or integer dtype; converted once to contiguous float32.
             Never modified.
         out : ndarray, shape (n, d_out), float32, C-contiguous, optional
-            Where to write the result, as faiss's ``apply_noalloc``: reusing a
+            Where to write the result, as faiss's ``apply_noalloc``; it must
+            not share memory with ``x`` (ValueError otherwise). Reusing a
             buffer saves allocating (and page-faulting) a new one per call.
             Large outputs whose rows start on 64-byte boundaries (as the
             arrays ``apply`` allocates do) are written with non-temporal
@@ -229,16 +236,29 @@ class RHT:
             Shape ``(n, d_out)``, dtype float32 (``out`` when given).
         """
         rounds = self._check_trained()
+        src = x
         x = as_matrix(x, "x", self.d_in)
         if out is not None:
             check_out(out, (x.shape[0], self.d_out), np.float32)
-        return self._forward(x, rounds, out, "x")
+            if (isinstance(src, np.ndarray) and np.may_share_memory(out, src)) or np.may_share_memory(out, x):
+                raise ValueError(
+                    "out must not overlap x (the rows are read while out is written); "
+                    "pass a separate buffer"
+                )
+        with thread_scope(None):
+            return self._forward(x, rounds, out, "x")
 
-    def _forward(self, x: np.ndarray, rounds: int, out: np.ndarray | None, name: str) -> np.ndarray:
-        """``rounds`` rounds of trusted float32 rows into ``out`` (checked by the caller)."""
+    def _forward(
+        self, x: np.ndarray, rounds: int, out: np.ndarray | None, name: str, sq: np.ndarray | None = None
+    ) -> np.ndarray:
+        """``rounds`` rounds of trusted float32 rows into ``out`` (checked by the caller).
+
+        Finite rows give finite output or ValueError (:mod:`rhtann.layouts.safe`);
+        ``sq`` (float64, shape ``(n,)``) receives the squared output row norms.
+        """
         if x.shape[0] == 0:
             return np.empty((0, self.d_out), dtype=np.float32) if out is None else out
-        y, bad = self.layout_.forward(x, self.signs_, rounds, out=out)
+        y, bad = safe.forward(self.layout_, x, self.signs_, rounds, name, out=out, sq=sq)
         check_finite_flag(bad, name)
         return y
 
@@ -260,13 +280,14 @@ class RHT:
             least-squares preimage.
         """
         rounds = self._check_trained()
-        return self._inverse(as_matrix(y, "y", self.d_out), rounds, "y")
+        with thread_scope(None):
+            return self._inverse(as_matrix(y, "y", self.d_out), rounds, "y")
 
     def _inverse(self, y: np.ndarray, rounds: int, name: str) -> np.ndarray:
         """Undo ``rounds`` rounds of trusted float32 rows."""
         if y.shape[0] == 0:
             return np.empty((0, self.d_in), dtype=np.float32)
-        x, bad = self.layout_.inverse(y, self.signs_, rounds)
+        x, bad = safe.inverse(self.layout_, y, self.signs_, rounds, name)
         check_finite_flag(bad, name)
         return x
 
@@ -296,7 +317,8 @@ class RHT:
             :func:`rhtann.choose_rounds` with this transform's target,
             threshold and signs returns them.
         """
-        return self._adaptive(as_matrix(x, "x", self.d_in), "x")
+        with thread_scope(None):
+            return self._adaptive(as_matrix(x, "x", self.d_in), "x")
 
     def _adaptive(self, x: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray]:
         """:meth:`apply_adaptive` of trusted float32 rows."""
@@ -332,7 +354,8 @@ class RHT:
                 f"counts must hold values in 1..{MAX_ROUNDS}; got values in "
                 f"{int(counts.min())}..{int(counts.max())}"
             )
-        return self._reverse_adaptive(y, counts, "y")
+        with thread_scope(None):
+            return self._reverse_adaptive(y, counts, "y")
 
     def _reverse_adaptive(self, y: np.ndarray, counts: np.ndarray, name: str) -> np.ndarray:
         """:meth:`reverse_adaptive` of trusted rows and counts."""
@@ -362,7 +385,8 @@ class RHT:
         numpy.ndarray
             Shape ``(L, n, d_out)``, float32.
         """
-        return self._levels(as_matrix(q, "q", self.d_in), "q")
+        with thread_scope(None):
+            return self._levels(as_matrix(q, "q", self.d_in), "q")
 
     def _levels(self, q: np.ndarray, name: str) -> np.ndarray:
         """:meth:`apply_levels` of trusted float32 rows."""
@@ -371,10 +395,10 @@ class RHT:
         out = np.empty((levels, n, self.d_out), dtype=np.float32)
         if n == 0:
             return out
-        _, bad = self.layout_.forward(q, self.signs_, 1, out=out[0])
+        _, bad = safe.forward(self.layout_, q, self.signs_, 1, name, out=out[0])
         check_finite_flag(bad, name)
         for lev in range(1, levels):
-            self.layout_.forward(out[lev - 1], self.signs_, 1, first=lev, out=out[lev])
+            safe.forward(self.layout_, out[lev - 1], self.signs_, 1, name, first=lev, out=out[lev])
         return out
 
     def check_identical(self, other: "RHT") -> None:
@@ -493,6 +517,8 @@ class RHT:
 
     @classmethod
     def _from_state(cls, state: dict) -> "RHT":
+        if not isinstance(state, dict):
+            raise TypeError(f"the transform state must be a dict; got {type(state).__name__}")
         obj = cls(
             state["d"],
             state["rounds"],
@@ -508,7 +534,9 @@ class RHT:
                 f"layout {state['layout']!r} was saved as {resolved}, but this version of rhtann "
                 f"builds {built}: the transform would differ"
             )
-        n_rounds, trained = state["n_rounds"], bool(state["is_trained"])
+        n_rounds, trained = state["n_rounds"], state["is_trained"]
+        if not isinstance(trained, bool):
+            raise TypeError(f"is_trained must be true or false; got {trained!r}")
         if obj.rounds == "auto":
             if n_rounds is not None:
                 n_rounds = check_int(n_rounds, "n_rounds", 1, MAX_ROUNDS)
@@ -539,8 +567,12 @@ class RHT:
         meta, blobs = io.read_container(path, "RHT")
         try:
             obj = cls._from_state(meta)
-        except (KeyError, TypeError, ValueError) as exc:
-            raise io.FormatError(f"{os.fspath(path)!r}: invalid RHT parameters ({exc})") from None
+        except io.STATE_ERRORS as exc:
+            raise io.FormatError(
+                f"{os.fspath(path)!r}: invalid RHT parameters ({type(exc).__name__}: {exc})"
+            ) from None
+        if set(blobs) != {"signs"}:
+            raise io.FormatError(f"{os.fspath(path)!r}: expected one blob 'signs'; found {sorted(blobs)}")
         if blobs.get("signs") != obj.signs_.tobytes():
             raise io.FormatError(
                 f"{os.fspath(path)!r}: stored sign vectors differ from the ones the seed generates"

@@ -38,3 +38,27 @@ def test_thread_counts_are_checked():
     with pytest.raises(TypeError, match="workers must be an integer"):
         check_threads(1.5, "workers")
     assert default_threads() >= 1
+
+
+def test_set_num_threads_reaches_other_threads():
+    import threading
+
+    import numba
+
+    before = rhtann.get_num_threads()
+    seen = {}
+    try:
+        rhtann.set_num_threads(1)
+
+        def worker():
+            seen["plain"] = numba.get_num_threads()  # numba's own per-thread default
+            with thread_scope(None):  # what every public entry point does
+                seen["scoped"] = (numba.get_num_threads(), faiss.omp_get_max_threads())
+            seen["public"] = rhtann.get_num_threads()
+
+        t = threading.Thread(target=worker)
+        t.start()
+        t.join(30)
+    finally:
+        rhtann.set_num_threads(before)
+    assert seen["scoped"] == (1, 1) and seen["public"] == 1

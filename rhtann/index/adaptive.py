@@ -13,10 +13,11 @@ from typing import Any
 
 import numpy as np
 
-from ..progress import timed
+from ..progress import bar, timed
 from ..rounds import TARGET_ROUNDS, rounds_per_vector
 from . import faiss_glue as glue
-from .core import Index
+from .core import TRAIN_SAMPLE_BYTES, Index
+from .limits import check_norms
 
 
 class AdaptiveIndex(Index, variant="adaptive"):
@@ -78,12 +79,21 @@ class AdaptiveIndex(Index, variant="adaptive"):
         ``l`` rounds. The top level always gets all of them.
         """
         rht = self.rht
+        # The input and every level's rotation are held at once: sample down
+        # to TRAIN_SAMPLE_BYTES in all.
+        cap = max(1000, TRAIN_SAMPLE_BYTES // (4 * (self.d + len(self._levels) * self.d_out)))
+        rows = None
+        if n > cap:
+            rows = np.sort(np.random.default_rng(self.seed).choice(n, cap, replace=False))
+            n = cap
         with timed(self.stats, "transform_s"):
             xp = np.empty((n, self.d), dtype=np.float32)
             for i0, i1 in self._chunks(n, "rotate"):
-                xp[i0:i1] = self._prepare(x[i0:i1], "x")
+                xp[i0:i1] = self._prepare(x[i0:i1] if rows is None else x[rows[i0:i1]], "x")
             counts = rounds_per_vector(xp, rht.layout_, rht.signs_, self.target, rht._threshold)
             levels = rht._levels(xp, "x")  # (L, n, d_out)
+            if self.metric != "cosine":
+                check_norms(levels[-1], "x")
         need = min(n, max(1000, n // 10))
         self.train_report_ = {}
         for level, sub in zip(self._levels, self._subs, strict=True):
@@ -100,12 +110,20 @@ class AdaptiveIndex(Index, variant="adaptive"):
     def _add_rows(self, x: Any, n: int, ids: np.ndarray | None) -> None:
         if ids is None:
             ids = np.arange(self.ntotal, self.ntotal + n, dtype=np.int64)
-        for i0, i1 in self._chunks(n, "add"):
+        # A chunk's rotation, the rows continued to the next level and the
+        # partition's swap buffer coexist: half-size chunks keep the extra
+        # memory of an add within chunk_size * d_out * 4 bytes.
+        step = max(1, self.chunk_size // 2)
+        starts = range(0, n, step)
+        for i0 in bar(starts, "add", total=len(starts), enabled=self.progress):
+            i1 = min(n, i0 + step)
             self._add_chunk(x[i0:i1], ids[i0:i1])
 
     def _add_chunk(self, x: Any, ids: np.ndarray) -> None:
         with timed(self.stats, "transform_s"):
             y, counts = self.rht._adaptive(self._prepare(x, "x"), "x")
+            if self.metric != "cosine":
+                check_norms(y, "x")
         lo_sub, hi_sub = self._subs  # two levels: the target's fewest and most rounds
         # Partition the rows in place (lower level first) by swapping only the
         # misplaced rows, so each level is one contiguous block for faiss
@@ -132,6 +150,8 @@ class AdaptiveIndex(Index, variant="adaptive"):
     def _search_chunk(self, q: np.ndarray, k: int, sp: list) -> tuple[np.ndarray, np.ndarray]:
         with timed(self.stats, "search_transform_s"):
             levels = self.rht._levels(self._prepare(q, "q"), "q")
+            if self.metric != "cosine":
+                check_norms(levels[-1], "q")
         dists, labels = [], []
         for level, sub, params in zip(self._levels, self._subs, sp, strict=True):
             if sub.ntotal == 0:

@@ -20,26 +20,27 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .. import io
-from .._validation import as_matrix, check_finite_flag, check_ids, check_int, check_rows
+from .._validation import as_matrix, check_dim, check_finite_flag, check_ids, check_int, check_rows
 from ..layouts.output import empty_output
 from ..progress import bar, timed
+from ..rounds import auto_sample_rows
 from ..threads import check_threads, thread_scope
 from ..transform import RHT
 from . import faiss_glue as glue
 from . import ondisk, sources
 from .encoders import Encoder, encoder_for
+from .limits import MAX_K, check_norms
+from .locking import RWLock, exclusive, shared
 from .metric import normalized, parse_metric
+from .persist import STAT_KEYS, from_meta, meta_of
 from .spec import Spec, default_target, parse_spec
+from .training import TRAIN_SAMPLE_BYTES, train_sub
 
 #: Default size in bytes of one rotated chunk (``chunk_size=None``). Each add
 #: rotates into one buffer reused for every chunk (no fresh pages per chunk),
 #: and chunks are large because every switch between rhtann's thread pool and
 #: faiss's OpenMP pool costs time while the idle pool spins down.
 DEFAULT_CHUNK_BYTES = 64 * 2**20
-
-#: Keys of :attr:`Index.stats`.
-STAT_KEYS = ("transform_s", "train_s", "add_s", "search_s", "search_transform_s")
-
 
 class Index:
     """A faiss index behind a randomized Hadamard rotation.
@@ -99,6 +100,23 @@ class Index:
         What :meth:`train` learned beyond the faiss state; None for a fixed
         index, per-level counts for an adaptive one.
 
+    Notes
+    -----
+    Thread safety: an Index holds a readers-writer lock
+    (:mod:`rhtann.index.locking`). :meth:`search`, :meth:`reconstruct`,
+    :meth:`save` and :meth:`to_faiss` take it shared and run in parallel
+    with each other; :meth:`train`, :meth:`add`, :meth:`add_with_ids`,
+    :meth:`add_from`, :meth:`to_ondisk` and :meth:`remove_ids` take it
+    exclusively (:meth:`train_from` reads its sample, then trains under
+    it), so they wait for running
+    searches and block new ones until they finish. Two adds from two threads
+    therefore run one after the other and both land. :func:`rhtann.load`
+    builds a new object, which no other thread can hold yet. The lock is not
+    reentrant and protects only calls through this object: a faiss index
+    obtained from :attr:`sub_index` and changed directly is not covered. The
+    counters in :attr:`stats` are updated without the lock and may miss
+    increments under concurrency.
+
     Examples
     --------
     >>> import numpy as np, rhtann
@@ -140,7 +158,8 @@ class Index:
         adaptive: bool = False,
         target: str | None = None,
     ) -> None:
-        self.d = check_int(d, "d", 1)
+        self._rwlock = RWLock()
+        self.d = check_dim(d, "d")
         self.spec: Spec = parse_spec(spec)
         self.metric = parse_metric(metric)
         self.seed = check_int(seed, "seed", 0, 2**64 - 1)
@@ -274,7 +293,7 @@ class Index:
         return x
 
     def _rotate(self, x: Any, name: str, out: np.ndarray | None = None) -> np.ndarray:
-        """Prepare and rotate one chunk (finiteness checked by the kernels).
+        """Prepare and rotate one chunk (finiteness checked by the kernels, norms by :func:`check_norms`).
 
         Timed into ``stats``: ``transform_s`` for vectors ``"x"``,
         ``search_transform_s`` for queries ``"q"``.
@@ -282,9 +301,15 @@ class Index:
         with timed(self.stats, "transform_s" if name == "x" else "search_transform_s"):
             x = self._prepare(x, name)
             if self.rht is None:
+                if self.metric != "cosine":
+                    check_norms(x, name)
                 return x
             buf = None if out is None else out[: x.shape[0]]
-            return self.rht._forward(x, self.rht.n_rounds_, buf, name)
+            sq = None if self.metric == "cosine" else np.empty(x.shape[0])
+            y = self.rht._forward(x, self.rht.n_rounds_, buf, name, sq=sq)
+            if sq is not None:
+                check_norms(y, name, sq)
+            return y
 
     def _chunks(self, n: int, desc: str | None = None) -> Iterator[tuple[int, int]]:
         """``(start, stop)`` of the chunks of ``n`` rows; a progress bar when ``desc`` and ``progress``."""
@@ -300,6 +325,7 @@ class Index:
     # train / add
     # ------------------------------------------------------------------
 
+    @exclusive
     def train(self, x: Any) -> "Index":
         """Train the transform (``rounds="auto"``) and the faiss sub-index.
 
@@ -308,6 +334,11 @@ class Index:
         x : array_like, shape (n, d)
             Training vectors, float or integer dtype (converted to float32);
             numpy arrays, memmaps and h5py datasets are read in chunks.
+            Indexes that need the rotated rows themselves (IVF, PQ...) are
+            trained on at most :data:`TRAIN_SAMPLE_BYTES` of them (a seeded
+            uniform sample of larger inputs; faiss's k-means samples far
+            fewer anyway); min/max scalar quantizers see every row through
+            their ranges; untrained-free indexes (Flat, HNSW) read nothing.
 
         Returns
         -------
@@ -327,19 +358,24 @@ class Index:
             with thread_scope(self.threads):
                 if self.rht is not None and (not self.rht.is_trained or self.spec.rounds == "auto"):
                     with timed(self.stats, "transform_s"):
-                        self.rht._train(self._prepare(x[:], "x"), "x")
+                        rows = auto_sample_rows(n, self.rht.seed)  # only the rows the choice reads
+                        self.rht._train(self._prepare(x[:] if rows is None else x[rows], "x"), "x", n)
                 if not self._subs:
                     self._build_subs()
+                need, why = glue.min_train_rows(self._subs[0])
+                if n < need:
+                    raise ValueError(
+                        f"x must hold at least {need} training vectors for {why} "
+                        f"(spec {self.spec.text!r}); got {n}"
+                    )
                 self._train_subs(x, n)
         return self
 
     def _train_subs(self, x: Any, n: int) -> None:
-        """Train the sub-index on all of ``x`` rotated (``x`` validated, ``n >= 1`` rows)."""
-        y = np.empty((n, self.d_out), dtype=np.float32)
-        for i0, i1 in self._chunks(n, "rotate"):
-            y[i0:i1] = self._rotate(x[i0:i1], "x")
-        self._subs[0].train(y)
+        """Train the sub-index on ``x`` rotated, chunk by chunk (:func:`rhtann.index.training.train_sub`)."""
+        train_sub(self, x, n)
 
+    @exclusive
     def add(self, x: Any) -> None:
         """Rotate and add vectors, ``chunk_size`` rows at a time.
 
@@ -354,6 +390,7 @@ class Index:
         """
         self._add(check_rows(x, "x", self.d), None)
 
+    @exclusive
     def add_with_ids(self, x: Any, ids: Any) -> None:
         """Rotate and add vectors under the given ids.
 
@@ -365,10 +402,15 @@ class Index:
         ----------
         x : array_like, shape (n, d)
         ids : array_like, shape (n,), integer
+            Distinct ids in ``[0, 2**63 - 1]`` (-1 is faiss's "no result";
+            unsigned ids of ``2**63`` and above would wrap). Ids already
+            stored by an earlier call are not looked up: adding one again
+            stores a second vector under it, as in faiss.
         """
         x = check_rows(x, "x", self.d)
-        self._add(x, check_ids(ids, x.shape[0]))
+        self._add(x, check_ids(ids, x.shape[0], new=True))
 
+    @exclusive
     def add_from(
         self, source: Any, *, dataset: str = "train", chunk_rows: int | None = None,
         ids: Any = None, progress: bool = True,
@@ -397,6 +439,7 @@ class Index:
         sources.train_from(self, source, rows=rows, seed=seed, dataset=dataset)
         return self
 
+    @exclusive
     def to_ondisk(self, path: str | os.PathLike) -> None:
         """Move the IVF inverted lists into a new memory-mapped file ``path``.
 
@@ -452,6 +495,7 @@ class Index:
     # search
     # ------------------------------------------------------------------
 
+    @shared
     def search(self, q: Any, k: int, **params: Any) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` nearest stored vectors of each query.
 
@@ -460,7 +504,8 @@ class Index:
         q : array_like, shape (nq, d)
             Queries (float or integer dtype).
         k : int
-            Neighbours per query, ``1 <= k <= ntotal``.
+            Neighbours per query, ``1 <= k <= min(ntotal, MAX_K)``
+            (:data:`rhtann.index.limits.MAX_K`).
         **params
             Query parameters: ``nprobe`` (IVF), ``efSearch`` (HNSW, also an
             HNSW coarse quantizer), ``k_factor`` (RFlat/Refine), or
@@ -478,7 +523,7 @@ class Index:
         with timed(self.stats, "search_s"):
             self._check_trained("search")
             q = as_matrix(q, "q", self.d)
-            k = check_int(k, "k", 1)
+            k = check_int(k, "k", 1, MAX_K)
             if self.ntotal == 0:
                 raise RuntimeError("the index is empty; add vectors before searching")
             if k > self.ntotal:
@@ -500,6 +545,7 @@ class Index:
     # remove / reconstruct
     # ------------------------------------------------------------------
 
+    @exclusive
     def remove_ids(self, ids: Any) -> int:
         """Remove the vectors with the given ids, where faiss supports it.
 
@@ -530,6 +576,7 @@ class Index:
                 ) from None
         return removed
 
+    @shared
     def reconstruct(self, ids: Any) -> np.ndarray:
         """Decode stored vectors and undo the rotation exactly.
 
@@ -560,17 +607,17 @@ class Index:
         for j, key in enumerate(ids):
             try:
                 y[j] = glue.reconstruct_one(self._subs[0], int(key))
-            except RuntimeError as exc:
-                raise KeyError(
-                    f"cannot reconstruct id {int(key)} from {self.spec.faiss_key!r}: "
-                    f"{glue.faiss_error(exc)}"
-                ) from None
+            except (RuntimeError, KeyError) as exc:
+                why = exc.args[0] if isinstance(exc, KeyError) else glue.faiss_error(exc)
+                where = self.spec.faiss_key
+                raise KeyError(f"cannot reconstruct id {int(key)} from {where!r}: {why}") from None
         return y if self.rht is None else self.rht._inverse(y, self.rht.n_rounds_, "y")
 
     # ------------------------------------------------------------------
     # faiss export
     # ------------------------------------------------------------------
 
+    @shared
     def to_faiss(self):
         """Return a pure faiss index with the same search results.
 
@@ -602,22 +649,9 @@ class Index:
     # ------------------------------------------------------------------
 
     def _meta(self) -> dict:
-        return {
-            "d": self.d,
-            "spec": self.spec.text,
-            "metric": self.metric,
-            "seed": self.seed,
-            "chunk_size": self._chunk_arg,
-            "adaptive": self.adaptive,
-            "target": self.target,
-            "rht": None if self.rht is None else self.rht._state(),
-            "levels": list(self._levels),
-            "sub_d": [int(s.d) for s in self._subs],
-            "ntotal": [int(s.ntotal) for s in self._subs],
-            "stats": dict(self.stats),
-            "train_report": self.train_report_,
-        }
+        return meta_of(self)
 
+    @shared
     def save(self, path: str | os.PathLike) -> None:
         """Write the index to one file, atomically; read it with :func:`rhtann.load`.
 
@@ -646,54 +680,16 @@ class Index:
             from a newer format version, or its parts disagree.
         """
         where = repr(os.fspath(path))
-        meta, blobs = io.read_container(path, "Index")
+        meta, blobs = io.read_container(path, "Index", lazy=[f"sub{i}" for i in range(io.MAX_BLOBS)])
         try:
-            obj = Index(
-                meta["d"],
-                meta["spec"],
-                meta["metric"],
-                seed=meta["seed"],
-                chunk_size=meta["chunk_size"],
-                adaptive=meta["adaptive"],
-                target=meta["target"],
-            )
-            if meta["rht"] is not None:
-                obj.rht = RHT._from_state(meta["rht"])
-            levels = [int(v) for v in meta["levels"]]
-            sub_d = [int(v) for v in meta["sub_d"]]
-            ntotal = [int(v) for v in meta["ntotal"]]
-            stats = {str(k): float(v) for k, v in meta["stats"].items()}
-            report = meta.get("train_report")
-            if report is not None and not isinstance(report, dict):
-                raise ValueError(f"train_report must be a dict or null; got {type(report).__name__}")
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise io.FormatError(f"{where}: invalid Index parameters ({exc})") from None
+            obj = from_meta(Index, meta, blobs, where, path)
+        except io.FormatError:
+            raise
+        except io.STATE_ERRORS as exc:
+            raise io.FormatError(f"{where}: invalid Index ({type(exc).__name__}: {exc})") from None
         if not isinstance(obj, cls):
             raise io.FormatError(f"{where} holds a {type(obj).__name__}, not a {cls.__name__}")
-        if obj.rht is not None and blobs.get("signs") != obj.rht.signs_.tobytes():
-            raise io.FormatError(f"{where}: stored sign vectors differ from the ones the seed generates")
-        if len(levels) != len(sub_d) or len(levels) != len(ntotal):
-            raise io.FormatError(f"{where}: inconsistent sub-index lists")
-        subs = []
-        for i, (dd, nt) in enumerate(zip(sub_d, ntotal, strict=True)):
-            blob = blobs.get(f"sub{i}")
-            if blob is None:
-                raise io.FormatError(f"{where}: sub-index {i} is missing")
-            if dd != obj.d_out:
-                raise io.FormatError(f"{where}: sub-index {i} has d={dd}; expected d={obj.d_out}")
-            try:
-                if meta.get("ondisk") is not None:
-                    sub, obj._ondisk = ondisk.read_sub(meta["ondisk"], blob, path, obj.d_out, nt, obj.metric)
-                    subs.append(sub)
-                else:
-                    subs.append(glue.read_index_checked(blob, obj.d_out, nt, obj.metric, f"sub-index {i}"))
-            except ValueError as exc:
-                raise io.FormatError(f"{where}: {exc}") from None
-        obj._subs = subs
-        obj._levels = levels
-        obj.stats.update(stats)
-        obj.train_report_ = report
         return obj
 
 
-__all__ = ["DEFAULT_CHUNK_BYTES", "STAT_KEYS", "Index"]
+__all__ = ["DEFAULT_CHUNK_BYTES", "STAT_KEYS", "TRAIN_SAMPLE_BYTES", "Index"]

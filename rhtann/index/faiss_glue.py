@@ -22,6 +22,8 @@ import faiss
 import numpy as np
 
 from .._validation import check_int
+from ..io import BlobRef
+from . import limits
 from .metric import faiss_metric, larger_is_better
 
 #: Keyword query parameters :func:`search_parameters` maps.
@@ -47,7 +49,15 @@ def faiss_error(exc: BaseException) -> str:
 
 
 def build_faiss(d: int, key: str, metric: str, spec: str):
-    """``faiss.index_factory(d, key, metric)``, with a ValueError naming ``spec`` for bad keys."""
+    """``faiss.index_factory(d, key, metric)``, with a ValueError naming ``spec`` for bad keys.
+
+    The key is first checked by :func:`rhtann.index.limits.check_faiss_key`
+    (parameters faiss accepts but crashes on).
+    """
+    try:
+        limits.check_faiss_key(key, d)
+    except ValueError as exc:
+        raise ValueError(f"spec {spec!r}: {exc}") from None
     try:
         return faiss.index_factory(d, key, faiss_metric(metric))
     except RuntimeError as exc:
@@ -192,9 +202,9 @@ def search_parameters(index, params: dict, key: str):
     if "nprobe" in params:
         if ivf is None:
             raise ValueError(f"nprobe applies to IVF indexes; {key!r} has no IVF stage")
-        base = faiss.SearchParametersIVF(nprobe=check_int(params["nprobe"], "nprobe", 1))
+        base = faiss.SearchParametersIVF(nprobe=check_int(params["nprobe"], "nprobe", 1, int(ivf.nlist)))
     if "efSearch" in params:
-        ef = check_int(params["efSearch"], "efSearch", 1)
+        ef = check_int(params["efSearch"], "efSearch", *limits.EF_SEARCH)
         if hnsw is not None:
             base = faiss.SearchParametersHNSW(efSearch=ef)
         elif hnsw_q is not None:
@@ -211,8 +221,9 @@ def search_parameters(index, params: dict, key: str):
                 f"k_factor applies to refined indexes (RFlat, Refine(...)); {key!r} has none"
             )
         kf = params["k_factor"]
-        if isinstance(kf, bool) or not isinstance(kf, (Integral, float)) or not kf >= 1:
-            raise ValueError(f"k_factor must be a number >= 1; got {kf!r}")
+        lo, hi = limits.K_FACTOR
+        if isinstance(kf, bool) or not isinstance(kf, (Integral, float)) or not lo <= kf <= hi:
+            raise ValueError(f"k_factor must be a number in [{lo}, {hi}]; got {kf!r}")
         ref = faiss.IndexRefineSearchParameters(k_factor=float(kf), base_index_params=base)
         ref._base = base
         return ref
@@ -234,11 +245,22 @@ def merge_results(dists: list[np.ndarray], labels: list[np.ndarray], metric: str
 def reconstruct_one(index, key: int) -> np.ndarray:
     """``index.reconstruct(key)``, first giving IVF stages a direct map if they lack one.
 
+    Indexes that number their vectors ``0 .. ntotal - 1`` (flat codes, HNSW,
+    NSG, refined indexes: everything without an ID map or inverted lists at
+    the top) do not check the id themselves; it is checked here, since
+    faiss would read outside its storage.
+
     Raises
     ------
     RuntimeError
         From faiss when the id is not stored or the index cannot reconstruct.
+    KeyError
+        For an id outside ``0 .. ntotal - 1`` of a sequentially numbered index.
     """
+    top = _top(index)
+    if not isinstance(top, (faiss.IndexIVF, faiss.IndexIDMap, faiss.IndexIDMap2)):
+        if not 0 <= key < index.ntotal:
+            raise KeyError(f"id {key} is not stored: ids run from 0 to ntotal - 1 = {index.ntotal - 1}")
     for obj in walk_indexes(index):
         if isinstance(obj, faiss.IndexIVF) and obj.direct_map.type == faiss.DirectMap.NoMap:
             try:
@@ -246,6 +268,23 @@ def reconstruct_one(index, key: int) -> np.ndarray:
             except RuntimeError:
                 obj.set_direct_map_type(faiss.DirectMap.Hashtable)
     return index.reconstruct(key)
+
+
+def min_train_rows(index) -> tuple[int, str]:
+    """Fewest training vectors ``index`` can be trained on, and the stage that needs them.
+
+    k-means needs at least as many points as centroids: ``nlist`` for IVF
+    stages, ``2**nbits`` for product quantizers. ``(1, "")`` when nothing
+    needs more than one vector.
+    """
+    need, why = 1, ""
+    for obj in walk_indexes(index):
+        if isinstance(obj, faiss.IndexIVF) and obj.nlist > need:
+            need, why = int(obj.nlist), f"IVF with nlist={obj.nlist}"
+        pq = getattr(obj, "pq", None)
+        if isinstance(pq, faiss.ProductQuantizer) and pq.ksub > need:
+            need, why = int(pq.ksub), f"a product quantizer with {pq.ksub} centroids per sub-space"
+    return need, why
 
 
 def remove(index, ids: np.ndarray) -> int:
@@ -283,8 +322,15 @@ def serialize(index) -> bytes:
     return faiss.serialize_index(index).tobytes()
 
 
-def deserialize(blob: bytes):
-    """Inverse of :func:`serialize`; raises RuntimeError from faiss on bad bytes."""
+def deserialize(blob):
+    """Inverse of :func:`serialize`; raises RuntimeError from faiss on bad bytes.
+
+    ``blob`` is bytes-like, or a :class:`rhtann.io.BlobRef` streamed from its
+    file in 1 MiB reads (no copy of the whole blob is made).
+    """
+    if isinstance(blob, BlobRef):
+        with blob.stream() as read:
+            return faiss.read_index(faiss.PyCallbackIOReader(read, 1 << 20))
     return faiss.deserialize_index(np.frombuffer(blob, dtype=np.uint8))
 
 
@@ -339,7 +385,7 @@ def read_index_checked(blob: bytes, d: int, ntotal: int, metric: str, what: str)
     """
     try:
         sub = deserialize(blob)
-    except RuntimeError as exc:
+    except (RuntimeError, MemoryError) as exc:
         raise ValueError(f"faiss cannot read {what} ({faiss_error(exc)})") from None
     if sub.d != d or sub.ntotal != ntotal:
         raise ValueError(f"{what} has d={sub.d}, ntotal={sub.ntotal}; expected d={d}, ntotal={ntotal}")
@@ -451,6 +497,18 @@ class CodeAppender:
         self.index.ntotal = self._start + done
 
 
+def trains_on_ranges(index) -> bool:
+    """Whether training ``index`` uses only each coordinate's minimum and maximum.
+
+    True for a plain ``IndexScalarQuantizer`` with the ``RS_minmax`` range
+    statistic (faiss's default): training it on two rows, the per-coordinate
+    minima and maxima of the data, gives the same quantizer as training on
+    all of it, so the rotated data never needs to be held at once.
+    """
+    index = faiss.downcast_index(index)
+    return type(index) is faiss.IndexScalarQuantizer and index.sq.rangestat == faiss.ScalarQuantizer.RS_minmax
+
+
 def scalar_quantizer_state(index) -> tuple[str, np.ndarray, int] | None:
     """``(qtype name, trained ranges, code_size)`` of a trained scalar-quantizer index, else None.
 
@@ -481,10 +539,12 @@ __all__ = [
     "is_id_map",
     "merge_results",
     "read_index_checked",
+    "min_train_rows",
     "reconstruct_one",
     "remove",
     "repair_orthonormal",
     "scalar_quantizer_state",
+    "trains_on_ranges",
     "search_parameters",
     "serialize",
     "supports_ids",

@@ -54,9 +54,20 @@ def normalized(x: np.ndarray) -> np.ndarray:
     """A unit-norm copy of the rows of trusted float32 ``x`` (zero rows stay zero).
 
     Uses ``faiss.normalize_L2``, so vectors normalized here and inside a faiss
-    ``NormalizationTransform`` are bit-identical.
+    ``NormalizationTransform`` are bit-identical. Rows whose largest
+    magnitude is above ``2**60`` or below ``2**-60`` (where the float32 sum of
+    squares would overflow or underflow) are first scaled by a power of two,
+    which changes no direction; NaN and infinity pass through for the
+    caller's finiteness check.
     """
     y = np.array(x, dtype=np.float32, copy=True, order="C")
+    if y.size:
+        with np.errstate(invalid="ignore"):
+            amax = np.maximum(y.max(axis=1), -y.min(axis=1))
+            odd = np.flatnonzero(np.isfinite(amax) & ((amax > 2.0**60) | ((amax > 0) & (amax < 2.0**-60))))
+        if odd.size:
+            _, top = np.frexp(amax[odd].astype(np.float64))
+            y[odd] = np.ldexp(y[odd], -top[:, None].astype(np.int32)).astype(np.float32)
     faiss.normalize_L2(y)
     return y
 

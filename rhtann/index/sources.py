@@ -399,7 +399,7 @@ def add_from(index: Any, source: Any, *, dataset: str, chunk_rows: Any, ids: Any
     rows = index.chunk_size if chunk_rows is None else check_int(chunk_rows, "chunk_rows", 1)
     with open_source(source, dataset=dataset, d=index.d) as src:
         n = src.shape[0]
-        ids_arr = None if ids is None else check_ids(ids, n)
+        ids_arr = None if ids is None else check_ids(ids, n, new=True)
         saved = index._chunk_arg, index.progress
         index._chunk_arg, index.progress = rows, bool(progress)
         try:

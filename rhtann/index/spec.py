@@ -24,6 +24,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from .limits import check_spec_text
+
 #: Defaults of the RHT token when it names no rounds or layout.
 DEFAULT_ROUNDS: int = 3
 DEFAULT_LAYOUT: str = "pad"
@@ -108,11 +110,14 @@ def parse_spec(spec: str) -> Spec:
     TypeError
         If ``spec`` is not a string.
     ValueError
-        If the RHT token is malformed, appears anywhere but first, or nothing
-        follows it. (The faiss part is checked when the index is built.)
+        If the spec is longer than :data:`rhtann.index.limits.MAX_SPEC_CHARS`
+        or has too many tokens or nested parentheses, if the RHT token is
+        malformed, appears anywhere but first, or nothing follows it. (The
+        faiss part is checked when the index is built.)
     """
     if not isinstance(spec, str):
         raise TypeError(f"spec must be a string such as 'RHT,SQ4'; got {type(spec).__name__}")
+    check_spec_text(spec)
     text = spec.strip()
     if not text:
         raise ValueError("spec is empty; give a faiss index_factory string such as 'RHT,SQ4'")
