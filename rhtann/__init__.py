@@ -102,6 +102,7 @@ def load(path: str | os.PathLike):
     return _LOADERS[kind](path)
 
 
-__all__ = ["MAX_D", "RHT", "FormatError", "load", "set_num_threads", "get_num_threads", "warmup", "__version__"]
+__all__ = ["MAX_D", "RHT", "FormatError", "load", "set_num_threads", "get_num_threads", "__version__"]
+__all__ += ["warmup"]
 __all__ += ["Index", "index_factory", "wrap"]
 __all__ += ["choose_rounds", "moment_stats"]
