@@ -17,13 +17,27 @@ factory
     :func:`index_factory` and :func:`wrap`.
 adaptive
     :class:`AdaptiveIndex`: per-vector round counts, one sub-index per level.
+trained_rounds
+    ``RHTauto`` before trained quantizers: 0-3 rounds by held-out distortion.
+checks
+    Input-assumption warnings of codecs and of :func:`wrap`.
 """
 
 from __future__ import annotations
 
 from .adaptive import AdaptiveIndex
+from .checks import CodecAssumptionWarning, UnrotatedTrainingWarning
 from .core import Index
 from .factory import index_factory, wrap
 from .faiss_glue import code_bytes, repair_orthonormal
 
-__all__ = ["AdaptiveIndex", "Index", "code_bytes", "index_factory", "repair_orthonormal", "wrap"]
+__all__ = [
+    "AdaptiveIndex",
+    "CodecAssumptionWarning",
+    "Index",
+    "UnrotatedTrainingWarning",
+    "code_bytes",
+    "index_factory",
+    "repair_orthonormal",
+    "wrap",
+]

@@ -25,6 +25,7 @@ from ..layouts.output import empty_output
 from ..progress import bar, timed
 from ..threads import check_threads, thread_scope
 from ..transform import RHT
+from . import checks, trained_rounds
 from . import faiss_glue as glue
 from .encoders import Encoder, encoder_for
 from .metric import normalized, parse_metric
@@ -322,7 +323,13 @@ class Index:
                     "(retraining would leave them in the old rotated space)"
                 )
             with thread_scope(self.threads):
-                if self.rht is not None and (not self.rht.is_trained or self.spec.rounds == "auto"):
+                if checks.unit_norm_tokens(self.spec.faiss_key):
+                    sample = self._prepare(x[: checks.SAMPLE_ROWS], "x")
+                    checks.check_codec_input(self.spec.faiss_key, sample, self.metric, self.spec.text)
+                if trained_rounds.applies(self):  # RHTauto before PQ/SQ: 0-3 rounds by held-out error
+                    self.rht, self.train_report_ = trained_rounds.choose(self, x)
+                    self._subs = []
+                elif self.rht is not None and (not self.rht.is_trained or self.spec.rounds == "auto"):
                     with timed(self.stats, "transform_s"):
                         self.rht._train(self._prepare(x[:], "x"), "x")
                 if not self._subs:
@@ -452,6 +459,29 @@ class Index:
                 for i0, i1 in self._chunks(nq):
                     D[i0:i1], I[i0:i1] = self._search_chunk(q[i0:i1], k, sp)
         return D, I
+
+    def search_parameters(self, **params: Any):
+        """The faiss ``SearchParameters`` for :meth:`to_faiss`'s index matching these keywords.
+
+        ``exported.search(q, k, params=index.search_parameters(nprobe=8, k_factor=4))``
+        searches like ``index.search(q, k, nprobe=8, k_factor=4)``; nested
+        stages get nested objects (``IndexRefineSearchParameters`` holding
+        ``SearchParametersIVF`` for ``"RHT,IVF64,SQ4,RFlat"``, an HNSW
+        coarse quantizer's ``efSearch`` inside ``SearchParametersIVF``).
+        ``IndexPreTransform`` passes them through unchanged.
+
+        Parameters
+        ----------
+        **params
+            ``nprobe``, ``efSearch``, ``k_factor`` (see :meth:`search`).
+
+        Returns
+        -------
+        faiss.SearchParameters or None
+            None when no keyword is given.
+        """
+        self._check_trained("search_parameters")
+        return glue.search_parameters(self._subs[0], params, self.spec.faiss_key)
 
     def _search_chunk(self, q: np.ndarray, k: int, sp: list) -> tuple[np.ndarray, np.ndarray]:
         """Search one chunk of validated float32 queries with per-sub-index parameters ``sp``."""
@@ -615,8 +645,8 @@ class Index:
                 adaptive=meta["adaptive"],
                 target=meta["target"],
             )
-            if meta["rht"] is not None:
-                obj.rht = RHT._from_state(meta["rht"])
+            # None also for RHTauto that chose no rotation (rhtann.index.trained_rounds)
+            obj.rht = None if meta["rht"] is None else RHT._from_state(meta["rht"])
             levels = [int(v) for v in meta["levels"]]
             sub_d = [int(v) for v in meta["sub_d"]]
             ntotal = [int(v) for v in meta["ntotal"]]

@@ -219,6 +219,38 @@ def search_parameters(index, params: dict, key: str):
     return base
 
 
+def relative_error(index, y: np.ndarray) -> float:
+    """Relative squared reconstruction error of a trained index's codes on rows ``y``.
+
+    ``sum ||y - decode(encode(y))||^2 / sum ||y||^2`` through ``sa_encode`` and
+    ``sa_decode``; for ``IndexRefine`` the base index's codes (the refinement
+    codes are near exact and would hide the base's error).
+
+    Parameters
+    ----------
+    index : faiss.Index
+        Trained, of dimension ``y.shape[1]``.
+    y : ndarray, shape (n, d), C-contiguous float32, n >= 1
+
+    Raises
+    ------
+    ValueError
+        If the index cannot encode and decode standalone codes.
+    """
+    obj = faiss.downcast_index(index)
+    while isinstance(obj, faiss.IndexRefine):
+        obj = faiss.downcast_index(obj.base_index)
+    try:
+        rec = obj.sa_decode(obj.sa_encode(y))
+    except RuntimeError as exc:
+        raise ValueError(
+            f"{type(obj).__name__} cannot encode and decode standalone codes: {faiss_error(exc)}"
+        ) from None
+    den = float(np.square(y, dtype=np.float64).sum())
+    err = float(np.square(rec.astype(np.float64) - y).sum())
+    return err / den if den > 0 else err
+
+
 def merge_results(dists: list[np.ndarray], labels: list[np.ndarray], metric: str):
     """Merge per-shard ``(D, I)`` results of one query batch into the best ``k`` of all."""
     if len(dists) == 1:
