@@ -219,6 +219,18 @@ def search_parameters(index, params: dict, key: str):
     return base
 
 
+def skip_polysemous_training(index) -> None:
+    """Turn off polysemous training (``do_polysemous_training``) everywhere in ``index``.
+
+    faiss's factory turns it on for ``PQ{M}`` keys. It only renumbers the
+    centroids of each sub-quantizer (for Hamming filtering), so decoded
+    vectors are unchanged, and it dominates PQ training time.
+    """
+    for obj in walk_indexes(index):
+        if getattr(obj, "do_polysemous_training", False):
+            obj.do_polysemous_training = False
+
+
 def relative_error(index, y: np.ndarray) -> float:
     """Relative squared reconstruction error of a trained index's codes on rows ``y``.
 

@@ -125,6 +125,7 @@ def choose(index: Any, x: Any) -> tuple[RHT | None, dict]:
         y_fit = fit if rht is None else rht.apply(fit)
         y_hold = hold if rht is None else rht.apply(hold)
         sub = glue.build_faiss(y_fit.shape[1], spec.faiss_key, index.metric, spec.text)
+        glue.skip_polysemous_training(sub)  # renumbers codes only: the error is the same
         try:
             sub.train(y_fit)
         except RuntimeError as exc:
