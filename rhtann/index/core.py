@@ -53,7 +53,10 @@ class Index:
         A faiss ``index_factory`` string with an optional leading RHT token
         ``RHT[rounds][layout]`` (grammar in :mod:`rhtann.index.spec`):
         rounds 1, 2, 3 or ``auto`` (default 3) and layout ``pad``, ``keep``
-        or ``auto`` (default ``pad``). ``"RHT,SQ4"`` rotates exactly like
+        or ``auto`` (default ``pad``). ``auto`` rounds before a trained
+        quantizer (PQ, SQ4/6/8...) are 0 (no rotation) to 3, chosen by
+        held-out distortion (:mod:`rhtann.index.trained_rounds`); before
+        other codes, by the moment check. ``"RHT,SQ4"`` rotates exactly like
         faiss's ``"HR,SQ4"``. Without the token the spec is a plain faiss
         index (``"SQ4"``, ``"HR,SQ4"``, ``"RR,PQ16"``) and :attr:`rht` is None.
     metric : {"l2", "ip", "cosine"}, default "l2"
@@ -97,7 +100,14 @@ class Index:
         calls, transform included), ``search_s`` and ``search_transform_s``.
     train_report_ : dict or None
         What :meth:`train` learned beyond the faiss state; None for a fixed
-        index, per-level counts for an adaptive one.
+        index, per-level counts for an adaptive one, the choice and the
+        held-out distortions for ``RHTauto`` before a trained quantizer.
+
+    Warns
+    -----
+    rhtann.CodecAssumptionWarning
+        At :meth:`train`, when the codec assumes unit-norm input and the
+        training vectors are not (:mod:`rhtann.index.checks`).
 
     Examples
     --------
