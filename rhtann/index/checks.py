@@ -15,6 +15,7 @@ import warnings
 import faiss
 import numpy as np
 
+from ..transform import RHT
 from . import faiss_glue as glue
 
 
@@ -167,8 +168,6 @@ def trained_space_evidence(index, seed: int = 0) -> dict | None:
         None when the index has no state this can read; else
         ``{"u_state", "u_mixed", "unrotated"}``.
     """
-    from ..transform import RHT
-
     rng = np.random.default_rng(seed)
     z = _probe(index, rng)
     if z is None or z.shape[0] < 16:
