@@ -25,6 +25,7 @@ def data():
     [
         ("RHT,IVF64,SQ4,RFlat", "l2", {"nprobe": 7, "k_factor": 3}),
         ("RHT,IVF64,SQ4,RFlat", "l2", {"k_factor": 2.5}),
+        ("RHT,IVF64,SQ4,RFlat", "l2", {"nprobe": 9}),  # wrapped for the refine stage
         ("RHT,IVF64,SQ8", "cosine", {"nprobe": 5}),
         ("RHT,HNSW16,SQ8", "ip", {"efSearch": 24}),
         ("RHT,IVF32_HNSW8,SQ8", "l2", {"nprobe": 4, "efSearch": 12}),

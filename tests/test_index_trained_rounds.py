@@ -136,3 +136,17 @@ def test_faiss_glue_relative_error_uses_base_of_refine():
 
     assert relative_error(ref, x) == pytest.approx(relative_error(plain, x), rel=1e-6)
     assert 0 < relative_error(plain, x) < 0.05
+
+
+@pytest.mark.parametrize("spec", ["RHTauto,IVF16,SQ4,RFlat", "RHTauto,IVF16,PQ16x4fs"])
+def test_nested_keys_choose_and_search(spec):
+    x = _spiky(2500)
+    index = rhtann.Index(64, spec).train(x)
+    rep = index.train_report_
+    assert rep["n_rounds"] in trained_rounds.CANDIDATES
+    assert all(np.isfinite(v) and v > 0 for v in rep["distortion"].values())
+    index.add(x)
+    d_ref, i_ref = index.search(x[:10], 5, nprobe=16)
+    exported = index.to_faiss()
+    i_exp = exported.search(x[:10], 5, params=index.search_parameters(nprobe=16))[1]
+    assert (i_exp == i_ref).mean() >= 0.9

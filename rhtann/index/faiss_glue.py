@@ -205,12 +205,14 @@ def search_parameters(index, params: dict, key: str):
             base._qp = qp  # keep the Python object alive with its parent
         else:
             raise ValueError(f"efSearch applies to HNSW indexes; {key!r} has no HNSW stage")
-    if "k_factor" in params:
+    if "k_factor" in params or (refine is not None and base is not None):
+        # a refine stage accepts only IndexRefineSearchParameters: base parameters
+        # alone are wrapped, keeping the index's own k_factor
         if refine is None:
             raise ValueError(
                 f"k_factor applies to refined indexes (RFlat, Refine(...)); {key!r} has none"
             )
-        kf = params["k_factor"]
+        kf = params.get("k_factor", float(refine.k_factor))
         if isinstance(kf, bool) or not isinstance(kf, (Integral, float)) or not kf >= 1:
             raise ValueError(f"k_factor must be a number >= 1; got {kf!r}")
         ref = faiss.IndexRefineSearchParameters(k_factor=float(kf), base_index_params=base)
