@@ -9,6 +9,8 @@ moment_stats
     Per-vector moment statistics (:mod:`rhtann.moments`).
 Index, index_factory, wrap
     A rotation in front of any faiss index (:mod:`rhtann.index`).
+CodecAssumptionWarning, UnrotatedTrainingWarning
+    Warnings of broken input assumptions (:mod:`rhtann.index.checks`).
 load, FormatError
     Read any object written by an rhtann ``save`` method (:mod:`rhtann.io`).
 set_num_threads, get_num_threads
@@ -34,7 +36,7 @@ from importlib.metadata import PackageNotFoundError, version
 import numpy as np
 
 from ._validation import MAX_D
-from .index import Index, index_factory, wrap
+from .index import CodecAssumptionWarning, Index, UnrotatedTrainingWarning, index_factory, wrap
 from .io import FormatError, peek_kind
 from .moments import moment_stats
 from .threads import get_num_threads, set_num_threads
@@ -106,3 +108,4 @@ __all__ = ["MAX_D", "RHT", "FormatError", "load", "set_num_threads", "get_num_th
 __all__ += ["warmup"]
 __all__ += ["Index", "index_factory", "wrap"]
 __all__ += ["choose_rounds", "moment_stats"]
+__all__ += ["CodecAssumptionWarning", "UnrotatedTrainingWarning"]

@@ -21,13 +21,27 @@ sources
     Files and lazy arrays read a chunk at a time (``Index.add_from``, ``train_from``).
 ondisk
     IVF inverted lists in a memory-mapped file (``Index.to_ondisk``), shard merging.
+trained_rounds
+    ``RHTauto`` before trained quantizers: 0-3 rounds by held-out distortion.
+checks
+    Input-assumption warnings of codecs and of :func:`wrap`.
 """
 
 from __future__ import annotations
 
 from .adaptive import AdaptiveIndex
+from .checks import CodecAssumptionWarning, UnrotatedTrainingWarning
 from .core import Index
 from .factory import index_factory, wrap
 from .faiss_glue import code_bytes, repair_orthonormal
 
-__all__ = ["AdaptiveIndex", "Index", "code_bytes", "index_factory", "repair_orthonormal", "wrap"]
+__all__ = [
+    "AdaptiveIndex",
+    "CodecAssumptionWarning",
+    "Index",
+    "UnrotatedTrainingWarning",
+    "code_bytes",
+    "index_factory",
+    "repair_orthonormal",
+    "wrap",
+]

@@ -26,9 +26,10 @@ from ..progress import bar, timed
 from ..rounds import auto_sample_rows
 from ..threads import check_threads, thread_scope
 from ..transform import RHT
+from . import checks, ondisk, sources, trained_rounds
 from . import faiss_glue as glue
-from . import ondisk, sources
 from .encoders import Encoder, encoder_for
+from .export import FaissExport
 from .limits import MAX_K, check_norms
 from .locking import RWLock, exclusive, shared
 from .metric import normalized, parse_metric
@@ -42,7 +43,7 @@ from .training import TRAIN_SAMPLE_BYTES, train_sub
 #: faiss's OpenMP pool costs time while the idle pool spins down.
 DEFAULT_CHUNK_BYTES = 64 * 2**20
 
-class Index:
+class Index(FaissExport):
     """A faiss index behind a randomized Hadamard rotation.
 
     Parameters
@@ -54,7 +55,10 @@ class Index:
         A faiss ``index_factory`` string with an optional leading RHT token
         ``RHT[rounds][layout]`` (grammar in :mod:`rhtann.index.spec`):
         rounds 1, 2, 3 or ``auto`` (default 3) and layout ``pad``, ``keep``
-        or ``auto`` (default ``pad``). ``"RHT,SQ4"`` rotates exactly like
+        or ``auto`` (default ``pad``). ``auto`` rounds before a trained
+        quantizer (PQ, SQ4/6/8...) are 0 (no rotation) to 3, chosen by
+        held-out distortion (:mod:`rhtann.index.trained_rounds`); before
+        other codes, by the moment check. ``"RHT,SQ4"`` rotates exactly like
         faiss's ``"HR,SQ4"``. Without the token the spec is a plain faiss
         index (``"SQ4"``, ``"HR,SQ4"``, ``"RR,PQ16"``) and :attr:`rht` is None.
     metric : {"l2", "ip", "cosine"}, default "l2"
@@ -98,7 +102,14 @@ class Index:
         calls, transform included), ``search_s`` and ``search_transform_s``.
     train_report_ : dict or None
         What :meth:`train` learned beyond the faiss state; None for a fixed
-        index, per-level counts for an adaptive one.
+        index, per-level counts for an adaptive one, the choice and the
+        held-out distortions for ``RHTauto`` before a trained quantizer.
+
+    Warns
+    -----
+    rhtann.CodecAssumptionWarning
+        At :meth:`train`, when the codec assumes unit-norm input and the
+        training vectors are not (:mod:`rhtann.index.checks`).
 
     Notes
     -----
@@ -356,7 +367,13 @@ class Index:
                     "(retraining would leave them in the old rotated space)"
                 )
             with thread_scope(self.threads):
-                if self.rht is not None and (not self.rht.is_trained or self.spec.rounds == "auto"):
+                if checks.unit_norm_tokens(self.spec.faiss_key):
+                    sample = self._prepare(x[: checks.SAMPLE_ROWS], "x")
+                    checks.check_codec_input(self.spec.faiss_key, sample, self.metric, self.spec.text)
+                if trained_rounds.applies(self):  # RHTauto before PQ/SQ: 0-3 rounds by held-out error
+                    self.rht, self.train_report_ = trained_rounds.choose(self, x)
+                    self._subs = []
+                elif self.rht is not None and (not self.rht.is_trained or self.spec.rounds == "auto"):
                     with timed(self.stats, "transform_s"):
                         rows = auto_sample_rows(n, self.rht.seed)  # only the rows the choice reads
                         self.rht._train(self._prepare(x[:] if rows is None else x[rows], "x"), "x", n)
@@ -614,38 +631,7 @@ class Index:
         return y if self.rht is None else self.rht._inverse(y, self.rht.n_rounds_, "y")
 
     # ------------------------------------------------------------------
-    # faiss export
-    # ------------------------------------------------------------------
-
-    @shared
-    def to_faiss(self):
-        """Return a pure faiss index with the same search results.
-
-        Returns
-        -------
-        faiss.Index
-            An ``IndexPreTransform`` holding ``rht.to_faiss()`` (faiss's
-            ``HadamardRotation`` for 3 padded rounds, a ``LinearTransform``
-            otherwise) in front of a copy of the trained sub-index, preceded
-            by ``NormalizationTransform`` for the cosine metric. Without an
-            RHT token it is a copy of the sub-index. ``faiss.write_index``
-            saves it; after ``faiss.read_index`` of an index holding a
-            ``LinearTransform`` call
-            :func:`rhtann.index.faiss_glue.repair_orthonormal`.
-
-        Notes
-        -----
-        With ``HadamardRotation`` the rotated vectors, and so the results,
-        are bit-identical to this Index's. A ``LinearTransform`` computes the
-        same rotation as a matrix product, which rounds differently in the
-        last float32 bits.
-        """
-        self._check_trained("to_faiss")
-        transform = None if self.rht is None else self.rht.to_faiss()
-        return glue.export(self._subs[0], transform, self.d, self.metric == "cosine")
-
-    # ------------------------------------------------------------------
-    # persistence
+    # persistence (export to faiss: rhtann.index.export)
     # ------------------------------------------------------------------
 
     def _meta(self) -> dict:

@@ -215,12 +215,14 @@ def search_parameters(index, params: dict, key: str):
             base._qp = qp  # keep the Python object alive with its parent
         else:
             raise ValueError(f"efSearch applies to HNSW indexes; {key!r} has no HNSW stage")
-    if "k_factor" in params:
+    if "k_factor" in params or (refine is not None and base is not None):
+        # a refine stage accepts only IndexRefineSearchParameters: base parameters
+        # alone are wrapped, keeping the index's own k_factor
         if refine is None:
             raise ValueError(
                 f"k_factor applies to refined indexes (RFlat, Refine(...)); {key!r} has none"
             )
-        kf = params["k_factor"]
+        kf = params.get("k_factor", float(refine.k_factor))
         lo, hi = limits.K_FACTOR
         if isinstance(kf, bool) or not isinstance(kf, (Integral, float)) or not lo <= kf <= hi:
             raise ValueError(f"k_factor must be a number in [{lo}, {hi}]; got {kf!r}")
@@ -228,6 +230,50 @@ def search_parameters(index, params: dict, key: str):
         ref._base = base
         return ref
     return base
+
+
+def skip_polysemous_training(index) -> None:
+    """Turn off polysemous training (``do_polysemous_training``) everywhere in ``index``.
+
+    faiss's factory turns it on for ``PQ{M}`` keys. It only renumbers the
+    centroids of each sub-quantizer (for Hamming filtering), so decoded
+    vectors are unchanged, and it dominates PQ training time.
+    """
+    for obj in walk_indexes(index):
+        if getattr(obj, "do_polysemous_training", False):
+            obj.do_polysemous_training = False
+
+
+def relative_error(index, y: np.ndarray) -> float:
+    """Relative squared reconstruction error of a trained index's codes on rows ``y``.
+
+    ``sum ||y - decode(encode(y))||^2 / sum ||y||^2`` through ``sa_encode`` and
+    ``sa_decode``; for ``IndexRefine`` the base index's codes (the refinement
+    codes are near exact and would hide the base's error).
+
+    Parameters
+    ----------
+    index : faiss.Index
+        Trained, of dimension ``y.shape[1]``.
+    y : ndarray, shape (n, d), C-contiguous float32, n >= 1
+
+    Raises
+    ------
+    ValueError
+        If the index cannot encode and decode standalone codes.
+    """
+    obj = faiss.downcast_index(index)
+    while isinstance(obj, faiss.IndexRefine):
+        obj = faiss.downcast_index(obj.base_index)
+    try:
+        rec = obj.sa_decode(obj.sa_encode(y))
+    except RuntimeError as exc:
+        raise ValueError(
+            f"{type(obj).__name__} cannot encode and decode standalone codes: {faiss_error(exc)}"
+        ) from None
+    den = float(np.square(y, dtype=np.float64).sum())
+    err = float(np.square(rec.astype(np.float64) - y).sum())
+    return err / den if den > 0 else err
 
 
 def merge_results(dists: list[np.ndarray], labels: list[np.ndarray], metric: str):

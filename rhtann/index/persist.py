@@ -62,11 +62,23 @@ def from_meta(index_cls: type, meta: dict, blobs: dict, where: str, path: str | 
             adaptive=meta["adaptive"],
             target=meta["target"],
         )
+        report = meta.get("train_report")
+        no_rotation = (  # RHTauto before a trained quantizer may choose 0 rounds
+            meta["rht"] is None
+            and obj.rht is not None
+            and obj.spec.rounds == "auto"
+            and isinstance(report, dict)
+            and report.get("n_rounds") == 0
+        )
+        if no_rotation:
+            obj.rht = None
         if (meta["rht"] is None) != (obj.rht is None):
             raise ValueError("the stored transform disagrees with the spec's RHT token")
         if meta["rht"] is not None:
             rht = RHT._from_state(meta["rht"])
             built = obj.rht.get_params()
+            if isinstance(report, dict) and report.get("method") == "heldout_distortion":
+                built["rounds"] = report.get("n_rounds")  # RHTauto fixed its count by held-out error
             if rht.get_params() != built:
                 raise ValueError(
                     f"the stored transform {rht.get_params()} is not the one "
