@@ -211,3 +211,212 @@ def test_siftsmall_builder_keeps_official_ground_truth():
     assert np.all(np.diff(ds.distances, axis=1) >= -1e-3)
     ids, _ = data.ground_truth(ds.train, ds.test[:5], "euclidean", k=10, progress=False)
     np.testing.assert_array_equal(ids[:, 0], official[:5, 0])
+
+
+# --------------------------------------------------------------------------------------
+# hostile and malformed HDF5 files: each must end in a clear ValueError
+
+
+def _write_raw(path, train=None, test=None, neighbors=None, distances=None, attrs=None, create=None):
+    """An ann-benchmarks-like file with any of its four datasets replaced."""
+    rng = np.random.default_rng(7)
+    parts = {
+        "train": rng.standard_normal((50, 4)).astype(np.float32) if train is None else train,
+        "test": rng.standard_normal((3, 4)).astype(np.float32) if test is None else test,
+        "neighbors": np.zeros((3, 5), np.int32) if neighbors is None else neighbors,
+        "distances": np.zeros((3, 5), np.float32) if distances is None else distances,
+    }
+    create = create or {}
+    with h5py.File(path, "w") as f:
+        f.attrs["distance"] = "euclidean"
+        for key, value in (attrs or {}).items():
+            f.attrs[key] = value
+        for key, value in parts.items():
+            if key in create:
+                create[key](f, key)
+            else:
+                f.create_dataset(key, data=value)
+    return path
+
+
+def test_read_refuses_declared_sizes_far_above_the_file_size(tmp_path):
+    # a few KB of file declaring 100M x 4 float32 (1.6 GB) without storing it
+    path = _write_raw(tmp_path / "huge.hdf5",
+                      create={"train": lambda f, k: f.create_dataset(k, shape=(100_000_000, 4),
+                                                                     dtype=np.float32)})
+    assert path.stat().st_size < 100_000
+    with pytest.raises(ValueError, match="declare .* bytes"):
+        data.read_hdf5(path)
+    # an honest file passes, and a caller's own max_bytes is enforced too
+    ok = _write_raw(tmp_path / "ok.hdf5")
+    assert data.read_hdf5(ok).train.shape == (50, 4)
+    with pytest.raises(ValueError, match="refused above 100 bytes"):
+        data.read_hdf5(ok, max_bytes=100)
+
+
+@pytest.mark.parametrize("ids, what", [(-1, "negative"), (50, "== n"), (10**6, "far above n")])
+def test_read_refuses_neighbour_ids_out_of_range(tmp_path, ids, what):
+    nb = np.zeros((3, 5), np.int64)
+    nb[1, 2] = ids
+    path = _write_raw(tmp_path / "ids.hdf5", neighbors=nb)
+    with pytest.raises(ValueError, match=r"ids in \[0, 50\)"):
+        data.read_hdf5(path)
+
+
+@pytest.mark.parametrize("key, bad", [("train", np.nan), ("test", np.inf), ("distances", -np.inf)])
+def test_read_refuses_non_finite_values(tmp_path, key, bad):
+    arr = np.zeros((50, 4) if key == "train" else (3, 4) if key == "test" else (3, 5), np.float64)
+    arr[1, 1] = bad
+    path = _write_raw(tmp_path / "nan.hdf5", **{key: arr})
+    with pytest.raises(ValueError, match=f"'{key}' must be finite; row 1 column 1"):
+        data.read_hdf5(path)
+
+
+@pytest.mark.parametrize("key, arr", [
+    ("train", np.zeros((50, 4), np.complex64)),
+    ("train", np.zeros((50, 4), bool)),
+    ("test", np.zeros((3, 4), "S4")),
+    ("neighbors", np.zeros((3, 5), np.float32)),
+    ("distances", np.zeros((3, 5), np.complex128)),
+])
+def test_read_refuses_non_real_dtypes(tmp_path, key, arr):
+    path = _write_raw(tmp_path / "dtype.hdf5", **{key: arr})
+    with pytest.raises(ValueError, match=f"'{key}' must have .* dtype; got"):
+        data.read_hdf5(path)
+
+
+def test_read_refuses_zero_dimension_and_bad_ranks(tmp_path):
+    path = _write_raw(tmp_path / "d0.hdf5", train=np.zeros((50, 0), np.float32),
+                      test=np.zeros((3, 0), np.float32))
+    with pytest.raises(ValueError, match="d >= 1"):
+        data.read_hdf5(path)
+    path = _write_raw(tmp_path / "rank.hdf5", train=np.zeros((5, 4, 2), np.float32))
+    with pytest.raises(ValueError, match="'train' must be 2-D"):
+        data.read_hdf5(path)
+    path = _write_raw(tmp_path / "group.hdf5", create={"test": lambda f, k: f.create_group(k)})
+    with pytest.raises(ValueError, match="'test' must be an HDF5 dataset"):
+        data.read_hdf5(path)
+    path = _write_raw(tmp_path / "dim.hdf5", attrs={"dimension": 7})
+    with pytest.raises(ValueError, match="dimension=7"):
+        data.read_hdf5(path)
+
+
+def test_read_refuses_external_storage_that_would_read_another_file(tmp_path):
+    secret = tmp_path / "secret.bin"
+    secret.write_bytes(np.arange(200, dtype=np.float32).tobytes())
+    path = _write_raw(
+        tmp_path / "ext.hdf5",
+        create={"train": lambda f, k: f.create_dataset(
+            k, shape=(50, 4), dtype=np.float32, external=[(str(secret), 0, 800)])},
+    )
+    with h5py.File(path, "r") as f:  # h5py itself would return the secret file's bytes
+        assert f["train"][0, 1] == 1.0
+    with pytest.raises(ValueError, match="external storage"):
+        data.read_hdf5(path)
+
+
+def test_read_refuses_virtual_datasets(tmp_path):
+    src = tmp_path / "src.hdf5"
+    with h5py.File(src, "w") as f:
+        f.create_dataset("x", data=np.ones((50, 4), np.float32))
+    layout = h5py.VirtualLayout(shape=(50, 4), dtype=np.float32)
+    layout[:] = h5py.VirtualSource(str(src), "x", shape=(50, 4))
+    path = _write_raw(tmp_path / "vds.hdf5",
+                      create={"train": lambda f, k: f.create_virtual_dataset(k, layout)})
+    with pytest.raises(ValueError, match="virtual dataset"):
+        data.read_hdf5(path)
+
+
+def test_read_refuses_special_and_foreign_files(tmp_path):
+    import os
+
+    fifo = tmp_path / "pipe.hdf5"
+    os.mkfifo(fifo)
+    with pytest.raises(ValueError, match="not a regular file"):
+        data.read_hdf5(fifo)  # would block in open() without the check
+    with pytest.raises(ValueError, match="not a regular file"):
+        data.read_hdf5(tmp_path)
+    (tmp_path / "text.hdf5").write_text("hello")
+    with pytest.raises(ValueError, match="not a readable HDF5 file"):
+        data.read_hdf5(tmp_path / "text.hdf5")
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        data.read_hdf5(tmp_path / "absent.hdf5")
+
+
+# --------------------------------------------------------------------------------------
+# cache folder, names, registry
+
+
+def test_cache_folder_comes_from_rhtann_data_then_xdg(tmp_path, monkeypatch):
+    monkeypatch.setenv("RHTANN_DATA", str(tmp_path / "mine"))
+    assert data.default_root() == tmp_path / "mine"
+    monkeypatch.delenv("RHTANN_DATA")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert data.default_root() == tmp_path / "xdg" / "rhtann" / "datasets"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert data.default_root() == tmp_path / "home" / ".cache" / "rhtann" / "datasets"
+
+
+def test_load_without_root_caches_in_rhtann_data_not_the_current_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("RHTANN_DATA", str(tmp_path / "cache"))
+    monkeypatch.chdir(tmp_path)
+    ds = data.load("gaussian-aniso-100-angular", progress=False)
+    assert (tmp_path / "cache" / "gaussian-aniso-100-angular.hdf5").is_file()
+    assert not (tmp_path / "datasets").exists()
+    assert ds.distance == "angular" and ds.dimension == 100
+
+
+@pytest.mark.parametrize("name", ["../../x", "a/b", "..", ".hidden", "", "x" * 200, "a\\b", "név"])
+def test_unsafe_dataset_names_are_refused(name):
+    with pytest.raises(ValueError, match="dataset name must match"):
+        data.check_name(name)
+
+
+def test_load_of_a_missing_relative_path_says_where_it_looked(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(FileNotFoundError, match=str(tmp_path / "sub" / "x.hdf5")):
+        data.load("sub/x.hdf5")
+    with pytest.raises(FileNotFoundError, match="looked for"):
+        data.load("../../x", root=tmp_path)
+
+
+def test_registry_is_one_table_with_two_views():
+    assert set(data.BUILDERS) | set(data.ANN_BENCHMARKS) == set(data.REGISTRY)
+    assert not set(data.BUILDERS) & set(data.ANN_BENCHMARKS)
+    for name, entry in data.REGISTRY.items():
+        assert data.check_name(name) == name == entry.name
+        assert entry.kind == ("build" if name in data.BUILDERS else "download")
+        assert entry.d >= 1 and entry.distance in data.DISTANCES
+    assert "sklearn-patches-768-euclidean" in data.BUILDERS
+
+
+def test_python_m_rhtann_data_list_runs(tmp_path):
+    import subprocess
+    import sys
+
+    env = {"RHTANN_DATA": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    out = subprocess.run([sys.executable, "-m", "rhtann.data", "list"], capture_output=True, text=True,
+                         env=env, timeout=300, check=True)
+    assert f"dataset folder: {tmp_path}" in out.stdout
+    assert "sklearn-patches-768-euclidean" in out.stdout and "sift-128-euclidean" in out.stdout
+
+
+def test_image_patches_cut_every_window_on_the_grid():
+    img = np.arange(20 * 24 * 3, dtype=np.uint8).reshape(20, 24, 3)
+    p = data.image_patches([img], size=16, stride=4)
+    assert p.shape == (2 * 3, 768) and p.dtype == np.float32
+    np.testing.assert_array_equal(p[0], img[:16, :16].reshape(-1))
+    np.testing.assert_array_equal(p[4], img[4:20, 4:20].reshape(-1))  # row 1, column 1
+    with pytest.raises(ValueError, match="images must be"):
+        data.image_patches([np.zeros((8, 8, 3), np.uint8)])
+
+
+def test_sample_patches_builder_has_exact_float64_ground_truth():
+    pytest.importorskip("sklearn")
+    pytest.importorskip("PIL")
+    ds = data.build_sample_patches(progress=False)
+    assert ds.dimension == 768 and ds.train.shape == (31_342, 768) and ds.neighbors.shape == (1000, 100)
+    ref_ids, ref_d = _brute_force(ds.train, ds.test[:4], "euclidean", 100)
+    np.testing.assert_array_equal(ds.neighbors[:4], ref_ids)
+    np.testing.assert_allclose(ds.distances[:4], ref_d, rtol=1e-6)

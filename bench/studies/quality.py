@@ -44,8 +44,8 @@ real datasets are skipped when absent.
 
 Run from the repository root (about a minute on 2 cores)::
 
-    python bench/quality.py
-    python bench/quality.py --seeds 32 --rows 512 --out bench/results/quality.md
+    python bench/studies/quality.py
+    python bench/studies/quality.py --seeds 32 --rows 512 --out bench/results/quality.md
 """
 
 from __future__ import annotations
@@ -66,12 +66,12 @@ import numpy as np  # noqa: E402
 from scipy import stats  # noqa: E402
 from scipy.cluster.vq import kmeans2  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import rhtann  # noqa: E402
 from rhtann import synthetic as syn  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SIFT = ROOT.parent / "shared" / "data" / "siftsmall" / "siftsmall_base.fvecs"
 
 #: Positive Lloyd-Max centroids for N(0, 1) (theory.md C.1); symmetric codes.

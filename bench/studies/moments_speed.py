@@ -19,8 +19,8 @@ ratios compare kernels, not thread scheduling; ``--threads`` changes that.
 
 Run from the repository root::
 
-    python bench/moments_speed.py
-    python bench/moments_speed.py --dims 128 1024 --rows-x-d 1048576 --threads 2
+    python bench/studies/moments_speed.py
+    python bench/studies/moments_speed.py --dims 128 1024 --rows-x-d 1048576 --threads 2
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import rhtann  # noqa: E402
 from rhtann import moments  # noqa: E402

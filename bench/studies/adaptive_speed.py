@@ -11,7 +11,7 @@ recall@1 against brute force (queries: stored vectors plus 5% noise).
 
 Run from the repository root::
 
-    python bench/adaptive_speed.py [--n 50000] [--d 1024] [--sparse 0.1] [--threads 1]
+    python bench/studies/adaptive_speed.py [--n 50000] [--d 1024] [--sparse 0.1] [--threads 1]
 
 Writes ``bench/results/adaptive_speed.md``.
 """
@@ -28,7 +28,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 import rhtann  # noqa: E402
@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     lines = [
         "# Add throughput: adaptive rounds vs fixed rounds",
         "",
-        f"Command: `python bench/adaptive_speed.py --n {args.n} --d {args.d} --sparse {args.sparse} "
+        f"Command: `python bench/studies/adaptive_speed.py --n {args.n} --d {args.d} --sparse {args.sparse} "
         f"--code {args.code} --repeats {args.repeats} --threads {args.threads}"
         + ("" if args.chunk_size is None else f" --chunk-size {args.chunk_size}")
         + "`; "

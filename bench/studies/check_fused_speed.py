@@ -9,7 +9,7 @@ more. Both are reported as CPU time relative to one round on the same rows,
 
 Run from the repository root::
 
-    python bench/check_fused_speed.py
+    python bench/studies/check_fused_speed.py
 """
 
 from __future__ import annotations
@@ -21,10 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import rhtann  # noqa: E402
-from bench.transform_speed import paired_times, write_report  # noqa: E402
+from bench.studies.transform_speed import paired_times, write_report  # noqa: E402
 from rhtann.moments import kappa  # noqa: E402
 
 

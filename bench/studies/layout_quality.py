@@ -40,9 +40,9 @@ over the groups ("dep").
 
 Run from the repository root::
 
-    python bench/layout_quality.py                 # default: 10000 trials
-    python bench/layout_quality.py --trials 4000 --dims 50 100
-    python bench/layout_quality.py --speed         # apply() time, keep vs pad
+    python bench/studies/layout_quality.py                 # default: 10000 trials
+    python bench/studies/layout_quality.py --trials 4000 --dims 50 100
+    python bench/studies/layout_quality.py --speed         # apply() time, keep vs pad
 """
 
 from __future__ import annotations
@@ -56,13 +56,14 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import numba  # noqa: E402
 
-from rhtann._keep import KeepLayout, auto_choice, variance_spread  # noqa: E402
-from rhtann._pad import PadLayout  # noqa: E402
-from rhtann._threads import default_threads  # noqa: E402
+from rhtann.layouts.auto import auto_choice  # noqa: E402
+from rhtann.layouts.keep import KeepLayout, variance_spread  # noqa: E402
+from rhtann.layouts.pad import PadLayout  # noqa: E402
+from rhtann.threads import default_threads  # noqa: E402
 
 DIMS = [50, 100, 128, 200, 384, 768, 784, 960, 1536]
 ROUNDS = (1, 2, 3)
@@ -317,7 +318,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=2026)
     ap.add_argument(
         "--out", type=Path,
-        default=Path(__file__).resolve().parent / "results" / "layout_quality.md",
+        default=Path(__file__).resolve().parents[1] / "results" / "layout_quality.md",
     )
     ap.add_argument(
         "--speed", action="store_true",
@@ -331,7 +332,7 @@ def main(argv: list[str] | None = None) -> int:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(
             "# apply() time: keep vs pad\n\nProduced by "
-            f"`python bench/layout_quality.py --speed` on {default_threads()} cores "
+            f"`python bench/studies/layout_quality.py --speed` on {default_threads()} cores "
             f"(numba threads: {numba.get_num_threads()}).\n\n{table}\n"
         )
         print(f"\nwritten to {path}")
@@ -358,7 +359,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     header = (
         "# Layout quality: keep vs pad vs dense rotation\n\n"
-        f"Produced by `python bench/layout_quality.py --trials {args.trials} --seed {args.seed}` "
+        f"Produced by `python bench/studies/layout_quality.py --trials {args.trials} --seed {args.seed}` "
         f"in {time.perf_counter() - t0:.0f} s. Dense-sampler check p-value: {pval:.3f}.\n\n"
     )
     args.out.write_text(header + table + "\n")

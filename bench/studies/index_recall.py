@@ -15,7 +15,7 @@ same bytes per vector (printed in the table).
 
 Run from the repository root::
 
-    python bench/index_recall.py [--seeds 5] [--threads 2]
+    python bench/studies/index_recall.py [--seeds 5] [--threads 2]
 
 It prints a Markdown table and writes it to ``bench/results/index_recall.md``.
 """
@@ -33,7 +33,7 @@ import numpy as np
 from faiss.contrib.evaluation import knn_intersection_measure
 from faiss.contrib.vecs_io import fvecs_read, ivecs_read
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 import rhtann  # noqa: E402
@@ -116,7 +116,7 @@ def write_table(args, rows, variants, keys, elapsed) -> None:
     lines = [
         "# SIFT10K recall@10: rotation vs none, at equal bytes per vector",
         "",
-        f"Command: `python bench/index_recall.py --seeds {args.seeds} --pq-seeds {args.pq_seeds} "
+        f"Command: `python bench/studies/index_recall.py --seeds {args.seeds} --pq-seeds {args.pq_seeds} "
         f"--threads {args.threads}`; "
         f"faiss {faiss.__version__}, numpy {np.__version__}, {platform.machine()}, "
         f"{args.threads} threads, {elapsed:.0f} s.",
