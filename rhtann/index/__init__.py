@@ -17,13 +17,17 @@ factory
     :func:`index_factory` and :func:`wrap`.
 adaptive
     :class:`AdaptiveIndex`: per-vector round counts, one sub-index per level.
+codec
+    :class:`CodecIndex`: specs naming rhtann's own codecs (``"RHT1,DTQ4"``),
+    searched with :mod:`rhtann.search`.
 """
 
 from __future__ import annotations
 
 from .adaptive import AdaptiveIndex
+from .codec import CodecIndex
 from .core import Index
 from .factory import index_factory, wrap
 from .faiss_glue import code_bytes, repair_orthonormal
 
-__all__ = ["AdaptiveIndex", "Index", "code_bytes", "index_factory", "repair_orthonormal", "wrap"]
+__all__ = ["AdaptiveIndex", "CodecIndex", "Index", "code_bytes", "index_factory", "repair_orthonormal", "wrap"]

@@ -122,6 +122,10 @@ class Index:
     def __new__(cls, *args: Any, adaptive: bool = False, **kwargs: Any) -> "Index":
         if adaptive and cls is Index:
             cls = Index._variants["adaptive"]
+        codec = Index._variants.get("codec")  # rhtann.index.codec: specs naming rhtann codecs
+        spec = args[1] if len(args) > 1 else kwargs.get("spec")
+        if cls is Index and codec is not None and codec.claims(spec):
+            cls = codec
         return super().__new__(cls)
 
     def __init__(
@@ -605,6 +609,8 @@ class Index:
         """
         where = repr(os.fspath(path))
         meta, blobs = io.read_container(path, "Index")
+        if meta.get("engine") == "codec" and "codec" in Index._variants:
+            return Index._variants["codec"]._from_container(meta, blobs, where)
         try:
             obj = Index(
                 meta["d"],
