@@ -30,4 +30,12 @@ from .core import Index
 from .factory import index_factory, wrap
 from .faiss_glue import code_bytes, repair_orthonormal
 
-__all__ = ["AdaptiveIndex", "CodecIndex", "Index", "code_bytes", "index_factory", "repair_orthonormal", "wrap"]
+__all__ = [
+    "AdaptiveIndex",
+    "CodecIndex",
+    "Index",
+    "code_bytes",
+    "index_factory",
+    "repair_orthonormal",
+    "wrap",
+]

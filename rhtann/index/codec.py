@@ -437,7 +437,8 @@ def _engine_state(engine: CodecFlat | CodecIVF) -> tuple[dict, dict[str, bytes]]
         raise ValueError(f"codec {engine.codec.name} has array state, which cannot be saved yet")
     blobs = engine.store.blobs()
     if isinstance(engine, CodecFlat):
-        meta = {"kind": "flat", "ntotal": engine.ntotal, "codec": cmeta, "custom_ids": engine._ids is not None}
+        custom = engine._ids is not None
+        meta = {"kind": "flat", "ntotal": engine.ntotal, "codec": cmeta, "custom_ids": custom}
         if engine._ids is not None:
             blobs["ids"] = engine._ids.tobytes()
         if engine.refine:
