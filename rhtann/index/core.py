@@ -120,12 +120,12 @@ class Index:
             Index._variants[variant] = cls
 
     def __new__(cls, *args: Any, adaptive: bool = False, **kwargs: Any) -> "Index":
-        if adaptive and cls is Index:
-            cls = Index._variants["adaptive"]
         codec = Index._variants.get("codec")  # rhtann.index.codec: specs naming rhtann codecs
         spec = args[1] if len(args) > 1 else kwargs.get("spec")
         if cls is Index and codec is not None and codec.claims(spec):
-            cls = codec
+            cls = codec  # which rejects adaptive=True with its own message
+        elif adaptive and cls is Index:
+            cls = Index._variants["adaptive"]
         return super().__new__(cls)
 
     def __init__(
