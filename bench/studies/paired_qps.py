@@ -1,15 +1,17 @@
-"""Paired single-thread QPS on GloVe-50: rhtann codec specs against turbovec, interleaved.
+"""Paired single-thread QPS: rhtann codec specs against turbovec, rabitqlib and faiss, interleaved.
 
 The harness times each index once, minutes apart; on a shared machine the
-load changes between them. This study builds the GloVe-50 target rows
-(100,000 base vectors, 1,000 queries, angular) and times them in turns, in
-one process on one thread, ``--repeats`` rounds, and reports medians: batch
-QPS (all queries in one call) and single-query QPS (``--single`` calls of one
-query). Recall@10 is by ids against exact inner-product search.
+load changes between them. This study builds a few contenders of the
+harness (:mod:`bench.contenders`) on one dataset and times them in turns, in
+one process on one thread, ``--repeats`` rounds, reporting medians of
+process CPU time: batch QPS (all queries in one call) and single-query QPS
+(``--single`` calls of one query). Recall@10 is by ids against exact search
+(inner product for angular sets, L2 otherwise).
 
 Run::
 
-    python -m bench.studies.paired_qps [--out bench/results/paired_qps.md]
+    python -m bench.studies.paired_qps --dataset glove [--out bench/results/paired_qps.md]
+    python -m bench.studies.paired_qps --dataset patches --out bench/results/paired_qps_patches.md
 """
 
 from __future__ import annotations
@@ -23,25 +25,64 @@ for _var in ("RAYON_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MK
 import argparse  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
 
 import numpy as np  # noqa: E402
 
 from bench.studies.headline import _isa  # noqa: E402
 
-N_BASE, N_QUERY, K = 100_000, 1_000, 10
-PAIRS = [("RHT2keep,TQ4r40h", {"k_factor": 4}, 4), ("RHT2keep,TQ2r24h", {"k_factor": 6}, 2)]
+K = 10
+#: Per study: dataset name, base vectors, queries, and the systems as
+#: (contender, spec, build parameters, query parameters).
+STUDIES: dict[str, dict[str, Any]] = {
+    "glove": {
+        "dataset": "glove-6b-50-angular", "n_base": 100_000, "n_query": 1_000,
+        "systems": [
+            ("rhtann", "RHT2keep,TQ4r40h", {}, {"k_factor": 4}),
+            ("turbovec", None, {"bit_width": 4}, {}),
+            ("rhtann", "RHT2keep,TQ2r24h", {}, {"k_factor": 6}),
+            ("rhtann", "RHT2keep,TQ2r24h", {}, {"k_factor": 4}),
+            ("rhtann", "RHT2keep,TQ2r24h", {}, {"k_factor": 3}),
+            ("turbovec", None, {"bit_width": 2}, {}),
+            ("faiss", "RR64,PQ64x4fs", {}, {}),
+            ("faiss", "RR72,PQ36x4fs", {}, {}),
+        ],
+    },
+    "patches": {
+        "dataset": "sklearn-patches-768-euclidean", "n_base": 20_000, "n_query": 100,
+        "systems": [
+            ("rhtann", "RHT2keep,TQ4", {}, {"k_factor": 4}),
+            ("rhtann", "RHT2keep,TQ4", {}, {"k_factor": 8}),
+            ("rhtann", "RHT2keep,TQ4r96h", {}, {"k_factor": 4}),
+            ("rabitqlib", None, {"nlist": 1, "bits": 4}, {}),
+            ("faiss", "PQ384x4fs", {}, {}),
+        ],
+    },
+}
 
 
-def _data(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def _data(name: str, n_base: int, n_query: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, str]:
     from rhtann.data import load
 
-    ds = load("glove-6b-50-angular", progress=False)
+    ds = load(name, progress=False)
     rng = np.random.default_rng(seed)
-    xb = np.asarray(ds.train[np.sort(rng.choice(len(ds.train), N_BASE, replace=False))], np.float32)
-    xq = np.asarray(ds.test[:N_QUERY], np.float32)
-    xb /= np.linalg.norm(xb, axis=1, keepdims=True)
-    xq /= np.linalg.norm(xq, axis=1, keepdims=True)
-    return np.ascontiguousarray(xb), np.ascontiguousarray(xq)
+    n_base = min(n_base, len(ds.train))
+    xb = np.asarray(ds.train[np.sort(rng.choice(len(ds.train), n_base, replace=False))], np.float32)
+    xq = np.asarray(ds.test[:n_query], np.float32)
+    return np.ascontiguousarray(xb), np.ascontiguousarray(xq), ds.metric
+
+
+def _truth(xb: np.ndarray, xq: np.ndarray, metric: str) -> np.ndarray:
+    import faiss
+
+    if metric == "cosine":
+        xb = xb / np.linalg.norm(xb, axis=1, keepdims=True)
+        xq = xq / np.linalg.norm(xq, axis=1, keepdims=True)
+        flat = faiss.IndexFlatIP(xb.shape[1])
+    else:
+        flat = faiss.IndexFlatL2(xb.shape[1])
+    flat.add(np.ascontiguousarray(xb, dtype=np.float32))
+    return flat.search(np.ascontiguousarray(xq, dtype=np.float32), K)[1]
 
 
 def _recall(ids: np.ndarray, truth: np.ndarray) -> float:
@@ -50,81 +91,65 @@ def _recall(ids: np.ndarray, truth: np.ndarray) -> float:
 
 def main(argv: list[str] | None = None) -> None:
     import faiss
-    import turbovec
 
     import rhtann
+    from bench import contenders
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", default="bench/results/paired_qps.md")
+    ap.add_argument("--dataset", choices=sorted(STUDIES), default="glove")
+    ap.add_argument("--out", default=None, help="default: bench/results/paired_qps[_<dataset>].md")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--single", type=int, default=200)
     args = ap.parse_args(argv)
+    study = STUDIES[args.dataset]
+    out = args.out or ("bench/results/paired_qps.md" if args.dataset == "glove"
+                       else f"bench/results/paired_qps_{args.dataset}.md")
     rhtann.set_num_threads(1)
     faiss.omp_set_num_threads(1)
-    xb, xq = _data()
-    flat = faiss.IndexFlatIP(xb.shape[1])
-    flat.add(xb)
-    truth = flat.search(xq, K)[1]
-    systems = {}
-    for spec, params, bits in PAIRS:
-        idx = rhtann.Index(xb.shape[1], spec, "cosine")
-        idx.train(xb)
-        idx.add(xb)
-        systems[f"rhtann {spec} {params}"] = (
-            lambda q, idx=idx, params=params: idx.search(q, K, **params)[1], float(idx.bytes_per_vector))
-        d_pad = -(-xb.shape[1] // 8) * 8
-        tv = turbovec.TurboQuantIndex(d_pad, bits)
-        pad = np.zeros((len(xb), d_pad), np.float32)
-        pad[:, : xb.shape[1]] = xb
-        rows = np.sort(np.random.default_rng(0).choice(len(pad), 1024, replace=False))
-        tv.calibrate(np.ascontiguousarray(pad[rows]))
-        empty = len(tv.to_bytes())
-        tv.add(pad)
-        tv.prepare()
-        size = (len(tv.to_bytes()) - empty) / len(xb)
-
-        def tv_search(q, tv=tv, d_pad=d_pad):
-            qp = np.zeros((len(q), d_pad), np.float32)
-            qp[:, : q.shape[1]] = q
-            return np.asarray(tv.search(qp, K)[1])
-
-        systems[f"turbovec {turbovec.__version__ if hasattr(turbovec, '__version__') else ''} {bits}-bit"] = (
-            tv_search, size)
-    rows = {name: {"batch": [], "single": []} for name in systems}
-    recall = {name: _recall(fn(xq), truth) for name, (fn, _) in systems.items()}
-    singles = [xq[i : i + 1] for i in range(args.single)]
+    xb, xq, metric = _data(study["dataset"], study["n_base"], study["n_query"])
+    truth = _truth(xb, xq, metric)
+    systems: dict[str, tuple[Any, float]] = {}
+    for name, spec, build, query in study["systems"]:
+        c = contenders.get(name)(xb.shape[1], metric, spec, **build)
+        c.set_threads(1)
+        c.warm_up(xb)
+        c.fit(xb)
+        c.set_query_arguments(**query)
+        label = f"{name} {c.label}" + (f" {query}" if query else "")
+        systems[label] = (c, float(c.bytes_per_vector))
+    recall = {label: _recall(c.batch_query(xq, K), truth) for label, (c, _) in systems.items()}
+    rows = {label: {"batch": [], "single": []} for label in systems}
+    n_single = min(args.single, len(xq))
     for _ in range(args.repeats):
-        for name, (fn, _) in systems.items():
+        for label, (c, _) in systems.items():
             t0 = time.process_time()
-            fn(xq)
-            rows[name]["batch"].append(N_QUERY / (time.process_time() - t0))
+            c.batch_query(xq, K)
+            rows[label]["batch"].append(len(xq) / (time.process_time() - t0))
             t0 = time.process_time()
-            for q in singles:
-                fn(q)
-            rows[name]["single"].append(args.single / (time.process_time() - t0))
+            for i in range(n_single):
+                c.query(xq[i], K)
+            rows[label]["single"].append(n_single / (time.process_time() - t0))
+    from bench.runner import cpu_name, environment
+
+    env = environment(1)
     lines = [
-        "# Paired single-thread QPS on GloVe-50: rhtann codecs against turbovec",
+        f"# Paired single-thread QPS on {study['dataset']}",
         "",
-        "Generated by `python -m bench.studies.paired_qps`. "
-        f"{N_BASE:,} base vectors, {N_QUERY:,} queries, angular, recall@10 by ids against exact search. "
-        f"One thread; QPS of process CPU time, median of {args.repeats} interleaved rounds; batch = all "
-        f"queries in one call, single = {args.single} calls of one query. CPU: "
-        f"{_cpu()}; {_isa()}.",
+        f"Generated by `python -m bench.studies.paired_qps --dataset {args.dataset}`. "
+        f"{len(xb):,} base vectors (seeded sample), {len(xq):,} queries, metric {metric}, recall@10 by "
+        f"ids against exact search. One thread; QPS of process CPU time, median of {args.repeats} "
+        f"interleaved rounds; batch = all queries in one call, single = {n_single} calls of one query. "
+        f"CPU: {cpu_name()}; {_isa()}. turbovec {env.get('turbovec')}, rabitqlib {env.get('rabitqlib')}, "
+        f"faiss {env.get('faiss')}.",
         "",
         "| system | bytes/vector | recall@10 | QPS batch | QPS single |",
         "|---|---|---|---|---|",
     ]
-    for name, (_, size) in systems.items():
-        lines.append(f"| {name} | {size:.1f} | {recall[name]:.4f} | {np.median(rows[name]['batch']):,.0f} | "
-                     f"{np.median(rows[name]['single']):,.0f} |")
-    Path(args.out).write_text("\n".join(lines) + "\n")
+    for label, (_, size) in systems.items():
+        batch, single = np.median(rows[label]["batch"]), np.median(rows[label]["single"])
+        lines.append(f"| {label} | {size:.1f} | {recall[label]:.4f} | {batch:,.0f} | {single:,.0f} |")
+    Path(out).write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
-
-
-def _cpu() -> str:
-    from bench.runner import cpu_name
-
-    return cpu_name()
 
 
 if __name__ == "__main__":
