@@ -115,7 +115,8 @@ def main(argv: list[str] | None = None) -> None:
         c.warm_up(xb)
         c.fit(xb)
         c.set_query_arguments(**query)
-        label = f"{name} {c.label}" + (f" {query}" if query else "")
+        label = c.label if c.label.startswith(name) else f"{name} {c.label}"
+        label += f" {query}" if query else ""
         systems[label] = (c, float(c.bytes_per_vector))
     recall = {label: _recall(c.batch_query(xq, K), truth) for label, (c, _) in systems.items()}
     rows = {label: {"batch": [], "single": []} for label in systems}
