@@ -15,7 +15,7 @@ from rhtann.kernels.scan_simd import LANES, QB, fastscan_block1, fastscan_block4
 def _block(codes, cbase, npairs, luts, lbase, sv, ev, vbase, a, b, thr, out):
     """One query through fastscan_block1 (arrays to addresses); returns the mask."""
     ab = np.array([a, b], dtype=np.float32)
-    t = np.array([thr], dtype=np.float32)
+    t = np.array([thr, 0.0], dtype=np.float32)  # threshold, then integer bound 0 (bit pattern of 0.0)
     mk = np.zeros(1, dtype=np.uint32)
     return fastscan_block1(
         codes.ctypes.data + cbase,
@@ -140,17 +140,35 @@ def test_fastscan_block4_equals_four_single_queries():
     ab = np.stack([a, b], axis=1).reshape(-1).copy()
     out4, masks = np.zeros(QB * LANES, np.float32), np.zeros(QB, np.uint32)
     one = np.zeros(LANES, np.float32)
-    thr = np.full(QB, -np.inf, np.float32)
+    thr = np.zeros(2 * QB, np.float32)  # thresholds, then integer bounds 0
+    thr[:QB] = -np.inf
     _block4(il, 0, P, lu.reshape(-1), P * 64, sv, ev, 0, ab, thr, out4, masks)
     for t in range(QB):
         _block(il, 0, P, lu[t], 0, sv, ev, 0, a[t], b[t], -np.inf, one)
         np.testing.assert_array_equal(out4[t * LANES : (t + 1) * LANES], one)
-    thr = np.array([np.median(out4[t * LANES : (t + 1) * LANES]) for t in range(QB)], np.float32)
+    thr[:QB] = [np.median(out4[t * LANES : (t + 1) * LANES]) for t in range(QB)]
     total = _block4(il, 0, P, lu.reshape(-1), P * 64, sv, ev, 0, ab, thr, out4, masks)
     scores = [out4[t * LANES : (t + 1) * LANES] for t in range(QB)]
     for t in range(QB):
         assert masks[t] == sum(1 << j for j in range(LANES) if scores[t][j] > thr[t])
     assert total == np.bitwise_or.reduce(masks)
+
+
+def test_int_bound_never_drops_a_passing_vector():
+    rng = np.random.default_rng(11)
+    for _ in range(2000):
+        a, b = rng.uniform(1e-4, 1e-1), rng.normal(0, 2)
+        smax, emin = rng.uniform(0.1, 3), rng.uniform(0, 2) * rng.integers(0, 2)
+        thr = rng.normal(0, 3)
+        bound = K.int_bound(thr, a, b, smax, emin)
+        assert 0 <= bound <= 65535
+        if bound == 0:
+            continue
+        S = bound - 1 - rng.integers(0, 50)
+        s = smax * rng.uniform(0, 1)
+        e = emin + rng.uniform(0, 1)
+        if S >= 0:
+            assert s * (a * S + b) - e <= thr
 
 
 def test_heap_keeps_the_best():
@@ -185,7 +203,7 @@ def test_fastscan_then_rescore_equals_exact_topk(bits, extra):
     kk = 400 if bits == 1 else 100
     hs, hi = np.empty((m * 2, kk), np.float32), np.empty((m * 2, kk), np.int64)
     K.heap_reset(hs, hi)
-    K.fastscan_topk(il, P, nb, lu, a, b, sv, ev, 2, hs, hi)
+    K.fastscan_topk(il, P, nb, lu, a, b, sv, ev, 2, hs, hi, float(sv.max()), 0.0)
     out_s, out_i = np.empty((m, k), np.float32), np.empty((m, k), np.int64)
     K.rescore_topk(
         il, P, lut, 1.0, sv, ev, hi.reshape(m, 2 * kk), k, out_s, out_i, q, ref, c.ref_delta, extra, bits

@@ -129,8 +129,8 @@ def main() -> None:
     configs = [
         ("TQ4r40h", dict(bits=4, extra=40, scale_dtype="float16"), 4),
         ("TQ4", dict(bits=4), 8),
+        ("TQ2r24h", dict(bits=2, extra=24, scale_dtype="float16"), 4),
         ("TQ2r24h", dict(bits=2, extra=24, scale_dtype="float16"), 8),
-        ("TQ2r24h", dict(bits=2, extra=24, scale_dtype="float16"), 6),
         ("TQ2h", dict(bits=2, scale_dtype="float16"), 8),
     ]
     for name, kw, kf in configs:

@@ -74,6 +74,26 @@ def _scale_at_impl(sv, v):
 
 
 @numba.njit(**_OPTS)
+def int_bound(thr, a, b, smax, emin):
+    """Least integer table sum a vector needs to possibly score above ``thr``.
+
+    A vector with sum ``S``, scale ``s <= smax`` and offset ``e >= emin``
+    scores ``s * (a S + b) - e``; when ``thr + emin > 0`` that exceeds
+    ``thr`` only if ``S > ((thr + emin) / smax - b) / a``. Returns 0 (every
+    vector may pass) when no bound applies; one unit of margin absorbs
+    float rounding. Clamped to ``[0, 65535]``.
+    """
+    t2 = thr + emin
+    if not (t2 > 0 and smax > 0 and a > 0):
+        return 0
+    tf = (t2 / smax - b) / a
+    if not tf < 65536.0:
+        return 65535
+    v = np.int64(np.floor(tf)) - 1
+    return max(v, 0)
+
+
+@numba.njit(**_OPTS)
 def heap_push(hs, hi, r, score, pos):
     """Insert ``(score, pos)`` into min-heap row ``r`` if it beats the root; returns the new root."""
     kk = hs.shape[1]
@@ -192,7 +212,7 @@ def quantize_luts(lut, out, a, b, top=127):
 
 
 @numba.njit(parallel=True, **_OPTS)
-def fastscan_topk(codes, P, nblocks, luts, a, b, sv, ev, chunks, hs, hi):
+def fastscan_topk(codes, P, nblocks, luts, a, b, sv, ev, chunks, hs, hi, smax, emin):
     """Approximate top candidates of every query by the uint8 fast scan.
 
     Parameters
@@ -208,6 +228,9 @@ def fastscan_topk(codes, P, nblocks, luts, a, b, sv, ev, chunks, hs, hi):
         Parts the blocks are split into per query (threads over code blocks).
     hs, hi : heaps, shape (m * chunks, kk)
         Row ``i * chunks + c`` receives query ``i``'s best ``kk`` of chunk ``c``.
+    smax, emin : float
+        Largest scale and smallest offset of the stored vectors (bounds for
+        the integer pre-filter, :func:`int_bound`).
     """
     m = luts.shape[0]
     per = (nblocks + chunks - 1) // chunks
@@ -216,36 +239,51 @@ def fastscan_topk(codes, P, nblocks, luts, a, b, sv, ev, chunks, hs, hi):
     for i in range(m):
         ab[2 * i] = a[i]
         ab[2 * i + 1] = b[i]
-    scratch = np.empty((m * chunks, LANES + 2), dtype=np.float32)
+    scratch = np.empty((m * chunks, LANES + 3), dtype=np.float32)
+    bounds = (np.float32(smax), np.float32(emin))
     if chunks == 1:
         # batches: groups of QB queries share each load of the codes; tiles of blocks small
         # enough to stay in cache are scanned by every group before moving on
         groups = m // QB
         gout = np.empty((max(groups, 1), QB * LANES), dtype=np.float32)
-        gthr = np.empty((max(groups, 1), QB), dtype=np.float32)
+        gthr = np.empty((max(groups, 1), 2 * QB), dtype=np.float32)
         gmask = np.empty((max(groups, 1), QB), dtype=np.uint32)
         if groups == 0:
             for i in range(m):
-                _scan_range(codes, P, lflat, luts.shape[1], i, ab, sv, ev, 0, nblocks, hs, hi, i, scratch[i])
+                _scan_range(
+                    codes, P, lflat, luts.shape[1], i, ab, sv, ev, 0, nblocks, hs, hi, i, scratch[i], bounds
+                )
             return
         for t0 in range(0, nblocks, TILE):
             t1 = min(nblocks, t0 + TILE)
             _scan_range_groups(
-                codes, P, lflat, luts.shape[1], ab, sv, ev, t0, t1, hs, hi, groups, gout, gthr, gmask
+                codes, P, lflat, luts.shape[1], ab, sv, ev, t0, t1, hs, hi, groups, gout, gthr, gmask, bounds
             )
             for i in range(groups * QB, m):
-                _scan_range(codes, P, lflat, luts.shape[1], i, ab, sv, ev, t0, t1, hs, hi, i, scratch[i])
+                _scan_range(
+                    codes, P, lflat, luts.shape[1], i, ab, sv, ev, t0, t1, hs, hi, i, scratch[i], bounds
+                )
         return
     for task in prange(m * chunks):
         i = task // chunks
         c = task % chunks
         start = c * per
         stop = min(nblocks, start + per)
-        _scan_range(codes, P, lflat, luts.shape[1], i, ab, sv, ev, start, stop, hs, hi, task, scratch[task])
+        _scan_range(
+            codes, P, lflat, luts.shape[1], i, ab, sv, ev, start, stop, hs, hi, task, scratch[task], bounds
+        )
 
 
 @numba.njit(parallel=True, **_OPTS)
-def _scan_range_groups(codes, P, lflat, lstride, ab, sv, ev, start, stop, hs, hi, groups, gout, gthr, gmask):
+def _scan_range_groups(
+    codes, P, lflat, lstride, ab, sv, ev, start, stop, hs, hi, groups, gout, gthr, gmask, bounds
+):
+    """Scan blocks ``start .. stop-1`` for every group of ``QB`` queries.
+
+    ``gthr[g]`` holds the group's float thresholds, then their integer
+    bounds (int32 bit patterns) for the intrinsic's pre-filter.
+    """
+    smax, emin = bounds
     half = 1 if sv.itemsize == 2 else 0
     svs = sv.itemsize
     c0 = codes.ctypes.data
@@ -256,17 +294,20 @@ def _scan_range_groups(codes, P, lflat, lstride, ab, sv, ev, start, stop, hs, hi
     o0 = gout.ctypes.data
     t0 = gthr.ctypes.data
     m0 = gmask.ctypes.data
+    gint = gthr.view(np.int32)
     for g in prange(groups):
         i0 = g * QB
         out = gout[g]
         thr = gthr[g]
+        tint = gint[g]
         masks = gmask[g]
         for t in range(QB):
             thr[t] = hs[i0 + t, 0]
+            tint[QB + t] = int_bound(thr[t], ab[2 * (i0 + t)], ab[2 * (i0 + t) + 1], smax, emin)
         lp = l0 + i0 * lstride
         ap = a0 + 8 * i0
         op = o0 + 4 * QB * LANES * g
-        tp = t0 + 4 * QB * g
+        tp = t0 + 8 * QB * g
         mp = m0 + 4 * QB * g
         for blk in range(start, stop):
             v0 = blk * LANES
@@ -277,6 +318,7 @@ def _scan_range_groups(codes, P, lflat, lstride, ab, sv, ev, start, stop, hs, hi
                 continue
             for t in range(QB):
                 mask = masks[t]
+                pushed = False
                 while mask != 0:
                     j = 0
                     mm = mask
@@ -287,15 +329,20 @@ def _scan_range_groups(codes, P, lflat, lstride, ab, sv, ev, start, stop, hs, hi
                     val = out[t * LANES + j]
                     if val > thr[t]:
                         thr[t] = heap_push(hs, hi, i0 + t, val, v0 + j)
+                        pushed = True
+                if pushed:
+                    tint[QB + t] = int_bound(thr[t], ab[2 * (i0 + t)], ab[2 * (i0 + t) + 1], smax, emin)
 
 
 @numba.njit(**_OPTS)
-def _scan_range(codes, P, lflat, lstride, i, ab, sv, ev, start, stop, hs, hi, r, scratch):
+def _scan_range(codes, P, lflat, lstride, i, ab, sv, ev, start, stop, hs, hi, r, scratch, bounds):
     """Scan blocks ``start .. stop-1`` for query ``i`` into heap row ``r``.
 
-    ``scratch`` (float32, >= 34 entries) receives the 32 scores, the
-    threshold at 32 and the mask at 33.
+    ``scratch`` (float32, >= 35 entries) receives the 32 scores, the
+    threshold at 32, its integer bound (int32 bit pattern) at 33 and the
+    mask at 34.
     """
+    smax, emin = bounds
     half = 1 if sv.itemsize == 2 else 0
     svs = sv.itemsize
     c0 = codes.ctypes.data
@@ -305,12 +352,18 @@ def _scan_range(codes, P, lflat, lstride, i, ab, sv, ev, start, stop, hs, hi, r,
     ap = ab.ctypes.data + 8 * i
     op = scratch.ctypes.data
     tp = op + 4 * LANES
-    mp = tp + 4
+    mp = tp + 8
+    sint = scratch.view(np.int32)
+    qa = ab[2 * i]
+    qb = ab[2 * i + 1]
     thr = hs[r, 0]
     scratch[LANES] = thr
+    sint[LANES + 1] = int_bound(thr, qa, qb, smax, emin)
     for blk in range(start, stop):
         v0 = blk * LANES
         mask = fastscan_block1(c0 + v0 * P, P, lp, lstride, s0 + svs * v0, half, e0 + 4 * v0, ap, tp, op, mp)
+        if mask == 0:
+            continue
         while mask != 0:
             j = 0
             mm = mask
@@ -320,7 +373,8 @@ def _scan_range(codes, P, lflat, lstride, i, ab, sv, ev, start, stop, hs, hi, r,
             mask &= mask - np.uint32(1)
             if scratch[j] > thr:
                 thr = heap_push(hs, hi, r, scratch[j], v0 + j)
-                scratch[LANES] = thr
+        scratch[LANES] = thr
+        sint[LANES + 1] = int_bound(thr, qa, qb, smax, emin)
 
 
 @numba.njit(**_OPTS)
@@ -492,7 +546,7 @@ def heap_sort_rows(hs, hi, k, out_s, out_i):
 
 
 @numba.njit(parallel=True, **_OPTS)
-def ivf_fastscan_topk(codes, P, bstart, probes, luts, a, b, sv, ev, hs, hi):
+def ivf_fastscan_topk(codes, P, bstart, probes, luts, a, b, sv, ev, hs, hi, smax, emin):
     """Fast scan of the probed inverted lists of every query.
 
     Parameters
@@ -503,16 +557,17 @@ def ivf_fastscan_topk(codes, P, bstart, probes, luts, a, b, sv, ev, hs, hi):
         List ``l`` occupies blocks ``bstart[l] .. bstart[l + 1] - 1``.
     probes : int64 (m, nprobe)
         Lists to scan per query (-1: none).
-    luts, a, b, sv, ev : as in :func:`fastscan_topk`
+    luts, a, b, sv, ev, smax, emin : as in :func:`fastscan_topk`
     hs, hi : heaps with one row per query
     """
+    bounds = (np.float32(smax), np.float32(emin))
     m, nprobe = probes.shape
     lflat = luts.reshape(luts.shape[0] * luts.shape[1])
     ab = np.empty(2 * m, dtype=np.float32)
     for i in range(m):
         ab[2 * i] = a[i]
         ab[2 * i + 1] = b[i]
-    scratch = np.empty((m, LANES + 2), dtype=np.float32)
+    scratch = np.empty((m, LANES + 3), dtype=np.float32)
     for i in prange(m):
         for t in range(nprobe):
             lst = probes[i, t]
@@ -533,4 +588,5 @@ def ivf_fastscan_topk(codes, P, bstart, probes, luts, a, b, sv, ev, hs, hi):
                 hi,
                 i,
                 scratch[i],
+                bounds,
             )

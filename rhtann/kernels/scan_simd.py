@@ -78,7 +78,9 @@ def _fastscan_typer(qb, codes_p, npairs, luts_p, lstride, sv_p, half, ev_p, ab_p
     ab_p : int
         Address of ``2 qb`` float32: ``(a_t, b_t)`` of query ``t`` at ``2t, 2t + 1``.
     thr_p : int
-        Address of ``qb`` float32 thresholds.
+        Address of ``qb`` float32 thresholds followed by ``qb`` int32 bounds:
+        a lane of query ``t`` is scored only if its integer sum is at least
+        bound ``t`` (see :func:`rhtann.kernels.scan.int_bound`).
     out_p : int
         Address of ``32 qb`` float32 receiving query ``t``'s scores at ``32 t``
         (written only for queries with a lane that may pass).
@@ -93,9 +95,8 @@ def _fastscan_typer(qb, codes_p, npairs, luts_p, lstride, sv_p, half, ev_p, ab_p
 
     Notes
     -----
-    Before computing float scores a query's threshold is turned into a
-    bound on the integer sums with the block's largest scale and smallest
-    offset; queries whose sums all stay below it skip the float work.
+    Queries whose integer sums all stay below their bound skip the
+    float work (their ``out`` rows are left as they were).
     """
     args_in = (codes_p, npairs, luts_p, lstride, sv_p, half, ev_p, ab_p, thr_p, out_p, masks_p)
     if not all(isinstance(a, types.Integer) for a in args_in):
@@ -140,72 +141,52 @@ def _fastscan_typer(qb, codes_p, npairs, luts_p, lstride, sv_p, half, ev_p, ab_p
             one = builder.insert_element(undef, x, ir.Constant(_I32, 0))
             return builder.shuffle_vector(one, undef, ir.Constant(ir.VectorType(_I32, 32), [0] * 32))
 
-        is_half = builder.icmp_signed("!=", half_v, c(0))
-        with builder.if_else(is_half) as (then, otherwise):
-            with then:
-                raw = builder.load(at(sv_v, None, _V32I16), align=2)
-                s_half = builder.fpext(builder.bitcast(raw, ir.VectorType(ir.HalfType(), 32)), _V32F)
-                bb_half = builder.block
-            with otherwise:
-                s_full = builder.load(at(sv_v, None, _V32F), align=4)
-                bb_full = builder.block
-        s = builder.phi(_V32F)
-        s.add_incoming(s_half, bb_half)
-        s.add_incoming(s_full, bb_full)
-        ofs = builder.load(at(ev_v, None, _V32F), align=4)
         f32 = ir.FloatType()
-        # block bounds for the integer pre-filter: a lane can only pass if
-        # s * (a S + b) > thr + e_min, which for thr + e_min > 0 needs S > (thr'/s_max - b) / a
-        smax = builder.call(
-            cgutils.get_or_insert_function(
-                builder.module, ir.FunctionType(f32, [_V32F]), "llvm.vector.reduce.fmax.v32f32"
-            ),
-            [s],
-        )
-        emin = builder.call(
-            cgutils.get_or_insert_function(
-                builder.module, ir.FunctionType(f32, [_V32F]), "llvm.vector.reduce.fmin.v32f32"
-            ),
-            [ofs],
-        )
-        fzero = ir.Constant(f32, 0.0)
-        smax_pos = builder.fcmp_ordered(">", smax, fzero)
         total_p = cgutils.alloca_once_value(builder, ir.Constant(_I32, 0))
         order = ir.Constant(ir.VectorType(_I32, 32), [k // 2 + 16 * (k % 2) for k in range(32)])
         undef16 = ir.Constant(_V16I16, ir.Undefined)
+
+        def load_scales():
+            is_half = builder.icmp_signed("!=", half_v, c(0))
+            with builder.if_else(is_half) as (then, otherwise):
+                with then:
+                    raw = builder.load(at(sv_v, None, _V32I16), align=2)
+                    s_half = builder.fpext(builder.bitcast(raw, ir.VectorType(ir.HalfType(), 32)), _V32F)
+                    bb_half = builder.block
+                with otherwise:
+                    s_full = builder.load(at(sv_v, None, _V32F), align=4)
+                    bb_full = builder.block
+            sv_vec = builder.phi(_V32F)
+            sv_vec.add_incoming(s_half, bb_half)
+            sv_vec.add_incoming(s_full, bb_full)
+            return sv_vec
+
         for t in range(qb):
             e = builder.load(accs[2 * t])
             o = builder.load(accs[2 * t + 1])
             even = builder.sub(e, builder.shl(o, eight))
-            a_t = builder.load(at(ab_v, c(8 * t), f32))
-            b_t = builder.load(at(ab_v, c(8 * t + 4), f32))
-            thr_t = builder.load(at(thr_v, c(4 * t), f32))
-            thr2 = builder.fadd(thr_t, emin)
-            usable = builder.and_(builder.fcmp_ordered(">", thr2, fzero), smax_pos)
-            tf = builder.fdiv(builder.fsub(builder.fdiv(thr2, smax), b_t), a_t)
-            tf = builder.call(
-                cgutils.get_or_insert_function(
-                    builder.module, ir.FunctionType(f32, [f32, f32]), "llvm.minnum.f32"
-                ),
-                [tf, ir.Constant(f32, 30000.0)],
-            )
-            tf = builder.select(usable, tf, ir.Constant(f32, -2.0))
-            ti = builder.sub(builder.fptosi(tf, _I16), ir.Constant(_I16, 1))
+            # integer pre-filter: the caller's bound on the sums of lanes that may pass
+            ti = builder.trunc(builder.load(at(thr_v, c(4 * qb + 4 * t), _I32)), _I16)
             tv = builder.shuffle_vector(
                 builder.insert_element(undef16, ti, ir.Constant(_I32, 0)),
                 undef16,
                 ir.Constant(ir.VectorType(_I32, 16), [0] * 16),
             )
-            hit = builder.or_(builder.icmp_signed(">", even, tv), builder.icmp_signed(">", o, tv))
+            hit = builder.or_(builder.icmp_unsigned(">=", even, tv), builder.icmp_unsigned(">=", o, tv))
             anyhit = builder.icmp_unsigned(
                 "!=", builder.bitcast(hit, ir.IntType(16)), ir.Constant(ir.IntType(16), 0)
             )
             mptr = at(masks_v, c(4 * t), _I32)
             with builder.if_else(anyhit, likely=False) as (then, otherwise):
                 with then:
+                    sv_vec = load_scales()
+                    ofs = builder.load(at(ev_v, None, _V32F), align=4)
+                    a_t = builder.load(at(ab_v, c(8 * t), f32))
+                    b_t = builder.load(at(ab_v, c(8 * t + 4), f32))
+                    thr_t = builder.load(at(thr_v, c(4 * t), f32))
                     sums = builder.uitofp(builder.shuffle_vector(even, o, order), _V32F)
                     score = builder.fsub(
-                        builder.fmul(s, builder.fadd(builder.fmul(sums, splat(a_t)), splat(b_t))), ofs
+                        builder.fmul(sv_vec, builder.fadd(builder.fmul(sums, splat(a_t)), splat(b_t))), ofs
                     )
                     builder.store(score, at(out_v, c(128 * t), _V32F), align=4)
                     mask = builder.bitcast(builder.fcmp_ordered(">", score, splat(thr_t)), _I32)

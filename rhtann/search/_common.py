@@ -141,6 +141,9 @@ class CodeStore:
             self.P = 0
             self.codes = np.zeros((0, codec.code_size), dtype=np.uint8)
         self.half = self.fast and codec.scale_bytes == 2
+        #: Largest scale and smallest offset stored (bounds of the fast scan's integer pre-filter).
+        self.smax = 0.0
+        self.emin = float("inf")
         self.sv = np.zeros(0, dtype=np.uint16 if self.half else np.float32)
         self.ev = np.zeros(0, dtype=np.float32)
         self.R = int(getattr(codec, "extra", 0)) if self.fast else 0
@@ -205,6 +208,14 @@ class CodeStore:
         else:
             self.ev[start : start + n] = 0.0
         self.n = max(self.n, start + n)
+        self._update_bounds(self.sv[start : start + n], self.ev[start : start + n])
+
+    def _update_bounds(self, sv: np.ndarray, ev: np.ndarray) -> None:
+        if len(sv) == 0:
+            return
+        s = sv.view(np.float16).astype(np.float32) if self.half else sv
+        self.smax = max(self.smax, float(np.max(s)))
+        self.emin = min(self.emin, float(np.min(ev)))
 
     def row_codes(self, pos: np.ndarray) -> np.ndarray:
         """Codec codes (len(pos), code_size) of stored positions."""
@@ -253,6 +264,8 @@ class CodeStore:
         if self.RB:
             self.ref[:n, : self.RB] = np.frombuffer(blobs["ref"], dtype=np.uint8).reshape(n, self.RB)
         self.n = n
+        valid = np.isfinite(self.ev[:n])
+        self._update_bounds(self.sv[:n][valid], self.ev[:n][valid])
 
 
 def read_file(path: str | os.PathLike, kind: str) -> tuple[dict, dict[str, bytes]]:

@@ -238,7 +238,7 @@ class CodecFlat:
         hs = np.empty((m * chunks, kk), dtype=np.float32)
         hi = np.empty((m * chunks, kk), dtype=np.int64)
         K.heap_reset(hs, hi)
-        K.fastscan_topk(st.codes, st.P, nblocks, luts, a, b, st.sv, st.ev, chunks, hs, hi)
+        K.fastscan_topk(st.codes, st.P, nblocks, luts, a, b, st.sv, st.ev, chunks, hs, hi, st.smax, st.emin)
         cand = hi.reshape(m, chunks * kk)
         out_s = np.empty((m, k_out), dtype=np.float32)
         out_i = np.empty((m, k_out), dtype=np.int64)

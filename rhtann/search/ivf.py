@@ -246,6 +246,8 @@ class CodecIVF:
             st.ev,
             hs,
             hi,
+            st.smax,
+            st.emin,
         )
         out_s = np.empty((m, k), dtype=np.float32)
         out_i = np.empty((m, k), dtype=np.int64)
