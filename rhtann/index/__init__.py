@@ -25,12 +25,16 @@ trained_rounds
     ``RHTauto`` before trained quantizers: 0-3 rounds by held-out distortion.
 checks
     Input-assumption warnings of codecs and of :func:`wrap`.
+codec
+    :class:`CodecIndex`: specs naming rhtann's own codecs (``"RHT1,DTQ4"``),
+    searched with :mod:`rhtann.search`.
 """
 
 from __future__ import annotations
 
 from .adaptive import AdaptiveIndex
 from .checks import CodecAssumptionWarning, UnrotatedTrainingWarning
+from .codec import CodecIndex
 from .core import Index
 from .factory import index_factory, wrap
 from .faiss_glue import code_bytes, repair_orthonormal
@@ -38,6 +42,7 @@ from .faiss_glue import code_bytes, repair_orthonormal
 __all__ = [
     "AdaptiveIndex",
     "CodecAssumptionWarning",
+    "CodecIndex",
     "Index",
     "UnrotatedTrainingWarning",
     "code_bytes",

@@ -152,7 +152,11 @@ class Index(FaissExport):
             Index._variants[variant] = cls
 
     def __new__(cls, *args: Any, adaptive: bool = False, **kwargs: Any) -> "Index":
-        if adaptive and cls is Index:
+        codec = Index._variants.get("codec")  # rhtann.index.codec: specs naming rhtann codecs
+        spec = args[1] if len(args) > 1 else kwargs.get("spec")
+        if cls is Index and codec is not None and codec.claims(spec):
+            cls = codec  # which rejects adaptive=True with its own message
+        elif adaptive and cls is Index:
             cls = Index._variants["adaptive"]
         return super().__new__(cls)
 
@@ -667,6 +671,8 @@ class Index(FaissExport):
         """
         where = repr(os.fspath(path))
         meta, blobs = io.read_container(path, "Index", lazy=[f"sub{i}" for i in range(io.MAX_BLOBS)])
+        if meta.get("engine") == "codec" and "codec" in Index._variants:
+            return Index._variants["codec"]._from_container(meta, blobs, where)
         try:
             obj = from_meta(Index, meta, blobs, where, path)
         except io.FormatError:
