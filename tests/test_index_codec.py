@@ -251,3 +251,38 @@ def test_bad_calls_raise_clear_errors(data) -> None:
         index.remove_ids(np.array([0]))
     with pytest.raises(RuntimeError, match="already holds"):
         index.train(x)
+
+
+def test_codec_index_concurrent_adds_and_searches_keep_every_row():
+    """Adds from two threads while two others search: every row lands, searches stay valid."""
+    import threading
+
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((4000, 32)).astype(np.float32)
+    index = rhtann.Index(32, "RHT2keep,TQ4", metric="ip")
+    index.train(x[:1000])
+    errors: list[BaseException] = []
+
+    def adder(part):
+        try:
+            for chunk in np.array_split(part, 8):
+                index.add(chunk)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    def searcher():
+        try:
+            for _ in range(10):
+                dist, ids = index.search(x[:5], 3)
+                assert ids.shape == (5, 3) and np.isfinite(dist[ids >= 0]).all()
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=adder, args=(part,)) for part in (x[:2000], x[2000:])]
+    threads += [threading.Thread(target=searcher) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not errors, errors
+    assert index.ntotal == 4000

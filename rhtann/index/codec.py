@@ -37,6 +37,7 @@ from ..search import _common as SC
 from ..threads import check_threads, thread_scope
 from ..transform import RHT
 from .core import STAT_KEYS, Index
+from .locking import RWLock, exclusive, shared
 from .metric import parse_metric
 from .spec import Spec, parse_spec
 
@@ -175,6 +176,7 @@ class CodecIndex(Index, variant="codec"):
         adaptive: bool = False,
         target: str | None = None,
     ) -> None:
+        self._rwlock = RWLock()  # same contract as Index: searches shared, train/add exclusive
         self.d = check_int(d, "d", 1)
         self.spec = parse_spec(spec)
         self.metric = parse_metric(metric)
@@ -250,6 +252,7 @@ class CodecIndex(Index, variant="codec"):
     def _read(self, x: Any, name: str) -> np.ndarray:
         return as_matrix(check_rows(x, name, self.d)[:], name, self.d)
 
+    @exclusive
     def train(self, x: Any) -> "CodecIndex":
         """Train the rotation (``RHTauto``), the codec and the coarse quantizer (IVF).
 
@@ -293,6 +296,7 @@ class CodecIndex(Index, variant="codec"):
                 self._exact.add(self._prepare(xm, "x"), seq)
 
     # -- search ----------------------------------------------------------------------
+    @shared
     def search(self, q: Any, k: int, **params: Any) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` nearest stored vectors of each query.
 
@@ -350,6 +354,7 @@ class CodecIndex(Index, variant="codec"):
         return SC.scores_to_distances(best, ids, self.metric, qn2.astype(np.float32)), ids
 
     # -- reconstruct / unsupported ---------------------------------------------------------
+    @shared
     def reconstruct(self, ids: Any) -> np.ndarray:
         """Decoded vectors of stored ids, rotation undone: ``(d,)`` for one id, ``(n, d)`` for several.
 
@@ -384,6 +389,7 @@ class CodecIndex(Index, variant="codec"):
             "stats": dict(self.stats),
         }
 
+    @shared
     def save(self, path: str | os.PathLike) -> None:
         """Write the index to one file, atomically; read it with :func:`rhtann.load`.
 
