@@ -92,3 +92,20 @@ def check_state_name(meta: object, name: str) -> dict:
     if meta.get("name") != name:
         raise ValueError(f"{name}: state was saved by codec {meta.get('name')!r}, not {name!r}")
     return meta
+
+
+class BitsState:
+    """File state of codecs built as ``Codec(d, bits, seed)``: the base state plus ``bits``.
+
+    Mixed in before :class:`rhtann.codecs.base.Codec`; the host provides
+    ``name`` and ``bits``.
+    """
+
+    def get_state(self) -> tuple[dict, dict[str, np.ndarray]]:
+        meta, arrays = super().get_state()  # type: ignore[misc]
+        meta["bits"] = self.bits  # type: ignore[attr-defined]
+        return meta, arrays
+
+    def set_state(self, meta: dict, arrays: dict[str, np.ndarray]) -> None:
+        check_state_name(meta, self.name)  # type: ignore[attr-defined]
+        self.__init__(meta["d"], self.bits, meta["seed"])  # type: ignore[attr-defined, misc]

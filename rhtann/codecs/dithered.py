@@ -13,12 +13,12 @@ import numpy as np
 
 from ..kernels import dither as _k
 from ._common import (
+    BitsState,
     check_bits,
     check_codes,
     check_dim,
     check_ids,
     check_seed,
-    check_state_name,
     check_y,
     read_head,
     write_head,
@@ -26,7 +26,7 @@ from ._common import (
 from .base import Codec
 
 
-class _DitheredScalar(Codec):
+class _DitheredScalar(BitsState, Codec):
     """Shared plumbing: header of ``_head`` float32 values, then ``bits`` bits per coordinate."""
 
     _kind = ""
@@ -66,15 +66,6 @@ class _DitheredScalar(Codec):
         out = np.empty((ids.shape[0], self.d), dtype=np.float64)
         _k.dither_values(np.uint64(self.seed), ids, self.d, out)
         return out
-
-    def get_state(self) -> tuple[dict, dict[str, np.ndarray]]:
-        meta, arrays = super().get_state()
-        meta["bits"] = self.bits
-        return meta, arrays
-
-    def set_state(self, meta: dict, arrays: dict[str, np.ndarray]) -> None:
-        check_state_name(meta, self.name)
-        self.__init__(meta["d"], self.bits, meta["seed"])
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(d={self.d}, bits={self.bits}, seed={self.seed})"

@@ -10,12 +10,12 @@ import numpy as np
 
 from ..kernels import e8 as _k
 from ._common import (
+    BitsState,
     check_bits,
     check_codes,
     check_dim,
     check_ids,
     check_seed,
-    check_state_name,
     check_y,
     read_head,
     write_head,
@@ -28,7 +28,7 @@ _GAINS = {2: 1.05, 3: 1.75, 4: 3.25}
 _CHUNK = 8192
 
 
-class E8Q(Codec):
+class E8Q(BitsState, Codec):
     """E8-lattice vector quantizer with a per-vector scale, 2 to 4 bits per coordinate.
 
     The vector is zero-padded to ``dp = 8 * ceil(d / 8)`` coordinates, scaled
@@ -111,15 +111,6 @@ class E8Q(Codec):
                 _k.VORONOI_OFFSET, self.d, self.dp, out[a:b], work[: b - a],
             )
         return out
-
-    def get_state(self) -> tuple[dict, dict[str, np.ndarray]]:
-        meta, arrays = super().get_state()
-        meta["bits"] = self.bits
-        return meta, arrays
-
-    def set_state(self, meta: dict, arrays: dict[str, np.ndarray]) -> None:
-        check_state_name(meta, self.name)
-        self.__init__(meta["d"], self.bits, meta["seed"])
 
     def __repr__(self) -> str:
         return f"E8Q(d={self.d}, bits={self.bits})"
