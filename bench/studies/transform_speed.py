@@ -262,7 +262,7 @@ def side_row(d, n, dense_n, repeats, rng) -> str:
     def ratio(a, b):
         return float(np.median(t[a] / t[b]))
 
-    plan = keep.layout_.split("(", 1)[1].rstrip(")").replace("mode=", "").replace("'", "")
+    plan = repr(keep.layout_).split("(", 1)[1].rstrip(")").replace("mode=", "").replace("'", "")
     return (
         f"| {d} | {plan} | {fmt_rate(n, med['keep'])} | {fmt_rate(n, med['pad'])} ({pad.d_out}) | "
         f"{fmt_rate(n, med['rr'])} | {fmt_rate(n, med['hr'])} | {fmt_rate(n, med['copy'])} | "
