@@ -31,9 +31,12 @@ FLAT_SPECS = [
     "RHTauto,DTQ4",
     "RHTauto,E8Q2",
     "DTQ4",
+    "RHT2keep,Center,TQ4",
+    "RHTauto,Center,E8Q2",
 ]
-IVF_SPECS = ["RHT,IVF8,TQ4", "RHT2keep,IVF8,TQ2h"]
-REFINE_SPECS = ["RHT,DTQ4,RFlat", "RHT3,E8Q2,RFlat", "RHT,IVF8,TQ4,RFlat"]
+IVF_SPECS = ["RHT,IVF8,TQ4", "RHT2keep,IVF8,TQ2h", "RHT2keep,IVF8,Center,TQ4"]
+REFINE_SPECS = ["RHT,DTQ4,RFlat", "RHT3,E8Q2,RFlat", "RHT,IVF8,TQ4,RFlat", "RHT,Center,DTQ4,RFlat",
+                "RHT,IVF8,Center,TQ4,RFlat"]
 ALL_SPECS = FLAT_SPECS + IVF_SPECS + REFINE_SPECS
 
 
@@ -94,8 +97,13 @@ def test_codec_from_state_round_trip(token: str) -> None:
 def test_claims_and_key_grammar() -> None:
     assert claims("RHT1,DTQ4") and claims("RHT,IVF64,TQ4,RFlat") and claims("E8Q2")
     assert not claims("RHT,SQ4") and not claims("HR,PQ16x4fs") and not claims(None)
-    assert parse_codec_key(parse_spec("RHT,IVF64,TQ4r8,RFlat")) == (64, "TQ4r8", True)
-    assert parse_codec_key(parse_spec("RHT2keep,E8Q3")) == (None, "E8Q3", False)
+    assert parse_codec_key(parse_spec("RHT,IVF64,TQ4r8,RFlat")) == (64, "TQ4r8", True, False)
+    assert parse_codec_key(parse_spec("RHT2keep,E8Q3")) == (None, "E8Q3", False, False)
+    assert parse_codec_key(parse_spec("RHT,IVF64,Center,TQ4,RFlat")) == (64, "TQ4", True, True)
+    assert parse_codec_key(parse_spec("RHT2keep,Center,DTQ4")) == (None, "DTQ4", False, True)
+    for bad in ("RHT,TQ4,Center", "RHT,Center,IVF8,TQ4", "RHT,Center,Center,TQ4", "RHT,Center"):
+        with pytest.raises(ValueError, match="Center"):
+            parse_codec_key(parse_spec(bad))
 
 
 # -- every token through Index --------------------------------------------------------------
@@ -126,7 +134,9 @@ def test_save_load_gives_equal_results(spec: str, data, tmp_path) -> None:
 
 @pytest.mark.parametrize("metric", ["l2", "ip", "cosine"])
 @pytest.mark.parametrize(
-    "spec", ["RHT1keep,DTQ4", "RHT3keep,E8Q2", "RHT2keep,TQ4r8h", "RHT2keep,DSQ3", "RHT2keep,TQ2"]
+    "spec",
+    ["RHT1keep,DTQ4", "RHT3keep,E8Q2", "RHT2keep,TQ4r8h", "RHT2keep,DSQ3", "RHT2keep,TQ2",
+     "RHT2keep,Center,TQ4", "RHT1keep,Center,DTQ4"],
 )
 def test_recall_against_brute_force_on_decoded(spec: str, metric: str, data) -> None:
     # "keep" layouts: d_out == d, so reconstruct() is the decoded vector rotated back exactly
@@ -167,6 +177,59 @@ def test_refine_reranks_with_the_originals(spec: str, data) -> None:
     np.testing.assert_allclose(dist, want, rtol=1e-3, atol=1e-2)
     plain = _built(spec.rsplit(",", 1)[0], "l2", x)
     assert index.bytes_per_vector == pytest.approx(plain.bytes_per_vector + 4 * D)
+
+
+@pytest.mark.parametrize("metric", ["l2", "ip", "cosine"])
+@pytest.mark.parametrize("spec", ["RHT2keep,Center,TQ4", "RHT2keep,Center,DSQ4", "RHT2keep,IVF4,Center,TQ4"])
+def test_center_distances_are_those_of_the_reconstructions(spec: str, metric: str, data) -> None:
+    # Center shifts every stored vector by the training mean; D must still be the
+    # distance (or similarity) between the query and the vector reconstruct() returns
+    x, q = data
+    offset = np.full(D, 25.0, dtype=np.float32)
+    index = _built(spec, metric, x + offset)
+    assert index.center and index.mean_.shape == (D,) and index.mean_.dtype == np.float32
+    xs = x + offset
+    if metric == "cosine":
+        xs = xs / np.linalg.norm(xs, axis=1, keepdims=True)
+    np.testing.assert_allclose(index.mean_, xs.mean(axis=0), rtol=1e-5, atol=1e-5)
+    qs = q + offset
+    dist, found = index.search(qs, K, method="gemm") if "IVF" not in spec else index.search(qs, K, nprobe=4)
+    rec = index.reconstruct(found.reshape(-1)).reshape(NQ, K, D)
+    if metric == "l2":
+        want = ((qs[:, None, :] - rec) ** 2).sum(-1)
+    else:
+        qn = qs / np.linalg.norm(qs, axis=1, keepdims=True) if metric == "cosine" else qs
+        want = np.einsum("md,mkd->mk", qn, rec)
+    scale = np.abs(want).max()
+    np.testing.assert_allclose(dist, want, rtol=1e-4, atol=1e-5 * scale)
+
+
+def test_center_cuts_the_error_on_data_far_from_the_origin(data) -> None:
+    # vectors sharing a large offset: without Center the codec spends its levels on the
+    # offset, with it on the spread around the mean
+    x, _ = data
+    far = x + np.float32(40.0)
+    errs = {}
+    for spec in ("RHT2keep,TQ4", "RHT2keep,Center,TQ4"):
+        index = _built(spec, "l2", far)
+        errs[spec] = float(np.mean(((index.reconstruct(np.arange(N)) - far) ** 2).sum(1)))
+    spread = float(np.mean(((far - far.mean(0)) ** 2).sum(1)))
+    assert errs["RHT2keep,Center,TQ4"] < 0.05 * spread
+    assert errs["RHT2keep,Center,TQ4"] < 0.25 * errs["RHT2keep,TQ4"]
+
+
+def test_center_file_state_is_checked(data, tmp_path) -> None:
+    x, _ = data
+    index = _built("RHT2keep,Center,TQ4", "l2", x)
+    path = tmp_path / "c.rhtann"
+    index.save(path)
+    back = rhtann.load(path)
+    np.testing.assert_array_equal(back.mean_, index.mean_)
+    meta, blobs = rhtann.io.read_container(path, "Index")
+    for bad in (b"", np.full(D, np.nan, np.float32).tobytes(), np.zeros(D + 1, np.float32).tobytes()):
+        rhtann.io.write_container(tmp_path / "bad.rhtann", "Index", meta, {**blobs, "mean": bad})
+        with pytest.raises(rhtann.FormatError, match="mean"):
+            rhtann.load(tmp_path / "bad.rhtann")
 
 
 def test_bytes_per_vector_counts_everything(data) -> None:
