@@ -28,6 +28,7 @@ import re
 import numpy as np
 
 from .._validation import as_matrix, check_int
+from ..kernels import tables as _tables
 from .base import Codec
 
 #: Bit widths TQ accepts.
@@ -374,15 +375,8 @@ class TQ(Codec):
         if self.nibbles == 0:
             raise ValueError(f"{self.name} has no nibble layout (bits must be 1, 2 or 4)")
         q = as_matrix(q, "q", self.d)
-        b, g, mn = self.bits, 4 // self.bits, self.nibbles
-        qp = np.zeros((q.shape[0], mn * g), dtype=np.float32)
-        qp[:, : self.d] = q
-        qp = qp.reshape(q.shape[0], mn, g)
-        v = np.arange(16)
-        lut = np.zeros((q.shape[0], mn, 16), dtype=np.float32)
-        for t in range(g):
-            lev = self.levels[(v >> (b * t)) & ((1 << b) - 1)]
-            lut += qp[:, :, t : t + 1] * lev[None, None, :]
+        lut = np.empty((q.shape[0], self.nibbles, 16), dtype=np.float32)
+        _tables.nibble_tables(q, self.levels, self.bits, lut)
         return lut
 
     def scan(self, state: np.ndarray, codes: np.ndarray, ids: np.ndarray | None = None) -> np.ndarray:

@@ -82,15 +82,42 @@ def finite(x: np.ndarray, name: str) -> np.ndarray:
 
 
 def prepare_vectors(x: object, name: str, d: int, metric: str, rht: RHT | None) -> np.ndarray:
-    """Validated, normalized (cosine) and rotated float32 rows."""
+    """Validated, normalized (cosine) and rotated float32 rows (an untrained ``rht`` is trained on them)."""
     x = finite(as_matrix(x, name, d), name)
+    if rht is not None and not rht.is_trained:
+        rht.train(normalized(x) if metric == "cosine" else x)
+    return rotate_checked(x, name, metric, rht)
+
+
+def normalized(x: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit norm (zero rows stay zero), float32."""
+    nrm = np.linalg.norm(x, axis=1, keepdims=True)
+    return x / np.where(nrm > 0, nrm, 1.0).astype(np.float32)
+
+
+def rotate_checked(x: np.ndarray, name: str, metric: str, rht: RHT | None) -> np.ndarray:
+    """Normalized (cosine) and rotated rows of checked input.
+
+    Parameters
+    ----------
+    x : ndarray of float32, shape (n, d), C-contiguous and finite
+        Rows already validated by the caller (:func:`finite` of
+        ``as_matrix``); the search paths call this once per batch, so the
+        checks are not repeated.
+    name : str
+        Argument named by errors of the rotation.
+    metric : str
+    rht : RHT or None
+        A trained rotation.
+
+    Returns
+    -------
+    ndarray of float32, shape (n, d_out), C-contiguous
+    """
     if metric == "cosine":
-        nrm = np.linalg.norm(x, axis=1, keepdims=True)
-        x = x / np.where(nrm > 0, nrm, 1.0).astype(np.float32)
+        x = normalized(x)
     if rht is not None:
-        if not rht.is_trained:
-            rht.train(x)
-        x = rht.apply(x)
+        x = rht._forward(np.ascontiguousarray(x, dtype=np.float32), rht._check_trained(), None, name)
     return np.ascontiguousarray(x, dtype=np.float32)
 
 

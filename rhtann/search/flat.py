@@ -139,8 +139,7 @@ class CodecFlat:
         if self.refine:
             src = xm
             if self.metric == "cosine":
-                nrm = np.linalg.norm(xm, axis=1, keepdims=True)
-                src = xm / np.where(nrm > 0, nrm, 1.0).astype(np.float32)
+                src = C.normalized(xm)
             self._orig = np.concatenate([self._orig, src.astype(np.float32)])
 
     def reset(self) -> None:
@@ -211,7 +210,7 @@ class CodecFlat:
             scores = np.full((m, k), -np.inf, dtype=np.float32)
             pos = np.full((m, k), -1, dtype=np.int64)
             return self._finish(qm, scores, pos)
-        yq = self._rotated(qm, "q")
+        yq = C.rotate_checked(qm, "q", self.metric, self.rht)
         kk = k * k_factor
         if method == "fastscan":
             scores, pos = self._fastscan(yq, k if rerank != "exact" else kk, kk, rerank)
@@ -300,8 +299,7 @@ class CodecFlat:
     def _exact(self, qm: np.ndarray, pos: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         q = qm
         if self.metric == "cosine":
-            nrm = np.linalg.norm(qm, axis=1, keepdims=True)
-            q = qm / np.where(nrm > 0, nrm, 1.0).astype(np.float32)
+            q = C.normalized(qm)
         safe = np.where(pos >= 0, pos, 0)
         x = self._orig[safe]  # (m, c, d)
         ip = np.einsum("md,mcd->mc", q, x)

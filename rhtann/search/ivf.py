@@ -221,7 +221,7 @@ class CodecIVF:
         m = qm.shape[0]
         if m == 0 or self.ntotal == 0:
             return self._finish(qm, np.full((m, k), -np.inf, np.float32), np.full((m, k), -1, np.int64))
-        yq = self._rotated(qm, "q")
+        yq = C.rotate_checked(qm, "q", self.metric, self.rht)
         probes = self._assign(yq, nprobe)
         st = self.store
         lut = self.codec.nibble_luts(yq)
