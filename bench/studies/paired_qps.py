@@ -38,11 +38,11 @@ STUDIES: dict[str, dict[str, Any]] = {
     "glove": {
         "dataset": "glove-6b-50-angular", "n_base": 100_000, "n_query": 1_000,
         "systems": [
+            ("rhtann", "RHT2keep,Center,TQ4r40h", {}, {"k_factor": 4}),
             ("rhtann", "RHT2keep,TQ4r40h", {}, {"k_factor": 4}),
             ("turbovec", None, {"bit_width": 4}, {}),
-            ("rhtann", "RHT2keep,TQ2r24h", {}, {"k_factor": 6}),
-            ("rhtann", "RHT2keep,TQ2r24h", {}, {"k_factor": 4}),
-            ("rhtann", "RHT2keep,TQ2r24h", {}, {"k_factor": 3}),
+            ("rhtann", "RHT2keep,Center,TQ2r24h", {}, {"k_factor": 4}),
+            ("rhtann", "RHT2keep,Center,TQ2r24h", {}, {"k_factor": 3}),
             ("turbovec", None, {"bit_width": 2}, {}),
             ("faiss", "RR64,PQ64x4fs", {}, {}),
             ("faiss", "RR72,PQ36x4fs", {}, {}),
@@ -51,10 +51,14 @@ STUDIES: dict[str, dict[str, Any]] = {
     "patches": {
         "dataset": "sklearn-patches-768-euclidean", "n_base": 20_000, "n_query": 100,
         "systems": [
-            ("rhtann", "RHT2keep,TQ4", {}, {"k_factor": 4}),
+            ("rhtann", "RHT2keep,Center,TQ4", {}, {"k_factor": 4}),
+            ("rhtann", "RHT2keep,Center,TQ4", {}, {"k_factor": 8}),
+            ("rhtann", "RHT2keep,Center,TQ4", {}, {"k_factor": 16}),
             ("rhtann", "RHT2keep,TQ4", {}, {"k_factor": 8}),
-            ("rhtann", "RHT2keep,TQ4r96h", {}, {"k_factor": 4}),
+            ("rhtann", "RHT3keep,Center,E8Q4", {}, {}),
+            ("rhtann", "RHT1keep,Center,DTQ4", {}, {}),
             ("rabitqlib", None, {"nlist": 1, "bits": 4}, {}),
+            ("faiss", "PQ768x4fs", {}, {}),
             ("faiss", "PQ384x4fs", {}, {}),
         ],
     },
