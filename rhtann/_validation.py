@@ -58,6 +58,14 @@ def as_matrix(
     Finiteness is not checked here: the kernels detect NaN and infinity while
     they read the rows, which saves a pass over the data.
     """
+    if (
+        type(x) is np.ndarray
+        and x.dtype == dtype
+        and x.ndim == 2
+        and (d is None or x.shape[1] == d)
+        and x.flags.c_contiguous
+    ):
+        return x  # already what the kernels take: the common case of every search call
     if not isinstance(x, np.ndarray):
         try:
             x = np.asarray(x)

@@ -267,14 +267,17 @@ class CodecIndex(Index, variant="codec"):
         q = self._prepare(qm, "q")
         if self.metric == "l2":
             return np.ascontiguousarray(q - self.mean_, dtype=np.float32), None
-        offset = (q.astype(np.float64) @ self.mean_.astype(np.float64)).astype(np.float32)
-        return q, offset
+        return q, q @ self.mean_
 
     @staticmethod
     def _add_offset(D: np.ndarray, ids: np.ndarray, offset: np.ndarray | None) -> np.ndarray:
         if offset is None:
             return D
-        return np.where(ids >= 0, D + offset[:, None], D).astype(np.float32)
+        out = D + offset[:, None]
+        missing = ids < 0
+        if missing.any():
+            out[missing] = D[missing]
+        return out
 
     def _learn_mean(self, xm: np.ndarray) -> None:
         if self.center:
