@@ -44,11 +44,10 @@ from ..codecs.registry import codec_from_state, is_codec_token, make_codec, pars
 from ..progress import timed
 from ..search import CodecFlat, CodecIVF
 from ..search import _common as SC
-from ..threads import check_threads, thread_scope
+from ..threads import thread_scope
 from ..transform import RHT
 from .core import STAT_KEYS, Index
-from .locking import RWLock, exclusive, shared
-from .metric import parse_metric
+from .locking import exclusive, shared
 from .spec import Spec, parse_spec
 
 _IVF = re.compile(r"^IVF(\d+)$")
@@ -195,14 +194,7 @@ class CodecIndex(Index, variant="codec"):
         adaptive: bool = False,
         target: str | None = None,
     ) -> None:
-        self._rwlock = RWLock()  # same contract as Index: searches shared, train/add exclusive
-        self.d = check_int(d, "d", 1)
-        self.spec = parse_spec(spec)
-        self.metric = parse_metric(metric)
-        self.seed = check_int(seed, "seed", 0, 2**64 - 1)
-        self.threads = None if threads is None else check_threads(threads)
-        self._chunk_arg = None if chunk_size is None else check_int(chunk_size, "chunk_size", 1)
-        self.progress = bool(progress)
+        self._init_common(d, spec, metric, seed, threads, chunk_size, progress)
         if adaptive:
             raise ValueError(f"adaptive=True is not available for codec specs such as {spec!r}")
         self.nlist, self.codec_token, self.refine, self.center = parse_codec_key(self.spec)

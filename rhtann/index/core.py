@@ -173,14 +173,7 @@ class Index(FaissExport):
         adaptive: bool = False,
         target: str | None = None,
     ) -> None:
-        self._rwlock = RWLock()
-        self.d = check_dim(d, "d")
-        self.spec: Spec = parse_spec(spec)
-        self.metric = parse_metric(metric)
-        self.seed = check_int(seed, "seed", 0, 2**64 - 1)
-        self.threads = None if threads is None else check_threads(threads)
-        self._chunk_arg = None if chunk_size is None else check_int(chunk_size, "chunk_size", 1)
-        self.progress = bool(progress)
+        self._init_common(d, spec, metric, seed, threads, chunk_size, progress)
         if bool(adaptive) and not self.adaptive:
             raise TypeError(f"{type(self).__name__} is not adaptive; build rhtann.Index(..., adaptive=True)")
         if target is None:
@@ -204,6 +197,20 @@ class Index(FaissExport):
     # ------------------------------------------------------------------
     # construction
     # ------------------------------------------------------------------
+
+    def _init_common(
+        self, d: int, spec: str, metric: str, seed: int, threads: int | None, chunk_size: int | None,
+        progress: bool,
+    ) -> None:
+        """Check and set the arguments every Index variant takes (the codec variant calls it too)."""
+        self._rwlock = RWLock()  # searches shared, train/add exclusive (see the class notes)
+        self.d = check_dim(d, "d")
+        self.spec: Spec = parse_spec(spec)
+        self.metric = parse_metric(metric)
+        self.seed = check_int(seed, "seed", 0, 2**64 - 1)
+        self.threads = None if threads is None else check_threads(threads)
+        self._chunk_arg = None if chunk_size is None else check_int(chunk_size, "chunk_size", 1)
+        self.progress = bool(progress)
 
     def _make_rht(self) -> RHT:
         rounds = self.spec.rounds
