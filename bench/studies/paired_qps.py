@@ -12,6 +12,7 @@ Run::
 
     python -m bench.studies.paired_qps --dataset glove [--out bench/results/paired_qps.md]
     python -m bench.studies.paired_qps --dataset patches --out bench/results/paired_qps_patches.md
+    python -m bench.studies.paired_qps --dataset sift --out bench/results/paired_qps_sift.md
 """
 
 from __future__ import annotations
@@ -60,6 +61,18 @@ STUDIES: dict[str, dict[str, Any]] = {
             ("rabitqlib", None, {"nlist": 1, "bits": 4}, {}),
             ("faiss", "PQ768x4fs", {}, {}),
             ("faiss", "PQ384x4fs", {}, {}),
+        ],
+    },
+    "sift": {
+        "dataset": "siftsmall-128-euclidean", "n_base": 10_000, "n_query": 100,
+        "systems": [
+            ("rhtann", "RHT3,Center,E8Q4", {}, {}),
+            ("rhtann", "RHT3,E8Q4", {}, {}),
+            ("rhtann", "RHT2keep,Center,TQ4", {}, {"k_factor": 8}),
+            ("rhtann", "RHT2keep,Center,TQ4r128", {}, {"k_factor": 8}),
+            ("rhtann", "RHT1,Center,DTQ4", {}, {}),
+            ("rabitqlib", None, {"nlist": 1, "bits": 4}, {}),
+            ("faiss", "PQ128x4fs", {}, {}),
         ],
     },
 }
