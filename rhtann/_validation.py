@@ -186,6 +186,11 @@ def check_finite_flag(bad: bool, name: str) -> None:
 
 def check_int(value: object, name: str, low: int, high: int | None = None) -> int:
     """Return ``value`` as an int after checking ``low <= value <= high``."""
+    if type(value) is int:  # the common case, without the abstract-class check below
+        if value < low or (high is not None and value > high):
+            bound = f">= {low}" if high is None else f"in [{low}, {high}]"
+            raise ValueError(f"{name} must be {bound}; got {value}")
+        return value
     if isinstance(value, bool) or not isinstance(value, Integral):
         raise TypeError(f"{name} must be an integer; got {value!r} of type {type(value).__name__}")
     value = int(value)

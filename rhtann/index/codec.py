@@ -418,8 +418,7 @@ class CodecIndex(Index, variant="codec"):
         order = np.argsort(-sc, axis=1, kind="stable")[:, :k]
         best = np.take_along_axis(sc, order, 1).astype(np.float32)
         ids = np.where(np.isfinite(best), np.take_along_axis(cand, order, 1), -1).astype(np.int64)
-        qn2 = np.einsum("ij,ij->i", q, q).astype(np.float32) if self.metric == "l2" else np.zeros(len(qm))
-        return SC.scores_to_distances(best, ids, self.metric, qn2.astype(np.float32)), ids
+        return SC.scores_to_distances(best, ids, self.metric, SC.squared_norms(q, self.metric)), ids
 
     # -- reconstruct / unsupported ---------------------------------------------------------
     @shared

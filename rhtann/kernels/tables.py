@@ -26,18 +26,26 @@ def nibble_tables(q, levels, bits, out):
     Notes
     -----
     Each entry is the float32 sum, in coordinate order, of the float32
-    products, the same arithmetic as the numpy expression it replaces.
+    products (the order and precision of the numpy expression
+    ``sum_s q[:, t*g+s, None] * levels[part s of v]``).
     """
     m, d = q.shape
     M = out.shape[1]
     g = 4 // bits
     mask = (1 << bits) - 1
+    tab = np.empty((g, 16), dtype=np.float32)  # level of part s of each nibble value
+    for s in range(g):
+        for v in range(16):
+            tab[s, v] = levels[(v >> (bits * s)) & mask]
     for i in range(m):
         for t in range(M):
+            row = out[i, t]
             for v in range(16):
-                acc = np.float32(0.0)
-                for s in range(g):
-                    j = t * g + s
-                    if j < d:
-                        acc += q[i, j] * levels[(v >> (bits * s)) & mask]
-                out[i, t, v] = acc
+                row[v] = 0.0
+            for s in range(g):
+                j = t * g + s
+                if j < d:
+                    qj = q[i, j]
+                    ts = tab[s]
+                    for v in range(16):
+                        row[v] += qj * ts[v]

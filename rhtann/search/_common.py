@@ -135,16 +135,28 @@ def rht_from_state(state: dict | None, signs: bytes | None) -> RHT | None:
     return obj
 
 
+def squared_norms(q: np.ndarray, metric: str) -> np.ndarray:
+    """Squared row norms of the queries for ``"l2"`` (zeros otherwise), float32 (m,)."""
+    if metric != "l2":
+        return np.zeros(q.shape[0], dtype=np.float32)
+    if q.shape[0] == 1:
+        return np.array([np.dot(q[0], q[0])], dtype=np.float32)
+    return np.einsum("ij,ij->i", q, q).astype(np.float32)
+
+
 def scores_to_distances(scores: np.ndarray, pos: np.ndarray, metric: str, qn2: np.ndarray) -> np.ndarray:
-    """faiss-convention distances from internal scores (larger is better)."""
+    """faiss-convention distances (float32, new array) from internal scores (larger is better)."""
+    missing = pos < 0
     if metric == "l2":
-        out = qn2[:, None] - scores
+        out = np.subtract(qn2[:, None], scores, dtype=np.float32)
         np.maximum(out, 0, out=out)
-        out[pos < 0] = _FMAX
+        fill = _FMAX
     else:
-        out = scores.copy()
-        out[pos < 0] = -_FMAX
-    return out.astype(np.float32)
+        out = np.array(scores, dtype=np.float32)
+        fill = -_FMAX
+    if missing.any():
+        out[missing] = fill
+    return out
 
 
 class CodeStore:

@@ -185,7 +185,9 @@ class CodecFlat:
         I : ndarray of int64, shape (m, k)
         """
         k = C.check_k(k)
-        qm = C.finite(as_matrix(q, "q", self.d), "q")
+        qm = as_matrix(q, "q", self.d)
+        if self.rht is None:  # the rotation's kernels report NaN and infinity themselves
+            C.finite(qm, "q")
         if rerank is None:
             rerank = "exact" if self.refine else "codes"
         if rerank not in ("codes", "exact", "none"):
@@ -231,8 +233,9 @@ class CodecFlat:
         b = np.empty(m, dtype=np.float32)
         K.quantize_luts(lut, luts, a, b)
         alpha = self._alpha()
-        a *= alpha
-        b *= alpha
+        if alpha != 1.0:
+            a *= alpha
+            b *= alpha
         threads = get_num_threads()
         nblocks = st.nblocks()
         chunks = max(1, min(threads // max(m, 1), nblocks)) if m < threads else 1
@@ -318,11 +321,7 @@ class CodecFlat:
         return out_s, out_i
 
     def _finish(self, qm: np.ndarray, scores: np.ndarray, pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        if self.metric == "l2":
-            qn2 = np.einsum("ij,ij->i", qm, qm).astype(np.float32)
-        else:
-            qn2 = np.zeros(len(qm), dtype=np.float32)
-        D = C.scores_to_distances(scores, pos, self.metric, qn2)
+        D = C.scores_to_distances(scores, pos, self.metric, C.squared_norms(qm, self.metric))
         if self._ids is not None:
             ids = np.where(pos >= 0, self._ids[np.where(pos >= 0, pos, 0)], -1)
         else:

@@ -276,12 +276,7 @@ class CodecIVF:
         return self._finish(qm, out_s, out_i)
 
     def _finish(self, qm: np.ndarray, scores: np.ndarray, pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        qn2 = (
-            np.einsum("ij,ij->i", qm, qm).astype(np.float32)
-            if self.metric == "l2"
-            else np.zeros(len(qm), np.float32)
-        )
-        D = C.scores_to_distances(scores, pos, self.metric, qn2)
+        D = C.scores_to_distances(scores, pos, self.metric, C.squared_norms(qm, self.metric))
         ids = np.where(pos >= 0, self._pos_ids[np.where(pos >= 0, pos, 0)] if len(self._pos_ids) else -1, -1)
         return D, ids.astype(np.int64)
 
