@@ -382,12 +382,13 @@ class CodecIndex(Index, variant="codec"):
             self._check_trained("search")
             qm = as_matrix(q, "q", self.d)
             k = check_int(k, "k", 1)
-            if self.ntotal == 0:
+            ntotal = self.ntotal
+            if ntotal == 0:
                 raise RuntimeError("the index is empty; add vectors before searching")
-            if k > self.ntotal:
-                raise ValueError(f"k must be <= ntotal = {self.ntotal}; got k={k}")
+            if k > ntotal:
+                raise ValueError(f"k must be <= ntotal = {ntotal}; got k={k}")
             known = FLAT_PARAMS if self.nlist is None else IVF_PARAMS
-            unknown = sorted(set(params) - set(known))
+            unknown = sorted(set(params) - set(known)) if params else []
             if unknown:
                 raise ValueError(
                     f"unknown query parameters {unknown} for spec {self.spec.text!r}; known: {list(known)}"

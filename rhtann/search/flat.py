@@ -10,6 +10,7 @@ import numpy as np
 from .._validation import as_matrix
 from ..codecs.base import Codec
 from ..io import FormatError
+from ..kernels import results as R
 from ..kernels import scan as K
 from ..kernels.scan_simd import HAS_AVX2, LANES
 from ..threads import get_num_threads
@@ -20,6 +21,8 @@ from . import _common as C
 GEMM_BLOCK = 2048
 #: Scores per block of the decode-then-multiply path (bounds its buffer for large batches).
 GEMM_SCORES = 1 << 18
+#: Id map of an index whose ids are its positions.
+_NO_IDS = np.zeros(0, dtype=np.int64)
 
 
 class CodecFlat:
@@ -321,12 +324,11 @@ class CodecFlat:
         return out_s, out_i
 
     def _finish(self, qm: np.ndarray, scores: np.ndarray, pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        D = C.scores_to_distances(scores, pos, self.metric, C.squared_norms(qm, self.metric))
-        if self._ids is not None:
-            ids = np.where(pos >= 0, self._ids[np.where(pos >= 0, pos, 0)], -1)
-        else:
-            ids = pos
-        return D, ids.astype(np.int64)
+        D = np.empty(scores.shape, dtype=np.float32)
+        ids = np.empty(scores.shape, dtype=np.int64)
+        mapping = self._ids if self._ids is not None else _NO_IDS
+        R.finish_rows(qm, scores, pos, self.metric == "l2", mapping, D, ids)
+        return D, ids
 
     # -- reconstruction --------------------------------------------------------
     def _positions(self, ids: Any) -> np.ndarray:
