@@ -121,6 +121,45 @@ def rotate_checked(x: np.ndarray, name: str, metric: str, rht: RHT | None) -> np
     return np.ascontiguousarray(x, dtype=np.float32)
 
 
+#: Largest ``d_in * d_out`` for which queries are rotated by a dense float64 product.
+DENSE_QUERY_MAX = 256 * 256
+
+
+class QueryRotation:
+    """The rotation of query batches: a dense product for small transforms, the kernels otherwise.
+
+    For ``rht.d_in * rht.d_out <= DENSE_QUERY_MAX`` a query batch is
+    multiplied by the transform's float64 matrix (built on first use,
+    ``8 * d_in * d_out`` bytes), which for a few queries costs less than
+    starting the transform kernels; the result is the exact rotation
+    rounded once to float32. Non-finite results (NaN or infinity in the
+    queries, or float32 overflow) go through the kernels instead, which
+    rotate large finite values safely and name the argument for NaN.
+    Larger transforms always use the kernels. Safe to share between
+    threads (the matrix is built at most a few times, never changed).
+    """
+
+    def __init__(self, rht: RHT | None, metric: str) -> None:
+        self.rht = rht
+        self.metric = metric
+        self._mt: np.ndarray | None = None
+
+    def __call__(self, x: np.ndarray, name: str = "q") -> np.ndarray:
+        """Normalized (cosine) and rotated rows of checked float32 input ``x`` (n, d)."""
+        rht = self.rht
+        if rht is None or rht.d_in * rht.d_out > DENSE_QUERY_MAX:
+            return rotate_checked(x, name, self.metric, rht)
+        mt = self._mt
+        if mt is None:
+            mt = self._mt = np.ascontiguousarray(rht.matrix().T)
+        xs = normalized(x) if self.metric == "cosine" else x
+        with np.errstate(over="ignore", invalid="ignore"):
+            y = (xs.astype(np.float64) @ mt).astype(np.float32)
+        if np.isfinite(y).all():
+            return y
+        return rotate_checked(x, name, self.metric, rht)
+
+
 def rht_state(rht: RHT | None) -> dict | None:
     return None if rht is None else rht.__getstate__()
 

@@ -215,7 +215,7 @@ class CodecFlat:
             scores = np.full((m, k), -np.inf, dtype=np.float32)
             pos = np.full((m, k), -1, dtype=np.int64)
             return self._finish(qm, scores, pos)
-        yq = C.rotate_checked(qm, "q", self.metric, self.rht)
+        yq = self._queries(qm)
         kk = k * k_factor
         if method == "fastscan":
             scores, pos = self._fastscan(yq, k if rerank != "exact" else kk, kk, rerank)
@@ -224,6 +224,13 @@ class CodecFlat:
         if rerank == "exact":
             scores, pos = self._exact(qm, pos, k)
         return self._finish(qm, scores, pos)
+
+    def _queries(self, qm: np.ndarray) -> np.ndarray:
+        """Rotated (normalized for cosine) checked queries (:class:`rhtann.search._common.QueryRotation`)."""
+        rot = getattr(self, "_qrot", None)
+        if rot is None or rot.rht is not self.rht or rot.metric != self.metric:
+            rot = self._qrot = C.QueryRotation(self.rht, self.metric)
+        return rot(qm)
 
     def _alpha(self) -> float:
         return 2.0 if self.metric == "l2" else 1.0

@@ -221,7 +221,7 @@ class CodecIVF:
         m = qm.shape[0]
         if m == 0 or self.ntotal == 0:
             return self._finish(qm, np.full((m, k), -np.inf, np.float32), np.full((m, k), -1, np.int64))
-        yq = C.rotate_checked(qm, "q", self.metric, self.rht)
+        yq = self._queries(qm)
         probes = self._assign(yq, nprobe)
         st = self.store
         lut = self.codec.nibble_luts(yq)
@@ -274,6 +274,13 @@ class CodecIVF:
                 st.bits,
             )
         return self._finish(qm, out_s, out_i)
+
+    def _queries(self, qm: np.ndarray) -> np.ndarray:
+        """Rotated (normalized for cosine) checked queries (:class:`rhtann.search._common.QueryRotation`)."""
+        rot = getattr(self, "_qrot", None)
+        if rot is None or rot.rht is not self.rht or rot.metric != self.metric:
+            rot = self._qrot = C.QueryRotation(self.rht, self.metric)
+        return rot(qm)
 
     def _finish(self, qm: np.ndarray, scores: np.ndarray, pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         D = C.scores_to_distances(scores, pos, self.metric, C.squared_norms(qm, self.metric))
