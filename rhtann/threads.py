@@ -14,9 +14,7 @@ is process-wide.
 
 from __future__ import annotations
 
-import contextlib
 import os
-from collections.abc import Iterator
 
 import faiss
 
@@ -62,31 +60,40 @@ def set_num_threads(threads: int) -> None:
     faiss.omp_set_num_threads(threads)
 
 
-@contextlib.contextmanager
-def thread_scope(threads: int | None) -> Iterator[None]:
+class thread_scope:  # noqa: N801 - used like a function: ``with thread_scope(n):``
     """Run the body with ``threads`` kernel and faiss threads, then restore both.
 
     ``threads=None`` applies the process-wide count of
     :func:`set_num_threads` in the calling thread (nothing when it was never
     set or already applies). The value must already be checked
-    (:func:`check_threads`).
+    (:func:`check_threads`). A plain class rather than a generator-based
+    context manager: every search enters one, so its cost counts.
     """
-    if threads is None:
-        threads = _process_threads
-        if threads is None or (
-            _kernel_threads.get_num_threads() == threads and faiss.omp_get_max_threads() == threads
-        ):
-            yield
-            return
-    old_kernels = _kernel_threads.get_num_threads()
-    old_omp = faiss.omp_get_max_threads()
-    _kernel_threads.set_num_threads(threads)
-    faiss.omp_set_num_threads(threads)
-    try:
-        yield
-    finally:
-        _kernel_threads.set_num_threads(old_kernels)
-        faiss.omp_set_num_threads(old_omp)
+
+    __slots__ = ("_threads", "_old")
+
+    def __init__(self, threads: int | None) -> None:
+        self._threads = threads
+        self._old: tuple[int, int] | None = None
+
+    def __enter__(self) -> None:
+        threads = self._threads
+        if threads is None:
+            threads = _process_threads
+            if threads is None or (
+                _kernel_threads.get_num_threads() == threads and faiss.omp_get_max_threads() == threads
+            ):
+                return
+        self._old = (_kernel_threads.get_num_threads(), faiss.omp_get_max_threads())
+        _kernel_threads.set_num_threads(threads)
+        faiss.omp_set_num_threads(threads)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._old is not None:
+            old_kernels, old_omp = self._old
+            self._old = None
+            _kernel_threads.set_num_threads(old_kernels)
+            faiss.omp_set_num_threads(old_omp)
 
 
 def default_threads() -> int:
