@@ -7,8 +7,9 @@ output and group, accumulated in registers).
 :func:`transpose16` moves a 16 x 16 block between two row-major arrays with
 vector loads, a shuffle network and vector stores, instead of 256 scalar
 moves. It works in square sub-blocks one register wide (8 x 8 for float32
-on AVX2, the whole block on AVX-512), so the shuffle network never spills. The tiled Hadamard kernels use it to turn a tile of rows
-into columns and back.
+on AVX2, the whole block on AVX-512), so the shuffle network never spills.
+The tiled Hadamard kernels use it to turn a tile of rows into columns and
+back.
 
 numba's on-disk cache is keyed on the source of the module that calls an
 intrinsic, not on this file: after editing it, delete the ``*.nbi``/``*.nbc``
