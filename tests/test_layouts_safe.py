@@ -7,6 +7,8 @@ import pytest
 
 import rhtann
 from rhtann.kernels.finite import scan_rows
+from rhtann.layouts import make_layout, safe
+from rhtann.signs import sign_vectors
 
 F32MAX = float(np.finfo(np.float32).max)
 
@@ -89,3 +91,43 @@ def test_apply_out_overlapping_x_rejected(rng):
         rht.apply(buf[:8], out=buf[2:])
     out = np.empty_like(buf)
     np.testing.assert_array_equal(rht.apply(buf, out=out), rht.apply(buf))
+
+
+@pytest.mark.parametrize("layout", ["pad", "keep"])
+@pytest.mark.parametrize("d", [100, 1024])
+@pytest.mark.parametrize("n", [3, 200])
+def test_kernels_report_non_finite_stores(layout, d, n, rng):
+    """``suspect`` is False exactly when every stored value is finite (rows and tiled paths)."""
+    lay = make_layout(layout, d)
+    signs = sign_vectors(5, 3, lay.sign_length).astype(np.float32)
+    x = rng.standard_normal((n, d)).astype(np.float32)
+    y, bad, suspect = lay.forward_checked(x, signs, 3)
+    assert not bad and not suspect and np.isfinite(y).all()
+    back, bad, suspect = lay.inverse_checked(y, signs, 3)
+    assert not bad and not suspect
+    # One row whose rotation leaves the float32 range (by far, on every layout).
+    x[n - 1] = np.float32(3e38)
+    y, bad, suspect = lay.forward_checked(x, signs, 3)
+    assert not bad and suspect and not np.isfinite(y[n - 1]).all()
+    big = np.full((n, lay.d_out), 3e38, dtype=np.float32)
+    _, bad, suspect = lay.inverse_checked(big, signs, 3)
+    assert not bad and suspect
+
+
+def test_finite_output_is_not_rescanned(monkeypatch, rng):
+    """The second pass over the output runs only when a kernel flagged a store, or for ``sq``."""
+    calls = []
+    real = safe._finite.scan_rows
+
+    def counting(y, flags, sq):
+        calls.append(y.shape[0])
+        return real(y, flags, sq)
+
+    monkeypatch.setattr(safe._finite, "scan_rows", counting)
+    rht = rhtann.RHT(100, rounds=3, seed=2)
+    x = rng.standard_normal((300, 100)).astype(np.float32)
+    rht.apply(x)
+    assert calls == []
+    x[7] *= np.float32(1e36)
+    y = rht.apply(x)
+    assert calls == [300] and np.isfinite(y).all()

@@ -134,15 +134,19 @@ def paired_times(fns: dict, repeats: int, clock=time.perf_counter) -> dict:
         Per contender, the ``repeats`` times in seconds. Interleaving
         exposes all contenders to the same background load, so the ratio of
         two contenders within one repeat is steadier than a ratio of
-        separately taken medians.
+        separately taken medians. The order rotates by one contender per
+        repeat, so that none always runs right after the same other one (a
+        run can be faster or slower depending on what ran just before it,
+        e.g. through the caches).
     """
     for fn in fns.values():
         fn()
+    names = list(fns)
     times = {name: [] for name in fns}
-    for _ in range(repeats):
-        for name, fn in fns.items():
+    for rep in range(repeats):
+        for name in names[rep % len(names):] + names[: rep % len(names)]:
             t0 = clock()
-            fn()
+            fns[name]()
             times[name].append(clock() - t0)
     return {name: np.asarray(t) for name, t in times.items()}
 

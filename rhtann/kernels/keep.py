@@ -208,9 +208,14 @@ def _inverse_tile(buf, buf2, comb, signs, rounds, starts, sign_offs, hwin, m, ta
 @njit(cache=True)
 def _forward_tiles(x, signs, first, rounds, starts, sign_offs, hwin, m, tabs, step_scale, perm,
                    ident, ones, use_perm, out, buf, buf2, comb, tw, t_lo, t_hi):
-    """Forward transform of tiles ``t_lo .. t_hi`` of ``x`` into ``out``; True on NaN/inf input."""
+    """Forward transform of tiles ``t_lo .. t_hi`` of ``x`` into ``out``.
+
+    Returns ``(bad, over)``: whether ``x`` held a NaN or infinity, and
+    whether a value stored in ``out`` is one.
+    """
     n, d = x.shape
     acc = x.dtype.type(0.0)
+    oacc = x.dtype.type(0.0)
     one = x.dtype.type(1.0)
     no_moments = buf[:, :0]
     for ti in range(t_lo, t_hi):
@@ -219,16 +224,17 @@ def _forward_tiles(x, signs, first, rounds, starts, sign_offs, hwin, m, tabs, st
         acc += _tile_load(x, r0, w, d, buf, tw, no_moments)
         res = _forward_tile(buf, buf2, comb, signs, first, rounds, starts, sign_offs, hwin, m,
                             tabs, step_scale, perm, ident, ones, use_perm, tw)
-        _tile_store(res, one, r0, w, d, out)
-    return not (acc == 0.0)
+        oacc += _tile_store(res, one, r0, w, d, out)
+    return not (acc == 0.0), not (oacc == 0.0)
 
 
 @njit(cache=True)
 def _inverse_tiles(y, signs, rounds, starts, sign_offs, hwin, m, tabs_t, step_scale, inv_perm,
                    ident, ones, use_perm, out, buf, buf2, comb, tw, t_lo, t_hi):
-    """Inverse transform of tiles ``t_lo .. t_hi`` of ``y`` into ``out``; True on NaN/inf input."""
+    """Inverse transform of tiles ``t_lo .. t_hi`` of ``y`` into ``out``; ``(bad, over)`` as forward."""
     n, d = y.shape
     acc = y.dtype.type(0.0)
+    oacc = y.dtype.type(0.0)
     one = y.dtype.type(1.0)
     no_moments = buf[:, :0]
     for ti in range(t_lo, t_hi):
@@ -237,13 +243,13 @@ def _inverse_tiles(y, signs, rounds, starts, sign_offs, hwin, m, tabs_t, step_sc
         acc += _tile_load(y, r0, w, d, buf, tw, no_moments)
         res = _inverse_tile(buf, buf2, comb, signs, rounds, starts, sign_offs, hwin, m, tabs_t,
                             step_scale, inv_perm, ident, ones, use_perm, tw)
-        _tile_store(res, one, r0, w, d, out)
-    return not (acc == 0.0)
+        oacc += _tile_store(res, one, r0, w, d, out)
+    return not (acc == 0.0), not (oacc == 0.0)
 
 
 @njit(cache=True, parallel=True)
 def keep_forward(x, signs, first, rounds, starts, sign_offs, hwin, m, tabs, step_scale, perm,
-                 ident, ones, use_perm, out, scratch, scratch2, comb, tw, bad):
+                 ident, ones, use_perm, out, scratch, scratch2, comb, tw, bad, over):
     """Forward transform of the rows of ``x``, tiled and parallel over chunks.
 
     Parameters
@@ -283,12 +289,15 @@ def keep_forward(x, signs, first, rounds, starts, sign_offs, hwin, m, tabs, step
         Rows per tile, a multiple of :data:`rhtann.kernels.simd.SUM_LANES`.
     bad : ndarray, shape (nchunks,), bool
         Set to True for a chunk that met a NaN or infinity in ``x``.
+    over : ndarray, shape (nchunks,), bool
+        Set to True for a chunk that stored a NaN or infinity in ``out``
+        (False: every value it stored is finite).
     """
     n = x.shape[0]
     nchunks = scratch.shape[0]
     ntiles = (n + tw - 1) // tw
     for c in prange(nchunks):
-        bad[c] = _forward_tiles(x, signs, first, rounds, starts, sign_offs, hwin, m, tabs,
+        bad[c], over[c] = _forward_tiles(x, signs, first, rounds, starts, sign_offs, hwin, m, tabs,
                                 step_scale, perm, ident, ones, use_perm, out, scratch[c],
                                 scratch2[c], comb[c], tw, c * ntiles // nchunks,
                                 (c + 1) * ntiles // nchunks)
@@ -296,17 +305,17 @@ def keep_forward(x, signs, first, rounds, starts, sign_offs, hwin, m, tabs, step
 
 @njit(cache=True)
 def keep_forward_serial(x, signs, first, rounds, starts, sign_offs, hwin, m, tabs, step_scale,
-                        perm, ident, ones, use_perm, out, scratch, scratch2, comb, tw, bad):
+                        perm, ident, ones, use_perm, out, scratch, scratch2, comb, tw, bad, over):
     """:func:`keep_forward` on one thread, for small batches (no thread launch)."""
     ntiles = (x.shape[0] + tw - 1) // tw
-    bad[0] = _forward_tiles(x, signs, first, rounds, starts, sign_offs, hwin, m, tabs, step_scale,
+    bad[0], over[0] = _forward_tiles(x, signs, first, rounds, starts, sign_offs, hwin, m, tabs, step_scale,
                             perm, ident, ones, use_perm, out, scratch[0], scratch2[0], comb[0], tw,
                             0, ntiles)
 
 
 @njit(cache=True, parallel=True)
 def keep_inverse(y, signs, rounds, starts, sign_offs, hwin, m, tabs_t, step_scale, inv_perm,
-                 ident, ones, use_perm, out, scratch, scratch2, comb, tw, bad):
+                 ident, ones, use_perm, out, scratch, scratch2, comb, tw, bad, over):
     """Inverse of :func:`keep_forward` with ``first = 0``.
 
     Same arguments, with ``tabs_t`` the tables of the transposed cores,
@@ -317,16 +326,16 @@ def keep_inverse(y, signs, rounds, starts, sign_offs, hwin, m, tabs_t, step_scal
     nchunks = scratch.shape[0]
     ntiles = (n + tw - 1) // tw
     for c in prange(nchunks):
-        bad[c] = _inverse_tiles(y, signs, rounds, starts, sign_offs, hwin, m, tabs_t, step_scale,
+        bad[c], over[c] = _inverse_tiles(y, signs, rounds, starts, sign_offs, hwin, m, tabs_t, step_scale,
                                 inv_perm, ident, ones, use_perm, out, scratch[c], scratch2[c],
                                 comb[c], tw, c * ntiles // nchunks, (c + 1) * ntiles // nchunks)
 
 
 @njit(cache=True)
 def keep_inverse_serial(y, signs, rounds, starts, sign_offs, hwin, m, tabs_t, step_scale,
-                        inv_perm, ident, ones, use_perm, out, scratch, scratch2, comb, tw, bad):
+                        inv_perm, ident, ones, use_perm, out, scratch, scratch2, comb, tw, bad, over):
     """:func:`keep_inverse` on one thread, for small batches (no thread launch)."""
     ntiles = (y.shape[0] + tw - 1) // tw
-    bad[0] = _inverse_tiles(y, signs, rounds, starts, sign_offs, hwin, m, tabs_t, step_scale,
+    bad[0], over[0] = _inverse_tiles(y, signs, rounds, starts, sign_offs, hwin, m, tabs_t, step_scale,
                             inv_perm, ident, ones, use_perm, out, scratch[0], scratch2[0], comb[0],
                             tw, 0, ntiles)

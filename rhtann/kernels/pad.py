@@ -179,26 +179,36 @@ def _tile_store_cols(buf, scale, r0, m, c0, w, out, stream=False):
     """Write ``scale * buf[:w, t]`` to ``out[r0 + t, c0:c0+w]`` for ``t < m``.
 
     With ``stream``, full 16 x 16 blocks are written with non-temporal stores
-    (``out`` rows and ``c0`` must keep them 64-byte aligned).
+    (``out`` rows and ``c0`` must keep them 64-byte aligned). Returns the
+    sum of ``v - v`` over the values stored: 0 unless one is NaN or infinite
+    (the blocks report the values they read, which are finite exactly when
+    the stored ones are, since ``|scale| <= 1``).
     """
+    acc = buf.dtype.type(0.0)
     mb = m - m % BLOCK
     wb = w - w % BLOCK
     for jb in range(0, wb, BLOCK):
         for tb in range(0, mb, BLOCK):
             if stream:
-                transpose16_stream(buf, jb, tb, out, r0 + tb, c0 + jb, scale)
+                acc += transpose16_stream(buf, jb, tb, out, r0 + tb, c0 + jb, scale)
             else:
-                transpose16(buf, jb, tb, out, r0 + tb, c0 + jb, scale)
+                acc += transpose16(buf, jb, tb, out, r0 + tb, c0 + jb, scale)
     for t in range(m):
         o = out[r0 + t]
         for j in range(wb if t < mb else 0, w):
-            o[c0 + j] = buf[j, t] * scale
+            v = buf[j, t] * scale
+            acc += v - v
+            o[c0 + j] = v
+    return acc
 
 
 @njit(cache=True, inline="always")
 def _tile_store(buf, scale, r0, m, d, out):
-    """Write ``scale * buf[:d, t]`` to row ``r0 + t`` of ``out`` for ``t < m``."""
-    _tile_store_cols(buf, scale, r0, m, 0, d, out)
+    """Write ``scale * buf[:d, t]`` to row ``r0 + t`` of ``out`` for ``t < m``.
+
+    Returns the check of :func:`_tile_store_cols`.
+    """
+    return _tile_store_cols(buf, scale, r0, m, 0, d, out)
 
 
 # ---------------------------------------------------------------------------
@@ -257,12 +267,17 @@ def _load(x, r0, m, d, big, br, stride, tw, moments):
 
 @njit(cache=True, inline="always")
 def _store(big, br, stride, tw, scale, r0, m, d, out, stream):
-    """Write ``scale`` times the first ``d`` coordinates of the tile's ``m`` rows to ``out``."""
+    """Write ``scale`` times the first ``d`` coordinates of the tile's ``m`` rows to ``out``.
+
+    Returns the check of :func:`_tile_store_cols` over everything stored.
+    """
+    acc = big.dtype.type(0.0)
     for b in range(big.shape[0]):
         c0 = b * br
         w = min(max(d - c0, 0), br)
         if w > 0:
-            _tile_store_cols(_block(big, b, br, stride), scale, r0, m, c0, w, out, stream)
+            acc += _tile_store_cols(_block(big, b, br, stride), scale, r0, m, c0, w, out, stream)
+    return acc
 
 
 # ---------------------------------------------------------------------------
@@ -312,7 +327,7 @@ def _geometry(p, scratch):
 
 
 @njit(cache=True, parallel=True)
-def rht_forward_tiled(x, signs, rounds, scale, out, scratch, tw, bad, moments, stream):
+def rht_forward_tiled(x, signs, rounds, scale, out, scratch, tw, bad, over, moments, stream):
     """Forward transform, tiled over rows and parallel over chunks of tiles.
 
     Parameters
@@ -338,6 +353,9 @@ def rht_forward_tiled(x, signs, rounds, scale, out, scratch, tw, bad, moments, s
         Rows per tile.
     bad : ndarray, shape (nchunks,), bool
         Set to True for a chunk that met a NaN or infinity in ``x``.
+    over : ndarray, shape (nchunks,), bool
+        Set to True for a chunk that stored a NaN or infinity in ``out``
+        (False otherwise: every value it stored is finite).
     moments : ndarray, shape (2, n) or (2, 0), dtype of ``x``, zeroed
         With ``n`` columns, receives each input row's sum of squares (row 0)
         and sum of fourth powers (row 1), computed while the tile is loaded;
@@ -356,27 +374,29 @@ def rht_forward_tiled(x, signs, rounds, scale, out, scratch, tw, bad, moments, s
     for c in prange(nchunks):
         big = scratch[c]
         acc = x.dtype.type(0.0)
+        oacc = x.dtype.type(0.0)
         for ti in range(c * ntiles // nchunks, (c + 1) * ntiles // nchunks):
             r0 = ti * tw
             m = min(tw, n - r0)
             acc += _load(x, r0, m, d, big, br, stride, tw, moments)
             for k in range(rounds):
                 _round(big, br, stride, tw, signs[k], True)
-            _store(big, br, stride, tw, scale, r0, m, p, out, stream)
+            oacc += _store(big, br, stride, tw, scale, r0, m, p, out, stream)
         if stream:
             store_fence()
         bad[c] = not (acc == 0.0)
+        over[c] = not (oacc == 0.0)
 
 
 @njit(cache=True, parallel=True)
-def rht_inverse_tiled(y, signs, rounds, scale, out, scratch, tw, bad, moments, stream):
+def rht_inverse_tiled(y, signs, rounds, scale, out, scratch, tw, bad, over, moments, stream):
     """Inverse transform, tiled over rows and parallel over chunks of tiles.
 
     Parameters
     ----------
     y : ndarray, shape (n, p), C-contiguous, float32 or float64
         Transformed rows; not modified.
-    signs, rounds, scale, scratch, tw, bad, moments, stream
+    signs, rounds, scale, scratch, tw, bad, over, moments, stream
         As in :func:`rht_forward_tiled` (``moments`` of the rows of ``y``).
     out : ndarray, shape (n, d), same dtype as ``y``
         The first ``d`` coordinates of each inverted row.
@@ -389,6 +409,7 @@ def rht_inverse_tiled(y, signs, rounds, scale, out, scratch, tw, bad, moments, s
     for c in prange(nchunks):
         big = scratch[c]
         acc = y.dtype.type(0.0)
+        oacc = y.dtype.type(0.0)
         for ti in range(c * ntiles // nchunks, (c + 1) * ntiles // nchunks):
             r0 = ti * tw
             m = min(tw, n - r0)
@@ -405,22 +426,25 @@ def rht_inverse_tiled(y, signs, rounds, scale, out, scratch, tw, bad, moments, s
                     sj = s0[b * br + j]
                     for t in range(tw):
                         blk[j, t] *= sj
-            _store(big, br, stride, tw, scale, r0, m, d, out, stream)
+            oacc += _store(big, br, stride, tw, scale, r0, m, d, out, stream)
         if stream:
             store_fence()
         bad[c] = not (acc == 0.0)
+        over[c] = not (oacc == 0.0)
 
 
 @njit(cache=True)
-def rht_forward_rows(x, signs, rounds, scale, out, moments):
+def rht_forward_rows(x, signs, rounds, scale, out, over, moments):
     """Forward transform one row at a time, in place in ``out``.
 
-    Same arguments as :func:`rht_forward_tiled` without the scratch; returns
-    True when ``x`` holds a NaN or an infinity. Serial: meant for few rows.
+    Same arguments as :func:`rht_forward_tiled` without the scratch (``over``
+    has shape ``(1,)``); returns True when ``x`` holds a NaN or an infinity.
+    Serial: meant for few rows.
     """
     n, d = x.shape
     p = out.shape[1]
     acc = x.dtype.type(0.0)
+    oacc = x.dtype.type(0.0)
     want = moments.shape[1] > 0
     for r in range(n):
         o = out[r]
@@ -447,20 +471,25 @@ def rht_forward_rows(x, signs, rounds, scale, out, moments):
                 o[j] *= s[j]
             _row_wht(o, p)
         for j in range(p):
-            o[j] *= scale
+            v = o[j] * scale
+            oacc += v - v
+            o[j] = v
+    over[0] = not (oacc == 0.0)
     return not (acc == 0.0)
 
 
 @njit(cache=True)
-def rht_inverse_rows(y, signs, rounds, scale, out, work):
+def rht_inverse_rows(y, signs, rounds, scale, out, over, work):
     """Inverse transform one row at a time.
 
-    ``work`` is a scratch vector of shape ``(p,)``. Returns True when ``y``
-    holds a NaN or an infinity. Serial: meant for few rows.
+    ``work`` is a scratch vector of shape ``(p,)``; ``over`` (shape ``(1,)``)
+    as in :func:`rht_forward_rows`. Returns True when ``y`` holds a NaN or
+    an infinity. Serial: meant for few rows.
     """
     n, p = y.shape
     d = out.shape[1]
     acc = y.dtype.type(0.0)
+    oacc = y.dtype.type(0.0)
     for r in range(n):
         yr = y[r]
         for j in range(p):
@@ -474,5 +503,8 @@ def rht_inverse_rows(y, signs, rounds, scale, out, work):
                 work[j] *= s[j]
         o = out[r]
         for j in range(d):
-            o[j] = work[j] * scale
+            v = work[j] * scale
+            oacc += v - v
+            o[j] = v
+    over[0] = not (oacc == 0.0)
     return not (acc == 0.0)

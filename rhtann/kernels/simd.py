@@ -5,9 +5,11 @@ the keep layout's dense cores (grouped signed sums, then one multiply-add per
 output and group, accumulated in registers).
 
 :func:`transpose16` moves a 16 x 16 block between two row-major arrays with
-sixteen vector loads, a shuffle network and sixteen vector stores, instead of
-256 scalar moves. The tiled Hadamard kernels use it to turn a tile of rows
-into columns and back.
+vector loads, a shuffle network and vector stores, instead of 256 scalar
+moves. It works in square sub-blocks one register wide (8 x 8 for float32
+on AVX2, the whole block on AVX-512), so the shuffle network never spills.
+The tiled Hadamard kernels use it to turn a tile of rows into columns and
+back.
 
 numba's on-disk cache is keyed on the source of the module that calls an
 intrinsic, not on this file: after editing it, delete the ``*.nbi``/``*.nbc``
@@ -195,49 +197,76 @@ def _transpose_typer(src, si, sj, dst, di, dj, scale, acc, ai, stream=False):
         def index(value, pos):
             return context.cast(builder, value, signature.args[pos], types.intp)
 
-        def block_ptr(ary, i, j, r):
-            return vec.ptr(ary, builder.add(i, vec.const(r)), j)
-
         si_v, sj_v, di_v, dj_v = (index(v, p) for v, p in ((si_v, 1), (sj_v, 2), (di_v, 4), (dj_v, 5)))
         scale_v = context.cast(builder, scale_v, signature.args[6], srcty.dtype)
-        rows = [builder.load(block_ptr(sary, si_v, sj_v, r), align=4) for r in range(BLOCK)]
-        check = None
-        if not with_moments:
-            check = builder.fsub(rows[0], rows[0])
-            for r in range(1, BLOCK):
-                check = builder.fadd(check, builder.fsub(rows[r], rows[r]))
-        for step in (8, 4, 2, 1):
-            lo = ir.Constant(vec.maskty, [j if not j & step else BLOCK + j - step for j in range(BLOCK)])
-            hi = ir.Constant(vec.maskty, [j + step if not j & step else BLOCK + j for j in range(BLOCK)])
-            new = list(rows)
-            for i in range(BLOCK):
-                if not i & step:
-                    new[i] = builder.shuffle_vector(rows[i], rows[i + step], lo)
-                    new[i + step] = builder.shuffle_vector(rows[i], rows[i + step], hi)
-            rows = new
-        splat = vec.splat(scale_v)
+        # The block is moved as (BLOCK / side)^2 square sub-blocks of one
+        # register's width each (side 8 for float32 on AVX2, 16 on AVX-512),
+        # so that a sub-block's rows and the shuffle temporaries fit in the
+        # register file; the values and their order are the same for every side.
+        side = vec.part
+        subty = vec.partty
+        zero = ir.Constant(subty, None)
+        splat = vec.splat_as(scale_v, subty)
         nontemporal = builder.module.add_metadata([ir.Constant(ir.IntType(32), 1)]) if stream else None
-        for c in range(BLOCK):
-            value = builder.fmul(rows[c], splat)
-            if stream:
-                inst = builder.store(value, block_ptr(dary, di_v, dj_v, c), align=64)
-                inst.set_metadata("nontemporal", nontemporal)
-            else:
-                builder.store(value, block_ptr(dary, di_v, dj_v, c), align=4)
+        check = zero
+        sums = {}
+        for bj in range(0, BLOCK, side):
+            # all sub-blocks of source columns bj .. bj + side - 1, so that the
+            # halves of each destination row are stored back to back (whole
+            # cache lines for the non-temporal stores)
+            subs = []
+            for bi in range(0, BLOCK, side):
+                src_i = builder.add(si_v, vec.const(bi))
+                src_j = builder.add(sj_v, vec.const(bj))
+                rows = [builder.load(vec.ptr(sary, builder.add(src_i, vec.const(r)), src_j, subty), align=4)
+                        for r in range(side)]
+                if not with_moments:
+                    for r in range(side):
+                        check = builder.fadd(check, builder.fsub(rows[r], rows[r]))
+                step = side // 2
+                while step:
+                    lo = ir.Constant(ir.VectorType(ir.IntType(32), side),
+                                     [j if not j & step else side + j - step for j in range(side)])
+                    hi = ir.Constant(ir.VectorType(ir.IntType(32), side),
+                                     [j + step if not j & step else side + j for j in range(side)])
+                    new = list(rows)
+                    for i in range(side):
+                        if not i & step:
+                            new[i] = builder.shuffle_vector(rows[i], rows[i + step], lo)
+                            new[i + step] = builder.shuffle_vector(rows[i], rows[i + step], hi)
+                    rows = new
+                    step //= 2
+                subs.append((bi, rows))
+                if with_moments:
+                    # register c holds source column bj + c of rows bi .. bi + side - 1
+                    for v in rows:
+                        q = builder.fmul(v, v)
+                        q4 = builder.fmul(q, q)
+                        if bi in sums:
+                            sums[bi] = (builder.fadd(sums[bi][0], q), builder.fadd(sums[bi][1], q4))
+                        else:
+                            sums[bi] = (q, q4)
+            for c in range(side):
+                dst_i = builder.add(di_v, vec.const(bj + c))
+                for bi, rows in subs:
+                    value = builder.fmul(rows[c], splat)
+                    ptr = vec.ptr(dary, dst_i, builder.add(dj_v, vec.const(bi)), subty)
+                    if stream:
+                        inst = builder.store(value, ptr, align=min(64, side * vec.itemsize.constant))
+                        inst.set_metadata("nontemporal", nontemporal)
+                    else:
+                        builder.store(value, ptr, align=4)
         if with_moments:
-            squares = [builder.fmul(v, v) for v in rows]
-            s2, s4 = squares[0], builder.fmul(squares[0], squares[0])
-            for q in squares[1:]:
-                s2 = builder.fadd(s2, q)
-                s4 = builder.fadd(s4, builder.fmul(q, q))
             aary = context.make_array(signature.args[7])(context, builder, args[7])
             ai_v = index(args[8], 8)
-            for k, part in enumerate((s2, s4)):
-                ptr = block_ptr(aary, vec.const(0), ai_v, k)
-                builder.store(builder.fadd(builder.load(ptr, align=4), part), ptr, align=4)
+            for bi, pair in sums.items():
+                col = builder.add(ai_v, vec.const(bi))
+                for k, part in enumerate(pair):
+                    ptr = vec.ptr(aary, vec.const(k), col, subty)
+                    builder.store(builder.fadd(builder.load(ptr, align=4), part), ptr, align=4)
             return ir.Constant(vec.elty, 0.0)
         total = builder.extract_element(check, ir.Constant(ir.IntType(32), 0))
-        for c in range(1, BLOCK):
+        for c in range(1, side):
             total = builder.fadd(total, builder.extract_element(check, ir.Constant(ir.IntType(32), c)))
         return total
 

@@ -103,6 +103,38 @@ class Layout(abc.ABC):
             True when ``y`` held a NaN or an infinity.
         """
 
+    def forward_checked(
+        self,
+        x: np.ndarray,
+        signs: np.ndarray,
+        rounds: int,
+        *,
+        first: int = 0,
+        out: np.ndarray | None = None,
+        moments: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, bool, bool]:
+        """:meth:`forward` that also says whether the output may hold a NaN or infinity.
+
+        Returns
+        -------
+        y, bad
+            As in :meth:`forward`.
+        suspect : bool
+            False only when every value written to ``y`` is known to be
+            finite; True means the caller must scan ``y``. This default
+            knows nothing about the output and returns True; layouts whose
+            kernels check the values they store override it.
+        """
+        y, bad = self.forward(x, signs, rounds, first=first, out=out, moments=moments)
+        return y, bad, True
+
+    def inverse_checked(
+        self, y: np.ndarray, signs: np.ndarray, rounds: int, *, out: np.ndarray | None = None
+    ) -> tuple[np.ndarray, bool, bool]:
+        """:meth:`inverse` with the ``suspect`` flag of :meth:`forward_checked`."""
+        x, bad = self.inverse(y, signs, rounds, out=out)
+        return x, bad, True
+
     def native_faiss(self, seed: int, rounds: int):
         """A native faiss VectorTransform equal to ``rounds`` rounds with ``seed``, or None.
 

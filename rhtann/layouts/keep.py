@@ -302,7 +302,8 @@ class KeepLayout(Layout):
         scratch2 = np.empty((nch, self.d, width), dtype=dtype)
         comb = np.empty((nch, self._terms + 1, width), dtype=dtype)
         bad = np.zeros(nch, dtype=np.bool_)
-        return scratch, scratch2, comb, tw, bad
+        over = np.zeros(nch, dtype=np.bool_)
+        return scratch, scratch2, comb, tw, bad, over
 
     @staticmethod
     def _signs_as(signs: np.ndarray, dtype: np.dtype) -> np.ndarray:
@@ -324,37 +325,56 @@ class KeepLayout(Layout):
         sums of ``moments`` take one extra pass over ``x`` (the keep kernels
         do not fuse them).
         """
+        return self.forward_checked(x, signs, rounds, first=first, out=out, moments=moments)[:2]
+
+    def forward_checked(
+        self,
+        x: np.ndarray,
+        signs: np.ndarray,
+        rounds: int,
+        *,
+        first: int = 0,
+        out: np.ndarray | None = None,
+        moments: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, bool, bool]:
+        """See :meth:`rhtann.layouts.base.Layout.forward_checked`; the kernels check all they store."""
         dtype = x.dtype
         signs = self._signs_as(signs, dtype)
         if moments is not None:
             square_sums(x, moments)
         if out is None:
             out = empty_output((x.shape[0], self.d), dtype)
-        scratch, scratch2, comb, tw, bad = self._buffers(x.shape[0], dtype)
+        scratch, scratch2, comb, tw, bad, over = self._buffers(x.shape[0], dtype)
         kernel = _kernels_keep.keep_forward if bad.size > 1 else _kernels_keep.keep_forward_serial
         kernel(
             x, signs, int(first), int(rounds), self._starts, self._sign_offs, self.window, self._m,
             self._tabs[dtype, False], dtype.type(self._step_scale), self._perm, self._ident,
-            self._ones[dtype], True, out, scratch, scratch2, comb, tw, bad,
+            self._ones[dtype], True, out, scratch, scratch2, comb, tw, bad, over,
         )
-        return out, bool(bad.any())
+        return out, bool(bad.any()), bool(over.any())
 
     def inverse(
         self, y: np.ndarray, signs: np.ndarray, rounds: int, *, out: np.ndarray | None = None
     ) -> tuple[np.ndarray, bool]:
         """See :meth:`rhtann.layouts.base.Layout.inverse`; the preimage is always exact (square)."""
+        return self.inverse_checked(y, signs, rounds, out=out)[:2]
+
+    def inverse_checked(
+        self, y: np.ndarray, signs: np.ndarray, rounds: int, *, out: np.ndarray | None = None
+    ) -> tuple[np.ndarray, bool, bool]:
+        """See :meth:`rhtann.layouts.base.Layout.inverse_checked`; the kernels check all they store."""
         dtype = y.dtype
         signs = self._signs_as(signs, dtype)
         if out is None:
             out = empty_output((y.shape[0], self.d), dtype)
-        scratch, scratch2, comb, tw, bad = self._buffers(y.shape[0], dtype)
+        scratch, scratch2, comb, tw, bad, over = self._buffers(y.shape[0], dtype)
         kernel = _kernels_keep.keep_inverse if bad.size > 1 else _kernels_keep.keep_inverse_serial
         kernel(
             y, signs, int(rounds), self._starts, self._sign_offs, self.window, self._m,
             self._tabs[dtype, True], dtype.type(self._step_scale), self._inv_perm, self._ident,
-            self._ones[dtype], True, out, scratch, scratch2, comb, tw, bad,
+            self._ones[dtype], True, out, scratch, scratch2, comb, tw, bad, over,
         )
-        return out, bool(bad.any())
+        return out, bool(bad.any()), bool(over.any())
 
     def native_faiss(self, seed: int, rounds: int):
         """None: no native faiss transform equals this layout (it permutes between rounds)."""

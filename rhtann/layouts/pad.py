@@ -108,6 +108,19 @@ class PadLayout(Layout):
         The sums of ``moments`` are accumulated while the first round loads
         the rows, so asking for them costs no extra pass.
         """
+        return self.forward_checked(x, signs, rounds, first=first, out=out, moments=moments)[:2]
+
+    def forward_checked(
+        self,
+        x: np.ndarray,
+        signs: np.ndarray,
+        rounds: int,
+        *,
+        first: int = 0,
+        out: np.ndarray | None = None,
+        moments: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, bool, bool]:
+        """See :meth:`rhtann.layouts.base.Layout.forward_checked`; the kernels check all they store."""
         if first:
             signs = signs[first : first + rounds]
         n = x.shape[0]
@@ -117,12 +130,16 @@ class PadLayout(Layout):
         if moments is None:
             moments = np.zeros((2, 0), dtype=x.dtype)
         if n < SMALL_BATCH:
-            bad = _kernels.rht_forward_rows(x, signs, rounds, scale, out, moments)
-            return out, bool(bad)
+            over = np.zeros(1, dtype=np.bool_)
+            bad = _kernels.rht_forward_rows(x, signs, rounds, scale, out, over, moments)
+            return out, bool(bad), bool(over[0])
         scratch, tw = scratch_for(n, self.d_out, get_num_threads(), x.dtype)
         bad = np.zeros(scratch.shape[0], dtype=np.bool_)
-        _kernels.rht_forward_tiled(x, signs, rounds, scale, out, scratch, tw, bad, moments, streams(out))
-        return out, bool(bad.any())
+        over = np.zeros(scratch.shape[0], dtype=np.bool_)
+        _kernels.rht_forward_tiled(
+            x, signs, rounds, scale, out, scratch, tw, bad, over, moments, streams(out)
+        )
+        return out, bool(bad.any()), bool(over.any())
 
     def inverse(
         self, y: np.ndarray, signs: np.ndarray, rounds: int, *, out: np.ndarray | None = None
@@ -132,19 +149,29 @@ class PadLayout(Layout):
         For ``y`` outside the range of the forward map the result is the
         orthogonal projection onto it, then truncation of the padding.
         """
+        return self.inverse_checked(y, signs, rounds, out=out)[:2]
+
+    def inverse_checked(
+        self, y: np.ndarray, signs: np.ndarray, rounds: int, *, out: np.ndarray | None = None
+    ) -> tuple[np.ndarray, bool, bool]:
+        """See :meth:`rhtann.layouts.base.Layout.inverse_checked`; the kernels check all they store."""
         n = y.shape[0]
         if out is None:
             out = empty_output((n, self.d), y.dtype)
         scale = y.dtype.type(self.scale(rounds))
         if n < SMALL_BATCH:
             work = np.empty(self.d_out, dtype=y.dtype)
-            bad = _kernels.rht_inverse_rows(y, signs, rounds, scale, out, work)
-            return out, bool(bad)
+            over = np.zeros(1, dtype=np.bool_)
+            bad = _kernels.rht_inverse_rows(y, signs, rounds, scale, out, over, work)
+            return out, bool(bad), bool(over[0])
         scratch, tw = scratch_for(n, self.d_out, get_num_threads(), y.dtype)
         bad = np.zeros(scratch.shape[0], dtype=np.bool_)
+        over = np.zeros(scratch.shape[0], dtype=np.bool_)
         no_moments = np.zeros((2, 0), dtype=y.dtype)
-        _kernels.rht_inverse_tiled(y, signs, rounds, scale, out, scratch, tw, bad, no_moments, streams(out))
-        return out, bool(bad.any())
+        _kernels.rht_inverse_tiled(
+            y, signs, rounds, scale, out, scratch, tw, bad, over, no_moments, streams(out)
+        )
+        return out, bool(bad.any()), bool(over.any())
 
     def native_faiss(self, seed: int, rounds: int):
         """``faiss.HadamardRotation(d, seed)`` for 3 rounds and ``seed < 2**32``; None otherwise."""

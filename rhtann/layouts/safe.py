@@ -5,9 +5,11 @@ intermediate values grow by up to ``d_out`` per round (in the largest
 magnitude) before the final scale brings them back. A finite float32 row of
 large magnitude (``1e35`` at ``d = 100``, ``1e33`` at ``d = 4096``) then
 overflows to infinity inside the kernel even though its rotation is
-representable. The functions here run the layout, scan the output once
-(:func:`rhtann.kernels.finite.scan_rows`), and re-run only the rows that
-came out non-finite from an input scaled down by a power of two (exact: only
+representable. The functions here run the layout, scan the output
+(:func:`rhtann.kernels.finite.scan_rows`) when the layout cannot vouch for
+it (:meth:`rhtann.layouts.base.Layout.forward_checked`: the tiled kernels
+check every value they store, so a finite result needs no second pass),
+and re-run only the rows that came out non-finite from an input scaled down by a power of two (exact: only
 the exponent changes), scaling the result back up. A row whose rotation is
 truly not representable (an entry above the dtype's largest finite value)
 raises ValueError naming the argument and the row. NaN or infinity in the
@@ -32,8 +34,15 @@ def _repair(
     run: Callable[[np.ndarray], np.ndarray],
     name: str,
     sq: np.ndarray | None,
+    suspect: bool = True,
 ) -> bool:
-    """Fix the non-finite rows of ``y = run(x)``; return True when ``x`` itself is not finite."""
+    """Fix the non-finite rows of ``y = run(x)``; return True when ``x`` itself is not finite.
+
+    With ``suspect`` False (the kernels stored only finite values) and no
+    ``sq`` to fill, ``y`` is not scanned.
+    """
+    if not suspect and sq is None:
+        return False
     flags = np.zeros(y.shape[0], dtype=np.bool_)
     count = _finite.scan_rows(y, flags, sq if sq is not None else np.empty(0))
     if count == 0:
@@ -103,14 +112,14 @@ def forward(
     ValueError
         When a row's rotation has an entry beyond the dtype's finite range.
     """
-    y, bad = layout.forward(x, signs, rounds, first=first, out=out, moments=moments)
+    y, bad, suspect = layout.forward_checked(x, signs, rounds, first=first, out=out, moments=moments)
     if bad:
         return y, True
 
     def run(xs: np.ndarray) -> np.ndarray:
         return layout.forward(xs, signs, rounds, first=first)[0]
 
-    return y, _repair(x, y, rounds, layout.d_out, run, name, sq)
+    return y, _repair(x, y, rounds, layout.d_out, run, name, sq, suspect)
 
 
 def inverse(
@@ -120,14 +129,14 @@ def inverse(
 
     Returns and raises as :func:`forward` (the result has shape ``(n, d)``).
     """
-    x, bad = layout.inverse(y, signs, rounds, out=out)
+    x, bad, suspect = layout.inverse_checked(y, signs, rounds, out=out)
     if bad:
         return x, True
 
     def run(ys: np.ndarray) -> np.ndarray:
         return layout.inverse(ys, signs, rounds)[0]
 
-    return x, _repair(y, x, rounds, layout.d_out, run, name, None)
+    return x, _repair(y, x, rounds, layout.d_out, run, name, None, suspect)
 
 
 __all__ = ["forward", "inverse"]
