@@ -416,3 +416,23 @@ def test_int_bound_covers_float32_rounding_of_large_sums():
         assert 0 <= bound <= K.BOUND_MAX
         if score > thr:
             assert S >= bound
+
+
+@pytest.mark.parametrize("npairs", [100, 128, 129, 300])
+def test_integer_bound_decides_at_the_exact_sum(npairs):
+    """Lanes pass the pre-filter iff their sum reaches the bound, in one segment (16-bit compare,
+    bounds above 0xFFFF clamped) and in several (32-bit compare)."""
+    rng = np.random.default_rng(npairs + 1)
+    il, lu = _random_block(rng, npairs)
+    sums = _numpy_sums(il, lu, npairs)
+    ones, zeros = np.ones(LANES, np.float32), np.zeros(LANES, np.float32)
+    ab = np.array([1.0, 0.0], np.float32)
+    for bound in (int(sums.max()), int(sums.max()) + 1, int(np.median(sums)), 70_000, 2**31 - 1):
+        thr = np.zeros(2, np.float32)
+        thr[0] = -np.inf
+        thr.view(np.int32)[1] = bound
+        o, mk = np.zeros(LANES, np.float32), np.zeros(1, np.uint32)
+        total = _block4_1(il, npairs, lu, ones, zeros, ab, thr, o, mk)
+        assert (total != 0) == bool(np.any(sums >= bound))
+        if total:
+            np.testing.assert_array_equal(o, sums.astype(np.float32))

@@ -21,6 +21,9 @@ is below 65536: a pair adds at most 510 per lane, so the pairs are taken in
 segments of at most :data:`SEG_PAIRS` = 128, after each of which the
 16-bit sums are widened and added into 32-bit sums. Any number of pairs is
 exact while ``255 * M < 2**31`` (``M`` tables), far beyond ``M = 2**20``.
+With a single segment (``M <= 256``) the sums stay 16-bit up to the
+integer pre-filter, whose bound is then clamped to 0xFFFF (no such sum can
+reach a larger one); only blocks with a lane that may pass are widened.
 
 The intrinsics take integer byte addresses (``arr.ctypes.data`` plus an
 offset) instead of arrays, so that a call inside a scan loop costs no
@@ -147,11 +150,18 @@ def _fastscan_typer(qb, codes_p, npairs, luts_p, lstride, sv_p, half, ev_p, ab_p
         seg = c(SEG_PAIRS)
         nseg = builder.udiv(builder.add(npairs_v, c(SEG_PAIRS - 1)), seg)
         with cgutils.for_range(builder, nseg) as sloop:
+            # widen the previous segment's 16-bit sums (zero before the first) and restart them
+            for t in range(qb):
+                o16 = builder.load(accs[2 * t + 1])
+                e16 = builder.sub(builder.load(accs[2 * t]), builder.shl(o16, eight))
+                for slot, part in ((2 * t, e16), (2 * t + 1, o16)):
+                    grown = builder.add(builder.load(wide[slot]), builder.zext(part, _V16I32))
+                    builder.store(grown, wide[slot])
+            for t in range(2 * qb):
+                builder.store(zero, accs[t])
             p0 = builder.mul(sloop.index, seg)
             left = builder.sub(npairs_v, p0)
             count = builder.select(builder.icmp_signed("<", left, seg), left, seg)
-            for t in range(2 * qb):
-                builder.store(zero, accs[t])
             with cgutils.for_range(builder, count) as loop:
                 p = builder.add(p0, loop.index)
                 cv = builder.load(at(codes_v, builder.mul(p, c(32)), _V32I8), align=1)
@@ -168,12 +178,8 @@ def _fastscan_typer(qb, codes_p, npairs, luts_p, lstride, sv_p, half, ev_p, ab_p
                     builder.store(builder.add(builder.load(accs[2 * t]), both), accs[2 * t])
                     odd = builder.add(builder.lshr(w_lo, eight), builder.lshr(w_hi, eight))
                     builder.store(builder.add(builder.load(accs[2 * t + 1]), odd), accs[2 * t + 1])
-            for t in range(qb):
-                o16 = builder.load(accs[2 * t + 1])
-                e16 = builder.sub(builder.load(accs[2 * t]), builder.shl(o16, eight))
-                for slot, part in ((2 * t, e16), (2 * t + 1, o16)):
-                    grown = builder.add(builder.load(wide[slot]), builder.zext(part, _V16I32))
-                    builder.store(grown, wide[slot])
+        multi = builder.icmp_signed(">", npairs_v, seg)
+        lim16 = ir.Constant(_I32, 0xFFFF)
 
         def splat(x):
             undef = ir.Constant(_V32F, ir.Undefined)
@@ -183,7 +189,6 @@ def _fastscan_typer(qb, codes_p, npairs, luts_p, lstride, sv_p, half, ev_p, ab_p
         f32 = ir.FloatType()
         total_p = cgutils.alloca_once_value(builder, ir.Constant(_I32, 0))
         order = ir.Constant(ir.VectorType(_I32, 32), [k // 2 + 16 * (k % 2) for k in range(32)])
-        undef_w = ir.Constant(_V16I32, ir.Undefined)
 
         def load_scales():
             is_half = builder.icmp_signed("!=", half_v, c(0))
@@ -200,20 +205,38 @@ def _fastscan_typer(qb, codes_p, npairs, luts_p, lstride, sv_p, half, ev_p, ab_p
             sv_vec.add_incoming(s_full, bb_full)
             return sv_vec
 
+        def splat_int(x, vty):
+            undef = ir.Constant(vty, ir.Undefined)
+            one = builder.insert_element(undef, x, ir.Constant(_I32, 0))
+            return builder.shuffle_vector(one, undef, ir.Constant(ir.VectorType(_I32, 16), [0] * 16))
+
+        def any_at_least(even, odd, bound):
+            ge = builder.icmp_unsigned
+            hit = builder.or_(ge(">=", even, bound), ge(">=", odd, bound))
+            nothing = ir.Constant(ir.IntType(16), 0)
+            return builder.icmp_unsigned("!=", builder.bitcast(hit, ir.IntType(16)), nothing)
+
         for t in range(qb):
-            even = builder.load(wide[2 * t])
-            o = builder.load(wide[2 * t + 1])
+            # the last segment's sums are still 16-bit; earlier segments' are in ``wide``
+            o16 = builder.load(accs[2 * t + 1])
+            e16 = builder.sub(builder.load(accs[2 * t]), builder.shl(o16, eight))
             # integer pre-filter: the caller's bound on the sums of lanes that may pass
             ti = builder.load(at(thr_v, c(4 * qb + 4 * t), _I32))
-            tv = builder.shuffle_vector(
-                builder.insert_element(undef_w, ti, ir.Constant(_I32, 0)),
-                undef_w,
-                ir.Constant(ir.VectorType(_I32, 16), [0] * 16),
-            )
-            hit = builder.or_(builder.icmp_unsigned(">=", even, tv), builder.icmp_unsigned(">=", o, tv))
-            anyhit = builder.icmp_unsigned(
-                "!=", builder.bitcast(hit, ir.IntType(16)), ir.Constant(ir.IntType(16), 0)
-            )
+            with builder.if_else(multi) as (then, otherwise):
+                with then:
+                    even_w = builder.add(builder.load(wide[2 * t]), builder.zext(e16, _V16I32))
+                    odd_w = builder.add(builder.load(wide[2 * t + 1]), builder.zext(o16, _V16I32))
+                    hit_multi = any_at_least(even_w, odd_w, splat_int(ti, _V16I32))
+                    bb_multi = builder.block
+                with otherwise:
+                    # one segment: every sum is below 2**16, so a bound clamped to 0xFFFF decides alike
+                    clamped = builder.select(builder.icmp_unsigned("<", ti, lim16), ti, lim16)
+                    t16 = builder.trunc(clamped, _I16)
+                    hit_one = any_at_least(e16, o16, splat_int(t16, _V16I16))
+                    bb_one = builder.block
+            anyhit = builder.phi(ir.IntType(1))
+            anyhit.add_incoming(hit_multi, bb_multi)
+            anyhit.add_incoming(hit_one, bb_one)
             mptr = at(masks_v, c(4 * t), _I32)
             with builder.if_else(anyhit, likely=False) as (then, otherwise):
                 with then:
@@ -222,6 +245,8 @@ def _fastscan_typer(qb, codes_p, npairs, luts_p, lstride, sv_p, half, ev_p, ab_p
                     a_t = builder.load(at(ab_v, c(8 * t), f32))
                     b_t = builder.load(at(ab_v, c(8 * t + 4), f32))
                     thr_t = builder.load(at(thr_v, c(4 * t), f32))
+                    even = builder.add(builder.load(wide[2 * t]), builder.zext(e16, _V16I32))
+                    o = builder.add(builder.load(wide[2 * t + 1]), builder.zext(o16, _V16I32))
                     sums = builder.uitofp(builder.shuffle_vector(even, o, order), _V32F)
                     score = builder.fsub(
                         builder.fmul(sv_vec, builder.fadd(builder.fmul(sums, splat(a_t)), splat(b_t))), ofs
