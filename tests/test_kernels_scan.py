@@ -128,12 +128,14 @@ def test_fastscan_block_float16_scales():
         assert K.half_to_float(h) == float(np.array([h], np.uint16).view(np.float16)[0])
 
 
-def test_fastscan_block4_equals_four_single_queries():
+@pytest.mark.parametrize("d", [24, 600])
+def test_fastscan_block4_equals_four_single_queries(d):
+    """Four queries per code load score like four single ones (d = 600: three 16-bit segments)."""
     rng = np.random.default_rng(7)
-    c = TQ(24, 4)
-    y = rng.standard_normal((32, 24)).astype(np.float32)
+    c = TQ(d, 4)
+    y = rng.standard_normal((32, d)).astype(np.float32)
     _, _, il, P, nb, sv, ev = _layout(c, y)
-    lut = c.nibble_luts(rng.standard_normal((QB, 24)).astype(np.float32))
+    lut = c.nibble_luts(rng.standard_normal((QB, d)).astype(np.float32))
     lu = np.zeros((QB, P * 64), np.uint8)
     a, b = np.zeros(QB, np.float32), np.zeros(QB, np.float32)
     K.quantize_luts(lut, lu, a, b)
