@@ -438,3 +438,11 @@ def test_integer_bound_decides_at_the_exact_sum(npairs):
         assert (total != 0) == bool(np.any(sums >= bound))
         if total:
             np.testing.assert_array_equal(o, sums.astype(np.float32))
+
+
+def test_quantize_luts_rejects_a_top_outside_the_uint8_range():
+    lut = np.zeros((1, 4, 16), np.float32)
+    lu, a, b = np.zeros((1, 128), np.uint8), np.zeros(1, np.float32), np.zeros(1, np.float32)
+    for top in (0, 256):
+        with pytest.raises(ValueError, match="top"):
+            K.quantize_luts(lut, lu, a, b, top)

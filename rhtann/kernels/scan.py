@@ -178,7 +178,6 @@ def deinterleave(codes, P, pos, out):
             out[i, p] = codes[base + p * LANES]
 
 
-@numba.njit(**_OPTS)
 def quantize_luts(lut, out, a, b, top=255):
     """uint8 tables for the fast-scan intrinsics from float tables.
 
@@ -201,7 +200,17 @@ def quantize_luts(lut, out, a, b, top=255):
     One step ``delta = width / top`` per query, ``width`` the widest
     table's range; each entry is ``round((lut - min) / delta)``, so the
     estimate ``a S + b`` is within ``M delta / 2`` of the float sum.
+    A Python front of :func:`quantize_luts_top`, which always receives
+    ``top`` (numba's dispatch of an omitted default argument is slow).
     """
+    if not 1 <= int(top) <= 255:
+        raise ValueError(f"top: expected an int in 1..255, got {top!r}")
+    quantize_luts_top(lut, out, a, b, int(top))
+
+
+@numba.njit(**_OPTS)
+def quantize_luts_top(lut, out, a, b, top):
+    """:func:`quantize_luts` with ``top`` (1..255) given."""
     m, M, _ = lut.shape
     P = (M + 1) // 2
     for i in range(m):
