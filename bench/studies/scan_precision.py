@@ -12,7 +12,7 @@ queries in one call, single = ``--single`` calls of one query).
 Run::
 
     mkdir -p /tmp/scanbase && git archive <baseline commit> rhtann | tar -x -C /tmp/scanbase
-    python -m bench.studies.scan_precision --baseline /tmp/scanbase \\
+    python -m bench.studies.scan_precision --baseline /tmp/scanbase --before-name <commit> \\
         [--out bench/results/scan_precision.md]
 """
 
@@ -101,6 +101,7 @@ def main(argv: list[str] | None = None) -> None:
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--baseline", required=True, help="checkout whose rhtann/ is the 'before' version")
+    ap.add_argument("--before-name", default="the baseline checkout", help="what 'before' is (a commit)")
     ap.add_argument("--out", default="bench/results/scan_precision.md")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--single", type=int, default=100)
@@ -156,7 +157,7 @@ def main(argv: list[str] | None = None) -> None:
                 )
             print(lines_rec[-1], *lines_qps[-len(KF):], sep="\n", flush=True)
     load1 = os.getloadavg()
-    cmd = "python -m bench.studies.scan_precision --baseline <checkout of the before commit>"
+    cmd = f"python -m bench.studies.scan_precision --baseline <checkout of {args.before_name}>"
     lines = [
         "# Fast-scan table precision: before / after",
         "",
@@ -169,6 +170,7 @@ def main(argv: list[str] | None = None) -> None:
         "",
         "## Recall@10",
         "",
+        f"Before = {args.before_name} (7-bit tables, byte sums); after = this working tree. "
         "`exact` = every code scored exactly (`method=\"gemm\"`); other columns before / after, by k_factor.",
         "",
         "| set, spec | exact | " + " | ".join(f"k_factor {kf}" for kf in KF) + " |",
