@@ -128,12 +128,14 @@ def test_fastscan_block_float16_scales():
         assert K.half_to_float(h) == float(np.array([h], np.uint16).view(np.float16)[0])
 
 
-def test_fastscan_block4_equals_four_single_queries():
+@pytest.mark.parametrize("d", [24, 600])
+def test_fastscan_block4_equals_four_single_queries(d):
+    """Four queries per code load score like four single ones (d = 600: three 16-bit segments)."""
     rng = np.random.default_rng(7)
-    c = TQ(24, 4)
-    y = rng.standard_normal((32, 24)).astype(np.float32)
+    c = TQ(d, 4)
+    y = rng.standard_normal((32, d)).astype(np.float32)
     _, _, il, P, nb, sv, ev = _layout(c, y)
-    lut = c.nibble_luts(rng.standard_normal((QB, 24)).astype(np.float32))
+    lut = c.nibble_luts(rng.standard_normal((QB, d)).astype(np.float32))
     lu = np.zeros((QB, P * 64), np.uint8)
     a, b = np.zeros(QB, np.float32), np.zeros(QB, np.float32)
     K.quantize_luts(lut, lu, a, b)
@@ -161,7 +163,7 @@ def test_int_bound_never_drops_a_passing_vector():
         smax, emin = rng.uniform(0.1, 3), rng.uniform(0, 2) * rng.integers(0, 2)
         thr = rng.normal(0, 3)
         bound = K.int_bound(thr, a, b, smax, emin)
-        assert 0 <= bound <= 65535
+        assert 0 <= bound <= K.BOUND_MAX
         if bound == 0:
             continue
         S = bound - 1 - rng.integers(0, 50)
@@ -234,3 +236,213 @@ def test_topk_update_matches_argsort():
     K.heap_sort_rows(hs, hi, 5, out_s, out_i)
     full = 2 * scores - ev[:300]
     np.testing.assert_array_equal(out_i, np.argsort(-full, axis=1)[:, :5])
+
+
+def _random_block(rng, npairs):
+    """One block: random code bytes (interleaved) and uint8 tables using the full range."""
+    il = rng.integers(0, 256, npairs * LANES, dtype=np.uint8)
+    lu = rng.integers(0, 256, npairs * 64, dtype=np.uint8)
+    lu.reshape(npairs, 2, 2, 16)[:, :, 1, :] = lu.reshape(npairs, 2, 2, 16)[:, :, 0, :]
+    return il, lu
+
+
+def _numpy_sums(il, lu, npairs):
+    """Per lane, the sum of the table entries its nibbles select (int64 reference)."""
+    codes = il.reshape(npairs, LANES).astype(np.int64)
+    tab = lu.reshape(npairs, 2, 2, 16)[:, :, 0, :].astype(np.int64)
+    p = np.arange(npairs)[:, None]
+    return (tab[p, 0, codes & 15] + tab[p, 1, codes >> 4]).sum(0)
+
+
+@pytest.mark.parametrize("npairs", [1, 2, 127, 128, 129, 200, 256, 257, 385, 2048])
+def test_fastscan_sums_are_exact_for_full_range_tables(npairs):
+    """Entries 0..255 over any number of pairs (segments of 128 widened to 32 bits) sum exactly."""
+    rng = np.random.default_rng(npairs)
+    il, lu = _random_block(rng, npairs)
+    ones, zeros, out = np.ones(LANES, np.float32), np.zeros(LANES, np.float32), np.zeros(LANES, np.float32)
+    _block(il, 0, npairs, lu, 0, ones, zeros, 0, 1.0, 0.0, -np.inf, out)
+    np.testing.assert_array_equal(out, _numpy_sums(il, lu, npairs).astype(np.float32))
+
+
+@pytest.mark.parametrize("M", [4096, 65536])
+def test_no_overflow_with_every_entry_at_the_top(M):
+    """d = 4096 (and 65536) nibble tables all at 255: the 32-bit sums are exact, the bound compares them."""
+    npairs = M // 2
+    rng = np.random.default_rng(M)
+    il = rng.integers(0, 256, npairs * LANES, dtype=np.uint8)
+    lu = np.full(npairs * 64, 255, np.uint8)
+    ones, zeros = np.ones(LANES, np.float32), np.zeros(LANES, np.float32)
+    out = np.zeros(LANES, np.float32)
+    _block(il, 0, npairs, lu, 0, ones, zeros, 0, 1.0, 0.0, -np.inf, out)
+    assert np.all(out == 255.0 * M)
+    ab = np.array([1.0, 0.0], np.float32)
+    for bound, passes in ((255 * M, True), (255 * M + 1, False)):
+        thr = np.zeros(2, np.float32)
+        thr[0] = -np.inf
+        thr.view(np.int32)[1] = bound
+        o, mk = np.zeros(LANES, np.float32), np.zeros(1, np.uint32)
+        total = _block4_1(il, npairs, lu, ones, zeros, ab, thr, o, mk)
+        assert total == (0xFFFFFFFF if passes else 0)
+
+
+@numba.njit
+def _block4_1(codes, npairs, luts, sv, ev, ab, thr, out, masks):
+    return fastscan_block1(
+        codes.ctypes.data, npairs, luts.ctypes.data, 0, sv.ctypes.data, 0, ev.ctypes.data,
+        ab.ctypes.data, thr.ctypes.data, out.ctypes.data, masks.ctypes.data,
+    )
+
+
+def _numpy_quantize(lut, top):
+    """Reference of quantize_luts: one step per query, entries round((lut - min) / step)."""
+    lo = lut.min(axis=2, keepdims=True)
+    width = (lut.max(axis=2) - lut.min(axis=2)).max(axis=1).astype(np.float64)
+    delta = np.where(width > 0, width / top, 1.0)
+    q = np.floor((lut - lo).astype(np.float64) * (1.0 / delta)[:, None, None] + 0.5)
+    return np.clip(q, 0, top).astype(np.int64), delta, lo[:, :, 0].astype(np.float64).sum(1)
+
+
+@pytest.mark.parametrize("top", [127, 255])
+def test_quantize_luts_matches_numpy_and_uses_the_full_range(top):
+    rng = np.random.default_rng(top)
+    d, m = 101, 3
+    c = TQ(d, 4)
+    lut = c.nibble_luts(rng.standard_normal((m, d)).astype(np.float32))
+    M = lut.shape[1]
+    P = (M + 1) // 2
+    lu = np.zeros((m, P * 64), np.uint8)
+    a, b = np.zeros(m, np.float32), np.zeros(m, np.float32)
+    K.quantize_luts(lut, lu, a, b, top)
+    ref, delta, bias = _numpy_quantize(lut, top)
+    got = lu.reshape(m, P, 2, 2, 16)
+    np.testing.assert_array_equal(got[:, :, :, 0, :].reshape(m, 2 * P, 16)[:, :M], ref)
+    np.testing.assert_array_equal(got[:, :, :, 1, :].reshape(m, 2 * P, 16)[:, :M], ref)
+    assert np.all(got.reshape(m, 2 * P, 2, 16)[:, M:] == 0)  # the odd table's missing partner
+    np.testing.assert_allclose(a, delta, rtol=1e-6)
+    np.testing.assert_allclose(b, bias, rtol=1e-5, atol=1e-5)
+    assert ref.max() == top  # the widest table spans the whole range
+
+
+def test_estimate_equals_the_quantized_tables_and_stays_within_the_rounding_bound():
+    """d = 768: the kernel's integer sums equal numpy's over the quantized tables; the affine
+    estimate is within M * delta / 2 of the float sum, and its RMS error is that of uniform rounding."""
+    rng = np.random.default_rng(768)
+    d, n = 768, 2048
+    c = TQ(d, 4)
+    y = rng.standard_normal((n, d)).astype(np.float32)
+    codes, rows, il, P, nb, sv, ev = _layout(c, y)
+    q = rng.standard_normal((1, d)).astype(np.float32)
+    lut = c.nibble_luts(q)
+    M = lut.shape[1]
+    lu = np.zeros((1, P * 64), np.uint8)
+    a, b = np.zeros(1, np.float32), np.zeros(1, np.float32)
+    K.quantize_luts(lut, lu, a, b)
+    ones, zeros = np.ones(nb * LANES, np.float32), np.zeros(nb * LANES, np.float32)
+    out = np.zeros(LANES, np.float32)
+    sums = np.zeros(n, np.float64)
+    for blk in range(nb):
+        _block(il, blk * P * LANES, P, lu[0], 0, ones, zeros, blk * LANES, 1.0, 0.0, -np.inf, out)
+        blk_il = il[blk * P * LANES : (blk + 1) * P * LANES]
+        np.testing.assert_array_equal(out, _numpy_sums(blk_il, lu[0], P).astype(np.float32))
+        sums[blk * LANES : (blk + 1) * LANES] = out
+    exact = (q.astype(np.float64) @ c.decode(codes).astype(np.float64).T)[0] / sv[:n]
+    err = a[0] * sums + b[0] - exact
+    assert np.max(np.abs(err)) <= 0.5 * a[0] * M * (1 + 1e-4)
+    # 15 of a table's 16 entries round with an error uniform on (-delta/2, delta/2)
+    rms_model = a[0] * np.sqrt(M * (15 / 16) / 12)
+    rms = np.sqrt(np.mean(err**2))
+    se = rms_model * np.sqrt(2 / n) * 4  # generous for the dependence between vectors' errors
+    assert abs(rms - rms_model) <= 3 * se + 0.05 * rms_model
+
+
+def test_candidates_hold_every_vector_the_rounding_bound_guarantees():
+    """The scan's top-kk by the integer estimate (a) equals the numpy top-kk of that estimate, and
+    (b) holds every vector whose exact score beats the exact kk-th best by twice the estimate's
+    error bound; 255-step tables keep at least as many of the exact top-10 as 127-step ones."""
+    rng = np.random.default_rng(21)
+    n, d, m, kk, k = 3000, 128, 8, 40, 10
+    c = TQ(d, 4)
+    y = rng.standard_normal((n, d)).astype(np.float32)
+    codes, rows, il, P, nb, sv, ev = _layout(c, y)
+    q = rng.standard_normal((m, d)).astype(np.float32)
+    exact = (q.astype(np.float64) @ c.decode(codes).astype(np.float64).T)
+    lut = c.nibble_luts(q)
+    M = lut.shape[1]
+    hits = {}
+    for top in (127, 255):
+        lu = np.zeros((m, P * 64), np.uint8)
+        a, b = np.zeros(m, np.float32), np.zeros(m, np.float32)
+        K.quantize_luts(lut, lu, a, b, top)
+        hs, hi = np.empty((m, kk), np.float32), np.empty((m, kk), np.int64)
+        K.heap_reset(hs, hi)
+        K.fastscan_topk(il, P, nb, lu, a, b, sv, ev, 1, hs, hi, float(sv.max()), 0.0)
+        qz, _, _ = _numpy_quantize(lut, top)
+        nib = np.zeros((n, M), np.int64)
+        nib[:, 0::2] = rows[:, : (M + 1) // 2] & 15
+        nib[:, 1::2] = (rows[:, : (M + 1) // 2] >> 4)[:, : M // 2]
+        covered = 0
+        hit = 0
+        for i in range(m):
+            S = qz[i][np.arange(M)[None, :], nib].sum(1)
+            est = sv[:n] * (a[i] * S.astype(np.float32) + b[i])
+            cand = set(hi[i].tolist())
+            assert -1 not in cand and len(cand) == kk
+            outside = np.setdiff1d(np.arange(n), list(cand))
+            assert est[list(cand)].min() >= est[outside].max() - 1e-5 * np.abs(est).max()
+            E = float(sv.max()) * a[i] * M / 2
+            thr_kk = np.sort(exact[i])[-kk]
+            sure = np.flatnonzero(exact[i] > thr_kk + 2 * E)
+            assert set(sure.tolist()) <= cand
+            top_k = np.argsort(-exact[i])[:k]
+            covered += np.isin(top_k, sure).sum()
+            hit += len(set(top_k.tolist()) & cand)
+        if top == 255:
+            assert covered > 0  # the guarantee is not vacuous on this case
+        hits[top] = hit
+    assert hits[255] >= hits[127]
+
+
+def test_int_bound_covers_float32_rounding_of_large_sums():
+    """With sums near 2**24 and more, float32 scores that pass the threshold are never cut."""
+    rng = np.random.default_rng(12)
+    for _ in range(3000):
+        a = np.float32(rng.uniform(1e-6, 1e-3))
+        b = np.float32(rng.normal(0, 50))
+        smax = np.float32(rng.uniform(0.5, 2))
+        emin = np.float32(rng.uniform(0, 100))
+        S = int(rng.integers(0, 255 * 2**20))
+        s, e = np.float32(smax * rng.uniform(0.9, 1)), np.float32(emin + rng.uniform(0, 1e-3) * emin)
+        score = np.float32(s * np.float32(np.float32(a * np.float32(S)) + b) - e)
+        thr = np.float32(score - abs(score) * rng.uniform(0, 1e-6))  # just below the float32 score
+        bound = K.int_bound(thr, a, b, smax, emin)
+        assert 0 <= bound <= K.BOUND_MAX
+        if score > thr:
+            assert S >= bound
+
+
+@pytest.mark.parametrize("npairs", [100, 128, 129, 300])
+def test_integer_bound_decides_at_the_exact_sum(npairs):
+    """Lanes pass the pre-filter iff their sum reaches the bound, in one segment (16-bit compare,
+    bounds above 0xFFFF clamped) and in several (32-bit compare)."""
+    rng = np.random.default_rng(npairs + 1)
+    il, lu = _random_block(rng, npairs)
+    sums = _numpy_sums(il, lu, npairs)
+    ones, zeros = np.ones(LANES, np.float32), np.zeros(LANES, np.float32)
+    ab = np.array([1.0, 0.0], np.float32)
+    for bound in (int(sums.max()), int(sums.max()) + 1, int(np.median(sums)), 70_000, 2**31 - 1):
+        thr = np.zeros(2, np.float32)
+        thr[0] = -np.inf
+        thr.view(np.int32)[1] = bound
+        o, mk = np.zeros(LANES, np.float32), np.zeros(1, np.uint32)
+        total = _block4_1(il, npairs, lu, ones, zeros, ab, thr, o, mk)
+        assert (total != 0) == bool(np.any(sums >= bound))
+        if total:
+            np.testing.assert_array_equal(o, sums.astype(np.float32))
+
+
+def test_quantize_luts_rejects_a_top_outside_the_uint8_range():
+    lut = np.zeros((1, 4, 16), np.float32)
+    lu, a, b = np.zeros((1, 128), np.uint8), np.zeros(1, np.float32), np.zeros(1, np.float32)
+    for top in (0, 256):
+        with pytest.raises(ValueError, match="top"):
+            K.quantize_luts(lut, lu, a, b, top)

@@ -73,24 +73,42 @@ def _scale_at_impl(sv, v):
     return impl_f
 
 
+#: Largest integer bound :func:`int_bound` returns (the intrinsics compare unsigned 32-bit sums).
+BOUND_MAX = 2**31 - 1
+
+#: Relative float32 error allowance of the scores behind :func:`int_bound` (16 times the
+#: ``4 * 2**-24`` that the four float32 operations of a score can add up to).
+_REL = 2.0**-20
+
+
 @numba.njit(**_OPTS)
 def int_bound(thr, a, b, smax, emin):
     """Least integer table sum a vector needs to possibly score above ``thr``.
 
-    A vector with sum ``S``, scale ``s <= smax`` and offset ``e >= emin``
+    A vector with sum ``S``, scale ``0 <= s <= smax`` and offset ``e >= emin``
     scores ``s * (a S + b) - e``; when ``thr + emin > 0`` that exceeds
-    ``thr`` only if ``S > ((thr + emin) / smax - b) / a``. Returns 0 (every
-    vector may pass) when no bound applies; one unit of margin absorbs
-    float rounding. Clamped to ``[0, 65535]``.
+    ``thr`` only if ``S > tf = ((thr + emin) / smax - b) / a``. The bound is
+    ``floor(tf - margin)`` with ``margin = 1 + r (|tf| + |b| / a + (|thr| +
+    |emin|) / (smax a))``, ``r = 2**-20``: that margin covers the rounding of
+    the float32 scores the intrinsics compute (at most about ``4 * 2**-24``
+    relative to ``s (a S + |b|) + e``), so a vector the float32 score would
+    keep is never cut by the bound. Computed in float64. Returns 0 (every
+    vector may pass) when no bound applies; clamped to ``[0, BOUND_MAX]``.
     """
-    t2 = thr + emin
-    if not (t2 > 0 and smax > 0 and a > 0):
+    t = np.float64(thr)
+    em = np.float64(emin)
+    sm = np.float64(smax)
+    aa = np.float64(a)
+    bb = np.float64(b)
+    t2 = t + em
+    if not (t2 > _REL * (abs(t) + abs(em)) and sm > 0 and aa > 0):
         return 0
-    tf = (t2 / smax - b) / a
-    if not tf < 65536.0:
-        return 65535
-    v = np.int64(np.floor(tf)) - 1
-    return max(v, 0)
+    tf = (t2 / sm - bb) / aa
+    margin = 1.0 + _REL * (abs(tf) + abs(bb) / aa + (abs(t) + abs(em)) / (sm * aa))
+    v = tf - margin
+    if not v < BOUND_MAX:
+        return BOUND_MAX
+    return max(np.int64(np.floor(v)), 0)
 
 
 @numba.njit(**_OPTS)
@@ -160,8 +178,7 @@ def deinterleave(codes, P, pos, out):
             out[i, p] = codes[base + p * LANES]
 
 
-@numba.njit(**_OPTS)
-def quantize_luts(lut, out, a, b, top=127):
+def quantize_luts(lut, out, a, b, top=255):
     """uint8 tables for the fast-scan intrinsics from float tables.
 
     Parameters
@@ -174,8 +191,26 @@ def quantize_luts(lut, out, a, b, top=127):
         Receive the affine map: ``sum_m lut[i, m, c_m] ~= a[i] * S + b[i]``
         where ``S`` is the sum of the uint8 entries.
     top : int
-        Largest entry, at most 127 (the scanners add two entries as bytes).
+        Largest entry, 1..255 (the scanners accumulate entries in 16-bit
+        lanes, so the whole uint8 range is usable; smaller values only
+        coarsen the tables).
+
+    Notes
+    -----
+    One step ``delta = width / top`` per query, ``width`` the widest
+    table's range; each entry is ``round((lut - min) / delta)``, so the
+    estimate ``a S + b`` is within ``M delta / 2`` of the float sum.
+    A Python front of :func:`quantize_luts_top`, which always receives
+    ``top`` (numba's dispatch of an omitted default argument is slow).
     """
+    if not 1 <= int(top) <= 255:
+        raise ValueError(f"top: expected an int in 1..255, got {top!r}")
+    quantize_luts_top(lut, out, a, b, int(top))
+
+
+@numba.njit(**_OPTS)
+def quantize_luts_top(lut, out, a, b, top):
+    """:func:`quantize_luts` with ``top`` (1..255) given."""
     m, M, _ = lut.shape
     P = (M + 1) // 2
     for i in range(m):

@@ -9,14 +9,21 @@ half). A query's tables hold, per pair, 32 bytes for the low nibble and 32
 for the high one (each 16-entry table written twice, once per 128-bit lane).
 
 Per pair and query the kernel splits the code bytes into their two
-nibbles, looks both up with a byte shuffle (``vpshufb`` on x86-64), adds
-the two looked-up bytes (entries are at most 127, so the byte sum cannot
-overflow) and accumulates the byte sums into 16-bit sums: as 16-bit words
-into one accumulator and, shifted right by 8, into a second one; at the end
-the first minus the second shifted back left gives the sums of the even
-lanes, the second those of the odd lanes. The arithmetic wraps modulo
-2**16, which is exact while every true sum stays below 65536 (at most 258
-pairs).
+nibbles and looks both up with a byte shuffle (``vpshufb`` on x86-64).
+Table entries use the whole uint8 range (0..255), so the two looked-up
+bytes are not added as bytes; each shuffle result is read as sixteen 16-bit
+words (an even lane's byte plus 256 times the next odd lane's byte) and
+added into one 16-bit accumulator, and, shifted right by 8 (the odd lane's
+byte alone), into a second one. The difference of the first and the second
+shifted back left is the even lanes' sum, the second the odd lanes'. The
+16-bit arithmetic wraps modulo 2**16 but stays exact while every true sum
+is below 65536: a pair adds at most 510 per lane, so the pairs are taken in
+segments of at most :data:`SEG_PAIRS` = 128, after each of which the
+16-bit sums are widened and added into 32-bit sums. Any number of pairs is
+exact while ``255 * M < 2**31`` (``M`` tables), far beyond ``M = 2**20``.
+With a single segment (``M <= 256``) the sums stay 16-bit up to the
+integer pre-filter, whose bound is then clamped to 0xFFFF (no such sum can
+reach a larger one); only blocks with a lane that may pass are widened.
 
 The intrinsics take integer byte addresses (``arr.ctypes.data`` plus an
 offset) instead of arrays, so that a call inside a scan loop costs no
@@ -54,6 +61,7 @@ _V32I8 = ir.VectorType(_I8, 32)
 _V16I16 = ir.VectorType(_I16, 16)
 _V32I16 = ir.VectorType(_I16, 32)
 _V32F = ir.VectorType(ir.FloatType(), 32)
+_V16I32 = ir.VectorType(_I32, 16)
 
 
 def _shuffle_bytes(builder, table, idx):
@@ -62,6 +70,10 @@ def _shuffle_bytes(builder, table, idx):
     fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.x86.avx2.pshuf.b")
     return builder.call(fn, [table, idx])
 
+
+#: Pairs of nibble tables accumulated in 16-bit lanes before they are widened to 32 bits
+#: (``510 * SEG_PAIRS < 65536``).
+SEG_PAIRS = 128
 
 #: Queries scored together by :func:`fastscan_block4` (one load of the codes serves all of them).
 QB = 4
@@ -72,8 +84,8 @@ def _fastscan_typer(qb, codes_p, npairs, luts_p, lstride, sv_p, half, ev_p, ab_p
 
     ``score[t, j] = sv[j] * (a_t * S_tj + b_t) - ev[j]`` where ``S_tj`` is
     the sum of query ``t``'s table entries over vector ``j``'s nibbles. The
-    tables of query ``t`` start at ``luts_p + t * lstride``; every entry must
-    be at most 127.
+    tables of query ``t`` start at ``luts_p + t * lstride``; entries are
+    0..255 and the sums are exact (32-bit) for any ``npairs < 2**22``.
 
     Parameters
     ----------
@@ -93,7 +105,7 @@ def _fastscan_typer(qb, codes_p, npairs, luts_p, lstride, sv_p, half, ev_p, ab_p
     thr_p : int
         Address of ``qb`` float32 thresholds followed by ``qb`` int32 bounds:
         a lane of query ``t`` is scored only if its integer sum is at least
-        bound ``t`` (see :func:`rhtann.kernels.scan.int_bound`).
+        bound ``t`` (compared as unsigned 32-bit integers) (see :func:`rhtann.kernels.scan.int_bound`).
     out_p : int
         Address of ``32 qb`` float32 receiving query ``t``'s scores at ``32 t``
         (written only for queries with a lane that may pass).
@@ -128,26 +140,46 @@ def _fastscan_typer(qb, codes_p, npairs, luts_p, lstride, sv_p, half, ev_p, ab_p
             return builder.inttoptr(builder.add(addr, off) if off is not None else addr, pointee.as_pointer())
 
         zero = ir.Constant(_V16I16, None)
+        zero32 = ir.Constant(_V16I32, None)
         accs = [cgutils.alloca_once_value(builder, zero) for _ in range(2 * qb)]
+        wide = [cgutils.alloca_once_value(builder, zero32) for _ in range(2 * qb)]
         low = ir.Constant(_V32I8, [15] * 32)
         four = ir.Constant(_V16I16, [4] * 16)
         eight = ir.Constant(_V16I16, [8] * 16)
         qoff = [builder.add(luts_v, builder.mul(lstride_v, c(t))) for t in range(qb)]
-        with cgutils.for_range(builder, npairs_v) as loop:
-            p = loop.index
-            cv = builder.load(at(codes_v, builder.mul(p, c(32)), _V32I8), align=1)
-            lo = builder.and_(cv, low)
-            hi = builder.and_(builder.bitcast(builder.lshr(builder.bitcast(cv, _V16I16), four), _V32I8), low)
-            p64 = builder.mul(p, c(64))
+        seg = c(SEG_PAIRS)
+        nseg = builder.udiv(builder.add(npairs_v, c(SEG_PAIRS - 1)), seg)
+        with cgutils.for_range(builder, nseg) as sloop:
+            # widen the previous segment's 16-bit sums (zero before the first) and restart them
             for t in range(qb):
-                t_lo = builder.load(at(qoff[t], p64, _V32I8), align=1)
-                t_hi = builder.load(at(qoff[t], builder.add(p64, c(32)), _V32I8), align=1)
-                r = builder.add(_shuffle_bytes(builder, t_lo, lo), _shuffle_bytes(builder, t_hi, hi))
-                w = builder.bitcast(r, _V16I16)
-                builder.store(builder.add(builder.load(accs[2 * t]), w), accs[2 * t])
-                builder.store(
-                    builder.add(builder.load(accs[2 * t + 1]), builder.lshr(w, eight)), accs[2 * t + 1]
-                )
+                o16 = builder.load(accs[2 * t + 1])
+                e16 = builder.sub(builder.load(accs[2 * t]), builder.shl(o16, eight))
+                for slot, part in ((2 * t, e16), (2 * t + 1, o16)):
+                    grown = builder.add(builder.load(wide[slot]), builder.zext(part, _V16I32))
+                    builder.store(grown, wide[slot])
+            for t in range(2 * qb):
+                builder.store(zero, accs[t])
+            p0 = builder.mul(sloop.index, seg)
+            left = builder.sub(npairs_v, p0)
+            count = builder.select(builder.icmp_signed("<", left, seg), left, seg)
+            with cgutils.for_range(builder, count) as loop:
+                p = builder.add(p0, loop.index)
+                cv = builder.load(at(codes_v, builder.mul(p, c(32)), _V32I8), align=1)
+                lo = builder.and_(cv, low)
+                shifted = builder.lshr(builder.bitcast(cv, _V16I16), four)
+                hi = builder.and_(builder.bitcast(shifted, _V32I8), low)
+                p64 = builder.mul(p, c(64))
+                for t in range(qb):
+                    t_lo = builder.load(at(qoff[t], p64, _V32I8), align=1)
+                    t_hi = builder.load(at(qoff[t], builder.add(p64, c(32)), _V32I8), align=1)
+                    w_lo = builder.bitcast(_shuffle_bytes(builder, t_lo, lo), _V16I16)
+                    w_hi = builder.bitcast(_shuffle_bytes(builder, t_hi, hi), _V16I16)
+                    both = builder.add(w_lo, w_hi)
+                    builder.store(builder.add(builder.load(accs[2 * t]), both), accs[2 * t])
+                    odd = builder.add(builder.lshr(w_lo, eight), builder.lshr(w_hi, eight))
+                    builder.store(builder.add(builder.load(accs[2 * t + 1]), odd), accs[2 * t + 1])
+        multi = builder.icmp_signed(">", npairs_v, seg)
+        lim16 = ir.Constant(_I32, 0xFFFF)
 
         def splat(x):
             undef = ir.Constant(_V32F, ir.Undefined)
@@ -157,7 +189,6 @@ def _fastscan_typer(qb, codes_p, npairs, luts_p, lstride, sv_p, half, ev_p, ab_p
         f32 = ir.FloatType()
         total_p = cgutils.alloca_once_value(builder, ir.Constant(_I32, 0))
         order = ir.Constant(ir.VectorType(_I32, 32), [k // 2 + 16 * (k % 2) for k in range(32)])
-        undef16 = ir.Constant(_V16I16, ir.Undefined)
 
         def load_scales():
             is_half = builder.icmp_signed("!=", half_v, c(0))
@@ -174,21 +205,38 @@ def _fastscan_typer(qb, codes_p, npairs, luts_p, lstride, sv_p, half, ev_p, ab_p
             sv_vec.add_incoming(s_full, bb_full)
             return sv_vec
 
+        def splat_int(x, vty):
+            undef = ir.Constant(vty, ir.Undefined)
+            one = builder.insert_element(undef, x, ir.Constant(_I32, 0))
+            return builder.shuffle_vector(one, undef, ir.Constant(ir.VectorType(_I32, 16), [0] * 16))
+
+        def any_at_least(even, odd, bound):
+            ge = builder.icmp_unsigned
+            hit = builder.or_(ge(">=", even, bound), ge(">=", odd, bound))
+            nothing = ir.Constant(ir.IntType(16), 0)
+            return builder.icmp_unsigned("!=", builder.bitcast(hit, ir.IntType(16)), nothing)
+
         for t in range(qb):
-            e = builder.load(accs[2 * t])
-            o = builder.load(accs[2 * t + 1])
-            even = builder.sub(e, builder.shl(o, eight))
+            # the last segment's sums are still 16-bit; earlier segments' are in ``wide``
+            o16 = builder.load(accs[2 * t + 1])
+            e16 = builder.sub(builder.load(accs[2 * t]), builder.shl(o16, eight))
             # integer pre-filter: the caller's bound on the sums of lanes that may pass
-            ti = builder.trunc(builder.load(at(thr_v, c(4 * qb + 4 * t), _I32)), _I16)
-            tv = builder.shuffle_vector(
-                builder.insert_element(undef16, ti, ir.Constant(_I32, 0)),
-                undef16,
-                ir.Constant(ir.VectorType(_I32, 16), [0] * 16),
-            )
-            hit = builder.or_(builder.icmp_unsigned(">=", even, tv), builder.icmp_unsigned(">=", o, tv))
-            anyhit = builder.icmp_unsigned(
-                "!=", builder.bitcast(hit, ir.IntType(16)), ir.Constant(ir.IntType(16), 0)
-            )
+            ti = builder.load(at(thr_v, c(4 * qb + 4 * t), _I32))
+            with builder.if_else(multi) as (then, otherwise):
+                with then:
+                    even_w = builder.add(builder.load(wide[2 * t]), builder.zext(e16, _V16I32))
+                    odd_w = builder.add(builder.load(wide[2 * t + 1]), builder.zext(o16, _V16I32))
+                    hit_multi = any_at_least(even_w, odd_w, splat_int(ti, _V16I32))
+                    bb_multi = builder.block
+                with otherwise:
+                    # one segment: every sum is below 2**16, so a bound clamped to 0xFFFF decides alike
+                    clamped = builder.select(builder.icmp_unsigned("<", ti, lim16), ti, lim16)
+                    t16 = builder.trunc(clamped, _I16)
+                    hit_one = any_at_least(e16, o16, splat_int(t16, _V16I16))
+                    bb_one = builder.block
+            anyhit = builder.phi(ir.IntType(1))
+            anyhit.add_incoming(hit_multi, bb_multi)
+            anyhit.add_incoming(hit_one, bb_one)
             mptr = at(masks_v, c(4 * t), _I32)
             with builder.if_else(anyhit, likely=False) as (then, otherwise):
                 with then:
@@ -197,6 +245,8 @@ def _fastscan_typer(qb, codes_p, npairs, luts_p, lstride, sv_p, half, ev_p, ab_p
                     a_t = builder.load(at(ab_v, c(8 * t), f32))
                     b_t = builder.load(at(ab_v, c(8 * t + 4), f32))
                     thr_t = builder.load(at(thr_v, c(4 * t), f32))
+                    even = builder.add(builder.load(wide[2 * t]), builder.zext(e16, _V16I32))
+                    o = builder.add(builder.load(wide[2 * t + 1]), builder.zext(o16, _V16I32))
                     sums = builder.uitofp(builder.shuffle_vector(even, o, order), _V32F)
                     score = builder.fsub(
                         builder.fmul(sv_vec, builder.fadd(builder.fmul(sums, splat(a_t)), splat(b_t))), ofs
