@@ -56,8 +56,6 @@ STUDIES: dict[str, dict[str, Any]] = {
             ("rhtann", "RHT2keep,Center,TQ4", {}, {"k_factor": 8}),
             ("rhtann", "RHT2keep,Center,TQ4", {}, {"k_factor": 16}),
             ("rhtann", "RHT2keep,TQ4", {}, {"k_factor": 8}),
-            ("rhtann", "RHT3keep,Center,E8Q4", {}, {}),
-            ("rhtann", "RHT1keep,Center,DTQ4", {}, {}),
             ("rabitqlib", None, {"nlist": 1, "bits": 4}, {}),
             ("faiss", "PQ768x4fs", {}, {}),
             ("faiss", "PQ384x4fs", {}, {}),
