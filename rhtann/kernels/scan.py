@@ -431,6 +431,22 @@ def _refinement(codes, base, ref, v, qrot, i, delta, R, bits):
     return acc
 
 
+@numba.njit(inline="always", **_OPTS)
+def _insert_sorted(out_s, out_i, i, k, score, v):
+    """Insert ``(score, v)`` into row ``i`` of a best-first list of ``k``, dropping its last entry.
+
+    Order: decreasing score, ties by smaller position; the caller has
+    checked that ``(score, v)`` belongs in the list.
+    """
+    t = k - 1
+    while t > 0 and (score > out_s[i, t - 1] or (score == out_s[i, t - 1] and v < out_i[i, t - 1])):
+        out_s[i, t] = out_s[i, t - 1]
+        out_i[i, t] = out_i[i, t - 1]
+        t -= 1
+    out_s[i, t] = score
+    out_i[i, t] = v
+
+
 @numba.njit(parallel=True, **_OPTS)
 def rescore_topk(codes, P, lut, alpha, sv, ev, cand, k, out_s, out_i, qrot, ref, delta, R, bits):
     """Exact scores of candidate positions from the codes, and the best ``k`` per query.
@@ -482,13 +498,7 @@ def rescore_topk(codes, P, lut, alpha, sv, ev, cand, k, out_s, out_i, qrot, ref,
             score = np.float32(scale_at(sv, v) * (np.float32(alpha) * acc) - ev[v])
             if not score > out_s[i, k - 1]:
                 continue
-            t = k - 1
-            while t > 0 and (score > out_s[i, t - 1] or (score == out_s[i, t - 1] and v < out_i[i, t - 1])):
-                out_s[i, t] = out_s[i, t - 1]
-                out_i[i, t] = out_i[i, t - 1]
-                t -= 1
-            out_s[i, t] = score
-            out_i[i, t] = v
+            _insert_sorted(out_s, out_i, i, k, score, v)
 
 
 @numba.njit(parallel=True, **_OPTS)
@@ -571,13 +581,7 @@ def heap_sort_rows(hs, hi, k, out_s, out_i):
             score = hs[i, c]
             if not score > out_s[i, k - 1] and not (score == out_s[i, k - 1] and v < out_i[i, k - 1]):
                 continue
-            t = k - 1
-            while t > 0 and (score > out_s[i, t - 1] or (score == out_s[i, t - 1] and v < out_i[i, t - 1])):
-                out_s[i, t] = out_s[i, t - 1]
-                out_i[i, t] = out_i[i, t - 1]
-                t -= 1
-            out_s[i, t] = score
-            out_i[i, t] = v
+            _insert_sorted(out_s, out_i, i, k, score, v)
 
 
 @numba.njit(parallel=True, **_OPTS)
