@@ -11,6 +11,7 @@ from .. import io as _fileformat
 from .._validation import as_matrix, check_int
 from ..codecs.base import Codec
 from ..codecs.lloydmax import TQ, parse_token
+from ..kernels import results as _results
 from ..kernels import scan as K
 from ..kernels.scan_simd import LANES
 from ..transform import RHT
@@ -158,6 +159,67 @@ class QueryRotation:
         if np.isfinite(y).all():
             return y
         return rotate_checked(x, name, self.metric, rht)
+
+
+#: Id map of an index whose ids are its positions.
+NO_IDS = np.zeros(0, dtype=np.int64)
+
+
+class ScanPath:
+    """The search steps around the scan that :class:`CodecFlat` and :class:`CodecIVF` share.
+
+    Expects ``rht``, ``metric``, ``codec`` (a nibble codec for the table
+    steps) and ``store`` (:class:`CodeStore`) on the instance, and
+    :meth:`_id_map` for the ids of stored positions.
+    """
+
+    def _queries(self, qm: np.ndarray) -> np.ndarray:
+        """Rotated (normalized for cosine) checked queries (:class:`QueryRotation`)."""
+        rot = getattr(self, "_qrot", None)
+        if rot is None or rot.rht is not self.rht or rot.metric != self.metric:
+            rot = self._qrot = QueryRotation(self.rht, self.metric)
+        return rot(qm)
+
+    def _alpha(self) -> float:
+        return 2.0 if self.metric == "l2" else 1.0
+
+    def _tables(self, yq: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Float tables, byte tables and their affine map (``alpha`` applied) of rotated queries."""
+        m = yq.shape[0]
+        lut = self.codec.nibble_luts(yq)
+        luts = np.empty((m, self.store.P * 64), dtype=np.uint8)
+        a = np.empty(m, dtype=np.float32)
+        b = np.empty(m, dtype=np.float32)
+        K.quantize_luts(lut, luts, a, b)
+        alpha = self._alpha()
+        if alpha != 1.0:
+            a *= alpha
+            b *= alpha
+        return lut, luts, a, b
+
+    def _rescore(
+        self, lut: np.ndarray, cand: np.ndarray, k: int, yq: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Exact scores from the codes of the candidates ``cand`` (m, c): the best ``k`` per query."""
+        st, m = self.store, yq.shape[0]
+        out_s = np.empty((m, k), dtype=np.float32)
+        out_i = np.empty((m, k), dtype=np.int64)
+        K.rescore_topk(
+            st.codes, st.P, lut, self._alpha(), st.sv, st.ev, cand, k, out_s, out_i, yq,
+            st.ref, st.delta, st.R, st.bits,
+        )
+        return out_s, out_i
+
+    def _id_map(self) -> np.ndarray:
+        """Id of each stored position, or :data:`NO_IDS` when ids are the positions."""
+        raise NotImplementedError
+
+    def _finish(self, qm: np.ndarray, scores: np.ndarray, pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """faiss-convention ``D`` (float32) and ids (int64) of internal scores and positions."""
+        D = np.empty(scores.shape, dtype=np.float32)
+        ids = np.empty(scores.shape, dtype=np.int64)
+        _results.finish_rows(qm, scores, pos, self.metric == "l2", self._id_map(), D, ids)
+        return D, ids
 
 
 def rht_state(rht: RHT | None) -> dict | None:

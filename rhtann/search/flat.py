@@ -10,7 +10,6 @@ import numpy as np
 from .._validation import as_matrix
 from ..codecs.base import Codec
 from ..io import FormatError
-from ..kernels import results as R
 from ..kernels import scan as K
 from ..kernels.scan_simd import HAS_AVX2, LANES
 from ..threads import get_num_threads
@@ -21,11 +20,9 @@ from . import _common as C
 GEMM_BLOCK = 2048
 #: Scores per block of the decode-then-multiply path (bounds its buffer for large batches).
 GEMM_SCORES = 1 << 18
-#: Id map of an index whose ids are its positions.
-_NO_IDS = np.zeros(0, dtype=np.int64)
 
 
-class CodecFlat:
+class CodecFlat(C.ScanPath):
     """Exhaustive search over codes of an rhtann codec, optionally after an RHT.
 
     Parameters
@@ -225,27 +222,9 @@ class CodecFlat:
             scores, pos = self._exact(qm, pos, k)
         return self._finish(qm, scores, pos)
 
-    def _queries(self, qm: np.ndarray) -> np.ndarray:
-        """Rotated (normalized for cosine) checked queries (:class:`rhtann.search._common.QueryRotation`)."""
-        rot = getattr(self, "_qrot", None)
-        if rot is None or rot.rht is not self.rht or rot.metric != self.metric:
-            rot = self._qrot = C.QueryRotation(self.rht, self.metric)
-        return rot(qm)
-
-    def _alpha(self) -> float:
-        return 2.0 if self.metric == "l2" else 1.0
-
     def _fastscan(self, yq: np.ndarray, k_out: int, kk: int, rerank: str) -> tuple[np.ndarray, np.ndarray]:
         st, m = self.store, yq.shape[0]
-        lut = self.codec.nibble_luts(yq)
-        luts = np.empty((m, st.P * 64), dtype=np.uint8)
-        a = np.empty(m, dtype=np.float32)
-        b = np.empty(m, dtype=np.float32)
-        K.quantize_luts(lut, luts, a, b)
-        alpha = self._alpha()
-        if alpha != 1.0:
-            a *= alpha
-            b *= alpha
+        lut, luts, a, b = self._tables(yq)
         threads = get_num_threads()
         nblocks = st.nblocks()
         chunks = max(1, min(threads // max(m, 1), nblocks)) if m < threads else 1
@@ -254,28 +233,11 @@ class CodecFlat:
         K.heap_reset(hs, hi)
         K.fastscan_topk(st.codes, st.P, nblocks, luts, a, b, st.sv, st.ev, chunks, hs, hi, st.smax, st.emin)
         cand = hi.reshape(m, chunks * kk)
+        if rerank != "none":
+            return self._rescore(lut, cand, k_out, yq)
         out_s = np.empty((m, k_out), dtype=np.float32)
         out_i = np.empty((m, k_out), dtype=np.int64)
-        if rerank == "none":
-            K.heap_sort_rows(hs.reshape(m, chunks * kk), cand, k_out, out_s, out_i)
-        else:
-            K.rescore_topk(
-                st.codes,
-                st.P,
-                lut,
-                alpha,
-                st.sv,
-                st.ev,
-                cand,
-                k_out,
-                out_s,
-                out_i,
-                yq,
-                st.ref,
-                st.delta,
-                st.R,
-                st.bits,
-            )
+        K.heap_sort_rows(hs.reshape(m, chunks * kk), cand, k_out, out_s, out_i)
         return out_s, out_i
 
     def _gemm(self, yq: np.ndarray, k_out: int) -> tuple[np.ndarray, np.ndarray]:
@@ -330,12 +292,8 @@ class CodecFlat:
         out_i[~np.isfinite(out_s)] = -1
         return out_s, out_i
 
-    def _finish(self, qm: np.ndarray, scores: np.ndarray, pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        D = np.empty(scores.shape, dtype=np.float32)
-        ids = np.empty(scores.shape, dtype=np.int64)
-        mapping = self._ids if self._ids is not None else _NO_IDS
-        R.finish_rows(qm, scores, pos, self.metric == "l2", mapping, D, ids)
-        return D, ids
+    def _id_map(self) -> np.ndarray:
+        return self._ids if self._ids is not None else C.NO_IDS
 
     # -- reconstruction --------------------------------------------------------
     def _positions(self, ids: Any) -> np.ndarray:

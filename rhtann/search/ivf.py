@@ -17,7 +17,7 @@ from ..transform import RHT
 from . import _common as C
 
 
-class CodecIVF:
+class CodecIVF(C.ScanPath):
     """Inverted-file index: k-means lists of codes, scanned with the fast scanner.
 
     Vectors are rotated (optional ``rht``), assigned to the nearest of
@@ -224,14 +224,7 @@ class CodecIVF:
         yq = self._queries(qm)
         probes = self._assign(yq, nprobe)
         st = self.store
-        lut = self.codec.nibble_luts(yq)
-        luts = np.empty((m, st.P * 64), dtype=np.uint8)
-        a = np.empty(m, dtype=np.float32)
-        b = np.empty(m, dtype=np.float32)
-        K.quantize_luts(lut, luts, a, b)
-        alpha = 2.0 if self.metric == "l2" else 1.0
-        a *= alpha
-        b *= alpha
+        lut, luts, a, b = self._tables(yq)
         kk = k * k_factor
         hs = np.empty((m, kk), dtype=np.float32)
         hi = np.empty((m, kk), dtype=np.int64)
@@ -251,41 +244,16 @@ class CodecIVF:
             st.smax,
             st.emin,
         )
-        out_s = np.empty((m, k), dtype=np.float32)
-        out_i = np.empty((m, k), dtype=np.int64)
         if rerank == "none":
+            out_s = np.empty((m, k), dtype=np.float32)
+            out_i = np.empty((m, k), dtype=np.int64)
             K.heap_sort_rows(hs, hi, k, out_s, out_i)
         else:
-            K.rescore_topk(
-                st.codes,
-                st.P,
-                lut,
-                alpha,
-                st.sv,
-                st.ev,
-                hi,
-                k,
-                out_s,
-                out_i,
-                yq,
-                st.ref,
-                st.delta,
-                st.R,
-                st.bits,
-            )
+            out_s, out_i = self._rescore(lut, hi, k, yq)
         return self._finish(qm, out_s, out_i)
 
-    def _queries(self, qm: np.ndarray) -> np.ndarray:
-        """Rotated (normalized for cosine) checked queries (:class:`rhtann.search._common.QueryRotation`)."""
-        rot = getattr(self, "_qrot", None)
-        if rot is None or rot.rht is not self.rht or rot.metric != self.metric:
-            rot = self._qrot = C.QueryRotation(self.rht, self.metric)
-        return rot(qm)
-
-    def _finish(self, qm: np.ndarray, scores: np.ndarray, pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        D = C.scores_to_distances(scores, pos, self.metric, C.squared_norms(qm, self.metric))
-        ids = np.where(pos >= 0, self._pos_ids[np.where(pos >= 0, pos, 0)] if len(self._pos_ids) else -1, -1)
-        return D, ids.astype(np.int64)
+    def _id_map(self) -> np.ndarray:
+        return self._pos_ids
 
     # -- reconstruction ----------------------------------------------------------
     def reconstruct(self, ids: Any) -> np.ndarray:
