@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rhtann.kernels.tables import nibble_tables
+from rhtann.kernels.scan import quantize_luts
+from rhtann.kernels.tables import nibble_tables, query_tables
 
 
 def _reference(q: np.ndarray, levels: np.ndarray, bits: int) -> np.ndarray:
@@ -44,3 +45,30 @@ def test_table_entry_is_the_inner_product_with_the_decoded_nibble() -> None:
     v = 0b1101  # low part 1 -> -1.0, high part 3 -> 3.0
     assert out[0, 0, v] == pytest.approx(1.0 * -1.0 + 10.0 * 3.0)
     assert out[0, 1, v] == pytest.approx(100.0 * -1.0)  # coordinate 3 is past d: counts as zero
+
+
+@pytest.mark.parametrize("alpha", [1.0, 2.0])
+@pytest.mark.parametrize(("bits", "d", "top"), [(4, 50, 255), (2, 37, 255), (1, 129, 127)])
+def test_query_tables_equal_the_separate_steps(bits: int, d: int, top: int, alpha: float) -> None:
+    rng = np.random.default_rng(bits * 1000 + d)
+    m = 5
+    q = rng.standard_normal((m, d)).astype(np.float32)
+    levels = np.sort(rng.standard_normal(1 << bits)).astype(np.float32)
+    M = -(-d * bits // 4)
+    P = (M + 1) // 2
+    lut = np.empty((m, M, 16), dtype=np.float32)
+    luts = np.empty((m, P * 64), dtype=np.uint8)
+    a = np.empty(m, dtype=np.float32)
+    b = np.empty(m, dtype=np.float32)
+    query_tables(q, levels, bits, alpha, top, lut, luts, a, b)
+    ref = np.empty_like(lut)
+    nibble_tables(q, levels, bits, ref)
+    ref_u8 = np.empty_like(luts)
+    ra = np.empty_like(a)
+    rb = np.empty_like(b)
+    quantize_luts(ref, ref_u8, ra, rb, top)
+    np.testing.assert_array_equal(lut, ref)
+    np.testing.assert_array_equal(luts, ref_u8)
+    np.testing.assert_array_equal(a, ra * np.float32(alpha))
+    np.testing.assert_array_equal(b, rb * np.float32(alpha))
+    assert luts.max() == top  # the widest table spans the whole range

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from .scan import quantize_luts_top
+
 
 @njit(cache=True)
 def nibble_tables(q, levels, bits, out):
@@ -49,3 +51,34 @@ def nibble_tables(q, levels, bits, out):
                     ts = tab[s]
                     for v in range(16):
                         row[v] += qj * ts[v]
+
+
+@njit(cache=True)
+def query_tables(q, levels, bits, alpha, top, lut, luts, a, b):
+    """The float tables, the uint8 tables and their affine map of a query batch, in one call.
+
+    Parameters
+    ----------
+    q : ndarray, shape (m, d), float32
+        Rotated queries.
+    levels : ndarray, shape (2**bits,), float32
+    bits : int
+        1, 2 or 4 (see :func:`nibble_tables`).
+    alpha : float
+        Factor of the scores (2 for L2, 1 for inner products), applied to
+        ``a`` and ``b``.
+    top : int
+        Largest uint8 entry, 1..255 (checked by the caller).
+    lut : ndarray, shape (m, M, 16), float32
+        Receives the float tables (:func:`nibble_tables`).
+    luts : ndarray, shape (m, ceil(M / 2) * 64), uint8
+        Receives the uint8 tables (:func:`rhtann.kernels.scan.quantize_luts_top`).
+    a, b : ndarray, shape (m,), float32
+        Receive ``alpha`` times the affine map of the uint8 sums.
+    """
+    nibble_tables(q, levels, bits, lut)
+    quantize_luts_top(lut, luts, a, b, top)
+    f = np.float32(alpha)
+    for i in range(a.shape[0]):
+        a[i] *= f
+        b[i] *= f

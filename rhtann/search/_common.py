@@ -11,8 +11,10 @@ from .. import io as _fileformat
 from .._validation import as_matrix, check_int
 from ..codecs.base import Codec
 from ..codecs.lloydmax import TQ, parse_token
+from ..kernels import dense as _dense
 from ..kernels import results as _results
 from ..kernels import scan as K
+from ..kernels import tables as _tables
 from ..kernels.scan_simd import LANES
 from ..transform import RHT
 
@@ -154,9 +156,8 @@ class QueryRotation:
         if mt is None:
             mt = self._mt = np.ascontiguousarray(rht.matrix().T)
         xs = normalized(x) if self.metric == "cosine" else x
-        with np.errstate(over="ignore", invalid="ignore"):
-            y = (xs.astype(np.float64) @ mt).astype(np.float32)
-        if np.isfinite(y).all():
+        y = np.empty((xs.shape[0], mt.shape[1]), dtype=np.float32)
+        if _dense.rotate_dense(xs, mt, y, np.empty(mt.shape[1])):
             return y
         return rotate_checked(x, name, self.metric, rht)
 
@@ -185,16 +186,12 @@ class ScanPath:
 
     def _tables(self, yq: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Float tables, byte tables and their affine map (``alpha`` applied) of rotated queries."""
-        m = yq.shape[0]
-        lut = self.codec.nibble_luts(yq)
+        m, codec = yq.shape[0], self.codec
+        lut = np.empty((m, codec.nibbles, 16), dtype=np.float32)
         luts = np.empty((m, self.store.P * 64), dtype=np.uint8)
         a = np.empty(m, dtype=np.float32)
         b = np.empty(m, dtype=np.float32)
-        K.quantize_luts(lut, luts, a, b)
-        alpha = self._alpha()
-        if alpha != 1.0:
-            a *= alpha
-            b *= alpha
+        _tables.query_tables(yq, codec.levels, codec.bits, self._alpha(), 255, lut, luts, a, b)
         return lut, luts, a, b
 
     def _rescore(
