@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import time
-from collections.abc import Iterable, Iterator, MutableMapping
+from collections.abc import Iterable, MutableMapping
 from typing import TypeVar
 
 from tqdm.auto import tqdm
@@ -29,14 +28,28 @@ def bar(items: Iterable[T], desc: str, *, total: int | None = None, enabled: boo
     return tqdm(items, desc=desc, unit="chunk", total=total)
 
 
-@contextlib.contextmanager
-def timed(stats: MutableMapping[str, float], key: str) -> Iterator[None]:
-    """Add the wall-clock seconds of the body to ``stats[key]``, even when it raises."""
-    t0 = time.perf_counter()
-    try:
-        yield
-    finally:
-        stats[key] = stats.get(key, 0.0) + time.perf_counter() - t0
+class timed:
+    """Add the wall-clock seconds of the ``with`` body to ``stats[key]``, even when it raises.
+
+    Parameters
+    ----------
+    stats : mutable mapping of str to float
+    key : str
+    """
+
+    __slots__ = ("_stats", "_key", "_t0")
+
+    def __init__(self, stats: MutableMapping[str, float], key: str) -> None:
+        self._stats = stats
+        self._key = key
+        self._t0 = 0.0
+
+    def __enter__(self) -> None:
+        self._t0 = time.perf_counter()
+
+    def __exit__(self, *exc: object) -> None:
+        stats = self._stats
+        stats[self._key] = stats.get(self._key, 0.0) + time.perf_counter() - self._t0
 
 
 class Stopwatch:

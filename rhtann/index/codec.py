@@ -266,8 +266,8 @@ class CodecIndex(Index, variant="codec"):
         if offset is None:
             return D
         out = D + offset[:, None]
-        missing = ids < 0
-        if missing.any():
+        if ids.size and ids.min() < 0:
+            missing = ids < 0
             out[missing] = D[missing]
         return out
 

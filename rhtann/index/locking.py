@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import functools
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -29,24 +28,21 @@ class RWLock:
         self._writer = False
         self._waiting_writers = 0
 
-    @contextmanager
-    def read(self) -> Iterator[None]:
-        """Hold the lock shared for the body."""
+    def acquire_read(self) -> None:
+        """Take the lock shared (waits while a writer holds or waits for it)."""
         with self._cond:
             while self._writer or self._waiting_writers:
                 self._cond.wait()
             self._readers += 1
-        try:
-            yield
-        finally:
-            with self._cond:
-                self._readers -= 1
-                if not self._readers:
-                    self._cond.notify_all()
 
-    @contextmanager
-    def write(self) -> Iterator[None]:
-        """Hold the lock exclusively for the body."""
+    def release_read(self) -> None:
+        with self._cond:
+            self._readers -= 1
+            if not self._readers:
+                self._cond.notify_all()
+
+    def acquire_write(self) -> None:
+        """Take the lock exclusively (waits for the readers and the writer holding it)."""
         with self._cond:
             self._waiting_writers += 1
             try:
@@ -55,12 +51,35 @@ class RWLock:
             finally:
                 self._waiting_writers -= 1
             self._writer = True
-        try:
-            yield
-        finally:
-            with self._cond:
-                self._writer = False
-                self._cond.notify_all()
+
+    def release_write(self) -> None:
+        with self._cond:
+            self._writer = False
+            self._cond.notify_all()
+
+    def read(self) -> "_Hold":
+        """Context manager holding the lock shared for the body."""
+        return _Hold(self.acquire_read, self.release_read)
+
+    def write(self) -> "_Hold":
+        """Context manager holding the lock exclusively for the body."""
+        return _Hold(self.acquire_write, self.release_write)
+
+
+class _Hold:
+    """``with`` support for one pair of acquire and release calls."""
+
+    __slots__ = ("_acquire", "_release")
+
+    def __init__(self, acquire: Callable[[], None], release: Callable[[], None]) -> None:
+        self._acquire = acquire
+        self._release = release
+
+    def __enter__(self) -> None:
+        self._acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self._release()
 
 
 def _lock_of(obj: Any) -> RWLock:
@@ -75,8 +94,12 @@ def shared(method: F) -> F:
 
     @functools.wraps(method)
     def wrapper(self, *args: Any, **kwargs: Any) -> Any:
-        with _lock_of(self).read():
+        lock = _lock_of(self)
+        lock.acquire_read()
+        try:
             return method(self, *args, **kwargs)
+        finally:
+            lock.release_read()
 
     return wrapper  # type: ignore[return-value]
 
@@ -86,8 +109,12 @@ def exclusive(method: F) -> F:
 
     @functools.wraps(method)
     def wrapper(self, *args: Any, **kwargs: Any) -> Any:
-        with _lock_of(self).write():
+        lock = _lock_of(self)
+        lock.acquire_write()
+        try:
             return method(self, *args, **kwargs)
+        finally:
+            lock.release_write()
 
     return wrapper  # type: ignore[return-value]
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 import faiss
 import numpy as np
 
+from ..kernels.finite import rescale_extreme_rows
+
 METRICS = ("l2", "ip", "cosine")
 
 #: Accepted name (lower case) -> canonical name.
@@ -62,12 +64,7 @@ def normalized(x: np.ndarray) -> np.ndarray:
     """
     y = np.array(x, dtype=np.float32, copy=True, order="C")
     if y.size:
-        with np.errstate(invalid="ignore"):
-            amax = np.maximum(y.max(axis=1), -y.min(axis=1))
-            odd = np.flatnonzero(np.isfinite(amax) & ((amax > 2.0**60) | ((amax > 0) & (amax < 2.0**-60))))
-        if odd.size:
-            _, top = np.frexp(amax[odd].astype(np.float64))
-            y[odd] = np.ldexp(y[odd], -top[:, None].astype(np.int32)).astype(np.float32)
+        rescale_extreme_rows(y.reshape(y.shape[0], -1), 2.0**60, 2.0**-60)
     faiss.normalize_L2(y)
     return y
 

@@ -1,6 +1,8 @@
-"""Scans of transform outputs: which rows are not finite, and the largest squared row norm."""
+"""Scans of rows: which are not finite, their squared norms, and extreme magnitudes brought into range."""
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 from numba import njit, prange
@@ -48,4 +50,42 @@ def scan_rows(y, flags, sq):
         if not (chk == 0.0):
             flags[i] = True
             count += 1
+    return count
+
+
+@njit(cache=True)
+def rescale_extreme_rows(y, big, small):
+    """Scale by a power of two, in place, every finite row whose largest magnitude is extreme.
+
+    A row of ``y`` (float32, (n, m), C-contiguous) whose largest magnitude
+    ``amax`` is finite and either above ``big`` or positive and below
+    ``small`` is multiplied by ``2**-e``, ``e`` the exponent of ``amax``
+    (``amax = f * 2**e``, ``0.5 <= f < 1``); the scaled row's largest
+    magnitude is then in ``[0.5, 1)`` and its direction is unchanged (each
+    entry is rounded once, which only matters where it becomes subnormal).
+    Rows holding a NaN or an infinity are left alone.
+
+    Returns
+    -------
+    int
+        Number of rows scaled.
+    """
+    n, m = y.shape
+    count = 0
+    for i in range(n):
+        amax = 0.0
+        finite = True
+        for j in range(m):
+            v = np.float64(y[i, j])
+            if not (v - v == 0.0):
+                finite = False
+                break
+            amax = max(amax, abs(v))
+        if not finite or not (amax > big or (amax > 0.0 and amax < small)):
+            continue
+        _, e = math.frexp(amax)
+        f = math.ldexp(1.0, -e)
+        for j in range(m):
+            y[i, j] = np.float32(np.float64(y[i, j]) * f)
+        count += 1
     return count
