@@ -30,6 +30,7 @@ from typing import Any  # noqa: E402
 
 import numpy as np  # noqa: E402
 
+from bench.studies import sample as S  # noqa: E402
 from bench.studies.headline import _isa  # noqa: E402
 
 K = 10
@@ -76,34 +77,6 @@ STUDIES: dict[str, dict[str, Any]] = {
 }
 
 
-def _data(name: str, n_base: int, n_query: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, str]:
-    from rhtann.data import load
-
-    ds = load(name, progress=False)
-    rng = np.random.default_rng(seed)
-    n_base = min(n_base, len(ds.train))
-    xb = np.asarray(ds.train[np.sort(rng.choice(len(ds.train), n_base, replace=False))], np.float32)
-    xq = np.asarray(ds.test[:n_query], np.float32)
-    return np.ascontiguousarray(xb), np.ascontiguousarray(xq), ds.metric
-
-
-def _truth(xb: np.ndarray, xq: np.ndarray, metric: str) -> np.ndarray:
-    import faiss
-
-    if metric == "cosine":
-        xb = xb / np.linalg.norm(xb, axis=1, keepdims=True)
-        xq = xq / np.linalg.norm(xq, axis=1, keepdims=True)
-        flat = faiss.IndexFlatIP(xb.shape[1])
-    else:
-        flat = faiss.IndexFlatL2(xb.shape[1])
-    flat.add(np.ascontiguousarray(xb, dtype=np.float32))
-    return flat.search(np.ascontiguousarray(xq, dtype=np.float32), K)[1]
-
-
-def _recall(ids: np.ndarray, truth: np.ndarray) -> float:
-    return float(np.mean([len(set(a) & set(b)) / K for a, b in zip(ids, truth, strict=True)]))
-
-
 def main(argv: list[str] | None = None) -> None:
     import faiss
 
@@ -121,8 +94,8 @@ def main(argv: list[str] | None = None) -> None:
                        else f"bench/results/paired_qps_{args.dataset}.md")
     rhtann.set_num_threads(1)
     faiss.omp_set_num_threads(1)
-    xb, xq, metric = _data(study["dataset"], study["n_base"], study["n_query"])
-    truth = _truth(xb, xq, metric)
+    xb, xq, metric = S.sample(study["dataset"], study["n_base"], study["n_query"])
+    truth = S.truth(xb, xq, metric, K)
     systems: dict[str, tuple[Any, float]] = {}
     for name, spec, build, query in study["systems"]:
         c = contenders.get(name)(xb.shape[1], metric, spec, **build)
@@ -133,7 +106,7 @@ def main(argv: list[str] | None = None) -> None:
         label = c.label if c.label.startswith(name) else f"{name} {c.label}"
         label += f" {query}" if query else ""
         systems[label] = (c, float(c.bytes_per_vector))
-    recall = {label: _recall(c.batch_query(xq, K), truth) for label, (c, _) in systems.items()}
+    recall = {label: S.recall(c.batch_query(xq, K), truth) for label, (c, _) in systems.items()}
     rows = {label: {"batch": [], "single": []} for label in systems}
     n_single = min(args.single, len(xq))
     for _ in range(args.repeats):

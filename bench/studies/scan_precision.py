@@ -41,6 +41,7 @@ from typing import Any  # noqa: E402
 
 import numpy as np  # noqa: E402
 
+from bench.studies import sample as S  # noqa: E402
 from bench.studies.headline import _isa  # noqa: E402
 
 K = 10
@@ -66,34 +67,6 @@ def _load_baseline(root: str) -> ModuleType:
     return mod
 
 
-def _data(name: str, n_base: int, n_query: int) -> tuple[np.ndarray, np.ndarray]:
-    from rhtann.data import load
-
-    ds = load(name, progress=False)
-    rng = np.random.default_rng(0)
-    n_base = min(n_base, len(ds.train))
-    xb = np.asarray(ds.train[np.sort(rng.choice(len(ds.train), n_base, replace=False))], np.float32)
-    xq = np.asarray(ds.test[:n_query], np.float32)
-    return np.ascontiguousarray(xb), np.ascontiguousarray(xq)
-
-
-def _truth(xb: np.ndarray, xq: np.ndarray, metric: str) -> np.ndarray:
-    import faiss
-
-    if metric == "cosine":
-        xb = xb / np.linalg.norm(xb, axis=1, keepdims=True)
-        xq = xq / np.linalg.norm(xq, axis=1, keepdims=True)
-        flat = faiss.IndexFlatIP(xb.shape[1])
-    else:
-        flat = faiss.IndexFlatL2(xb.shape[1])
-    flat.add(np.ascontiguousarray(xb, np.float32))
-    return flat.search(np.ascontiguousarray(xq, np.float32), K)[1]
-
-
-def _recall(ids: np.ndarray, truth: np.ndarray) -> float:
-    return float(np.mean([len(set(a) & set(b)) / K for a, b in zip(ids, truth, strict=True)]))
-
-
 def main(argv: list[str] | None = None) -> None:
     import faiss
 
@@ -115,8 +88,8 @@ def main(argv: list[str] | None = None) -> None:
     lines_rec: list[str] = []
     lines_qps: list[str] = []
     for name, n_base, n_query, metric, specs in CASES:
-        xb, xq = _data(name, n_base, n_query)
-        truth = _truth(xb, xq, metric)
+        xb, xq, _ = S.sample(name, n_base, n_query)
+        truth = S.truth(xb, xq, metric, K)
         n_single = min(args.single, len(xq))
         for spec in specs:
             idx = {}
@@ -126,8 +99,8 @@ def main(argv: list[str] | None = None) -> None:
                 ix.add(xb)
                 ix.search(xq[:4], K)  # compile
                 idx[tag] = ix
-            exact = _recall(idx["after"].search(xq, K, method="gemm")[1], truth)
-            rec = {(tag, kf): _recall(ix.search(xq, K, k_factor=kf)[1], truth)
+            exact = S.recall(idx["after"].search(xq, K, method="gemm")[1], truth)
+            rec = {(tag, kf): S.recall(ix.search(xq, K, k_factor=kf)[1], truth)
                    for tag, ix in idx.items() for kf in KF}
             times: dict[tuple[str, int, str], list[float]] = {}
             for _ in range(args.repeats):
