@@ -279,3 +279,20 @@ def _make_fastscan(qb: int):
 fastscan_block1 = _make_fastscan(1)
 #: ``QB`` queries per call.
 fastscan_block4 = _make_fastscan(QB)
+
+
+@intrinsic
+def lowest_bit(typingctx, mask):
+    """Index of the lowest set bit of a nonzero uint32 ``mask`` (``llvm.cttz``; undefined for 0)."""
+    if not isinstance(mask, types.Integer):
+        return None
+
+    def codegen(context, builder, signature, args):
+        x = context.cast(builder, args[0], signature.args[0], types.uint32)
+        fn = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(_I32, [_I32, ir.IntType(1)]), "llvm.cttz.i32"
+        )
+        r = builder.call(fn, [x, ir.Constant(ir.IntType(1), 1)])
+        return context.cast(builder, r, types.uint32, types.int64)
+
+    return types.int64(mask), codegen
