@@ -31,7 +31,7 @@ from numba import prange, types
 from numba.extending import overload
 
 from .scan_simd import LANES, QB, fastscan_block1, fastscan_block4, lowest_bit
-from .topk import (  # noqa: F401  (heap_reset, heap_sort_rows: re-exported for the callers)
+from .topk import (  # noqa: F401  (heap_reset, heap_sort_rows, topk_update: re-exported)
     SLACK,
     _insert_sorted,
     buffer_capacity,
@@ -41,10 +41,11 @@ from .topk import (  # noqa: F401  (heap_reset, heap_sort_rows: re-exported for 
     heap_sort_rows,
     load_row,
     reduce_buffer,
+    topk_update,
 )
 
-#: Blocks of 32 codes scanned by every query of a batch before moving on (keeps them in cache).
-TILE = 128
+#: Bytes of codes scanned by every query of a batch before moving on (a tile that stays in cache).
+TILE_BYTES = 32768
 
 #: Queries whose candidate buffers the scanners hold at once.
 QBATCH = 1024
@@ -233,7 +234,7 @@ def _open_row(hs, hi, r, bs, bi, row, kk, qa, qb, smax, emin):
     return n, thr, int_bound(thr, qa, qb, smax, emin)
 
 
-@numba.njit(parallel=True, **_OPTS)
+@numba.njit(**_OPTS)
 def fastscan_topk(codes, P, nblocks, luts, a, b, sv, ev, chunks, hs, hi, smax, emin):
     """Approximate top candidates of every query by the uint8 fast scan.
 
@@ -279,20 +280,8 @@ def fastscan_topk(codes, P, nblocks, luts, a, b, sv, ev, chunks, hs, hi, smax, e
     scratch = np.empty((nrow, LANES + 3), dtype=np.float32)
     sint = scratch.view(np.int32)
     if chunks > 1:
-        for q0 in range(0, m, QBATCH):
-            ntask = (min(m, q0 + QBATCH) - q0) * chunks
-            for task in prange(ntask):
-                r = q0 * chunks + task
-                i = r // chunks
-                start = (r % chunks) * per
-                n, thr, bnd = _open_row(hs, hi, r, bs, bi, task, kk, ab[2 * i], ab[2 * i + 1], smax, emin)
-                scratch[task, LANES] = thr
-                sint[task, LANES + 1] = bnd
-                n = _scan_range(
-                    codes, P, lflat, luts.shape[1], i, ab, sv, ev, start, min(nblocks, start + per),
-                    bs, bi, task, n, scratch[task], bounds,
-                )
-                finish_row(bs, bi, task, n, hs, hi, r)
+        _fastscan_chunks(codes, P, nblocks, lflat, luts.shape[1], ab, sv, ev, chunks, per, hs, hi, bs, bi,
+                         scratch, bounds)
         return
     # batches: groups of QB queries share each load of the codes; tiles of blocks small
     # enough to stay in cache are scanned by every group before moving on
@@ -314,8 +303,9 @@ def fastscan_topk(codes, P, nblocks, luts, a, b, sv, ev, chunks, hs, hi, smax, e
             else:
                 scratch[j, LANES] = thr
                 sint[j, LANES + 1] = bnd
-        for t0 in range(0, nblocks, TILE):
-            t1 = min(nblocks, t0 + TILE)
+        tile = max(4, TILE_BYTES // (P * LANES))
+        for t0 in range(0, nblocks, tile):
+            t1 = min(nblocks, t0 + tile)
             if groups > 0:
                 _scan_range_groups(
                     codes, P, lflat, luts.shape[1], ab, sv, ev, t0, t1, q0, groups, gout, gthr, gmask,
@@ -326,8 +316,33 @@ def fastscan_topk(codes, P, nblocks, luts, a, b, sv, ev, chunks, hs, hi, smax, e
                     codes, P, lflat, luts.shape[1], q0 + j, ab, sv, ev, t0, t1, bs, bi, j, cnt[j],
                     scratch[j], bounds,
                 )
-        for j in prange(mb):
+        for j in range(mb):
             finish_row(bs, bi, j, cnt[j], hs, hi, q0 + j)
+
+
+@numba.njit(parallel=True, **_OPTS)
+def _fastscan_chunks(
+    codes, P, nblocks, lflat, lstride, ab, sv, ev, chunks, per, hs, hi, bs, bi, scratch, bounds
+):
+    """:func:`fastscan_topk` with ``chunks > 1``: one task per query and chunk of ``per`` blocks."""
+    smax, emin = bounds
+    kk = hs.shape[1]
+    m = hs.shape[0] // chunks
+    sint = scratch.view(np.int32)
+    for q0 in range(0, m, QBATCH):
+        ntask = (min(m, q0 + QBATCH) - q0) * chunks
+        for task in prange(ntask):
+            r = q0 * chunks + task
+            i = r // chunks
+            start = (r % chunks) * per
+            n, thr, bnd = _open_row(hs, hi, r, bs, bi, task, kk, ab[2 * i], ab[2 * i + 1], smax, emin)
+            scratch[task, LANES] = thr
+            sint[task, LANES + 1] = bnd
+            n = _scan_range(
+                codes, P, lflat, lstride, i, ab, sv, ev, start, min(nblocks, start + per),
+                bs, bi, task, n, scratch[task], bounds,
+            )
+            finish_row(bs, bi, task, n, hs, hi, r)
 
 
 @numba.njit(parallel=True, **_OPTS)
@@ -394,8 +409,7 @@ def _append(out, o, mask, th, v0, bs, bi, row, n):
         val = out[o + j]
         bs[row, n] = val
         bi[row, n] = v0 + j
-        if val > th:
-            n += 1
+        n += 1 if val > th else 0
     return n
 
 
@@ -464,7 +478,7 @@ def _offer(out_s, out_i, i, k, codes, base, v, acc, alpha, sv, ev, qrot, ref, de
         _insert_sorted(out_s, out_i, i, k, score, v)
 
 
-@numba.njit(parallel=True, **_OPTS)
+@numba.njit(**_OPTS)
 def rescore_topk(codes, P, lut, alpha, sv, ev, cand, k, out_s, out_i, qrot, ref, delta, R, bits):
     """Exact scores of candidate positions from the codes, and the best ``k`` per query.
 
@@ -499,58 +513,74 @@ def rescore_topk(codes, P, lut, alpha, sv, ev, cand, k, out_s, out_i, qrot, ref,
     that order.
     """
     m, C = cand.shape
+    valid = np.empty((m, C), dtype=np.int64)
+    if m == 1:
+        _rescore_row(codes, P, lut, alpha, sv, ev, cand, k, out_s, out_i, qrot, ref, delta, R, bits, valid, 0)
+    else:
+        _rescore_rows(codes, P, lut, alpha, sv, ev, cand, k, out_s, out_i, qrot, ref, delta, R, bits, valid)
+
+
+@numba.njit(parallel=True, **_OPTS)
+def _rescore_rows(codes, P, lut, alpha, sv, ev, cand, k, out_s, out_i, qrot, ref, delta, R, bits, valid):
+    """:func:`rescore_topk` over every query, threads over queries."""
+    for i in prange(cand.shape[0]):
+        _rescore_row(codes, P, lut, alpha, sv, ev, cand, k, out_s, out_i, qrot, ref, delta, R, bits, valid, i)
+
+
+@numba.njit(**_OPTS)
+def _rescore_row(codes, P, lut, alpha, sv, ev, cand, k, out_s, out_i, qrot, ref, delta, R, bits, valid, i):
+    """:func:`rescore_topk` for query ``i`` (``valid[i]``: scratch for its candidate positions)."""
+    C = cand.shape[1]
     M = lut.shape[1]
     full = M // 2
-    valid = np.empty((m, C), dtype=np.int64)
-    for i in prange(m):
-        for j in range(k):
-            out_s[i, j] = -np.inf
-            out_i[i, j] = -1
-        nv = 0
-        for c in range(C):
-            if cand[i, c] >= 0:
-                valid[i, nv] = cand[i, c]
-                nv += 1
-        c = 0
-        while c + 4 <= nv:
-            v0, v1, v2, v3 = valid[i, c], valid[i, c + 1], valid[i, c + 2], valid[i, c + 3]
-            b0 = (v0 // LANES) * P * LANES + v0 % LANES
-            b1 = (v1 // LANES) * P * LANES + v1 % LANES
-            b2 = (v2 // LANES) * P * LANES + v2 % LANES
-            b3 = (v3 // LANES) * P * LANES + v3 % LANES
-            acc0 = acc1 = acc2 = acc3 = np.float32(0.0)
-            for p in range(full):
-                o = p * LANES
-                x0, x1, x2, x3 = codes[b0 + o], codes[b1 + o], codes[b2 + o], codes[b3 + o]
-                acc0 += lut[i, 2 * p, x0 & 15]
-                acc1 += lut[i, 2 * p, x1 & 15]
-                acc2 += lut[i, 2 * p, x2 & 15]
-                acc3 += lut[i, 2 * p, x3 & 15]
-                acc0 += lut[i, 2 * p + 1, x0 >> 4]
-                acc1 += lut[i, 2 * p + 1, x1 >> 4]
-                acc2 += lut[i, 2 * p + 1, x2 >> 4]
-                acc3 += lut[i, 2 * p + 1, x3 >> 4]
-            if full < P:
-                o = full * LANES
-                acc0 += lut[i, 2 * full, codes[b0 + o] & 15]
-                acc1 += lut[i, 2 * full, codes[b1 + o] & 15]
-                acc2 += lut[i, 2 * full, codes[b2 + o] & 15]
-                acc3 += lut[i, 2 * full, codes[b3 + o] & 15]
-            _offer(out_s, out_i, i, k, codes, b0, v0, acc0, alpha, sv, ev, qrot, ref, delta, R, bits)
-            _offer(out_s, out_i, i, k, codes, b1, v1, acc1, alpha, sv, ev, qrot, ref, delta, R, bits)
-            _offer(out_s, out_i, i, k, codes, b2, v2, acc2, alpha, sv, ev, qrot, ref, delta, R, bits)
-            _offer(out_s, out_i, i, k, codes, b3, v3, acc3, alpha, sv, ev, qrot, ref, delta, R, bits)
-            c += 4
-        for c2 in range(c, nv):
-            v = valid[i, c2]
-            base = (v // LANES) * P * LANES + v % LANES
-            acc = np.float32(0.0)
-            for p in range(P):
-                byte = codes[base + p * LANES]
-                acc += lut[i, 2 * p, byte & 15]
-                if 2 * p + 1 < M:
-                    acc += lut[i, 2 * p + 1, byte >> 4]
-            _offer(out_s, out_i, i, k, codes, base, v, acc, alpha, sv, ev, qrot, ref, delta, R, bits)
+    for j in range(k):
+        out_s[i, j] = -np.inf
+        out_i[i, j] = -1
+    nv = 0
+    for c in range(C):
+        if cand[i, c] >= 0:
+            valid[i, nv] = cand[i, c]
+            nv += 1
+    c = 0
+    while c + 4 <= nv:
+        v0, v1, v2, v3 = valid[i, c], valid[i, c + 1], valid[i, c + 2], valid[i, c + 3]
+        b0 = (v0 // LANES) * P * LANES + v0 % LANES
+        b1 = (v1 // LANES) * P * LANES + v1 % LANES
+        b2 = (v2 // LANES) * P * LANES + v2 % LANES
+        b3 = (v3 // LANES) * P * LANES + v3 % LANES
+        acc0 = acc1 = acc2 = acc3 = np.float32(0.0)
+        for p in range(full):
+            o = p * LANES
+            x0, x1, x2, x3 = codes[b0 + o], codes[b1 + o], codes[b2 + o], codes[b3 + o]
+            acc0 += lut[i, 2 * p, x0 & 15]
+            acc1 += lut[i, 2 * p, x1 & 15]
+            acc2 += lut[i, 2 * p, x2 & 15]
+            acc3 += lut[i, 2 * p, x3 & 15]
+            acc0 += lut[i, 2 * p + 1, x0 >> 4]
+            acc1 += lut[i, 2 * p + 1, x1 >> 4]
+            acc2 += lut[i, 2 * p + 1, x2 >> 4]
+            acc3 += lut[i, 2 * p + 1, x3 >> 4]
+        if full < P:
+            o = full * LANES
+            acc0 += lut[i, 2 * full, codes[b0 + o] & 15]
+            acc1 += lut[i, 2 * full, codes[b1 + o] & 15]
+            acc2 += lut[i, 2 * full, codes[b2 + o] & 15]
+            acc3 += lut[i, 2 * full, codes[b3 + o] & 15]
+        _offer(out_s, out_i, i, k, codes, b0, v0, acc0, alpha, sv, ev, qrot, ref, delta, R, bits)
+        _offer(out_s, out_i, i, k, codes, b1, v1, acc1, alpha, sv, ev, qrot, ref, delta, R, bits)
+        _offer(out_s, out_i, i, k, codes, b2, v2, acc2, alpha, sv, ev, qrot, ref, delta, R, bits)
+        _offer(out_s, out_i, i, k, codes, b3, v3, acc3, alpha, sv, ev, qrot, ref, delta, R, bits)
+        c += 4
+    for c2 in range(c, nv):
+        v = valid[i, c2]
+        base = (v // LANES) * P * LANES + v % LANES
+        acc = np.float32(0.0)
+        for p in range(P):
+            byte = codes[base + p * LANES]
+            acc += lut[i, 2 * p, byte & 15]
+            if 2 * p + 1 < M:
+                acc += lut[i, 2 * p + 1, byte >> 4]
+        _offer(out_s, out_i, i, k, codes, base, v, acc, alpha, sv, ev, qrot, ref, delta, R, bits)
 
 
 @numba.njit(parallel=True, **_OPTS)
@@ -595,30 +625,7 @@ def decode_block(codes, P, table, sv, start, stop, out, ref, delta, R, bits):
                 out[r, j] += s * delta[2 * c + e]
 
 
-@numba.njit(parallel=True, **_OPTS)
-def topk_update(scores, start, alpha, ev, hs, hi):
-    """Push a block of exact scores into the queries' heaps.
-
-    Parameters
-    ----------
-    scores : float32 (m, nb)
-        ``<q_i, x_hat_v>`` for positions ``start .. start + nb - 1``.
-    start : int
-    alpha : float
-    ev : float32 per-vector offsets
-    hs, hi : heaps with one row per query
-    """
-    m, nb = scores.shape
-    a = np.float32(alpha)
-    for i in prange(m):
-        thr = hs[i, 0]
-        for j in range(nb):
-            s = a * scores[i, j] - ev[start + j]
-            if s > thr:
-                thr = heap_push(hs, hi, i, s, start + j)
-
-
-@numba.njit(parallel=True, **_OPTS)
+@numba.njit(**_OPTS)
 def ivf_fastscan_topk(codes, P, bstart, probes, luts, a, b, sv, ev, hs, hi, smax, emin):
     """Fast scan of the probed inverted lists of every query.
 
@@ -646,19 +653,41 @@ def ivf_fastscan_topk(codes, P, bstart, probes, luts, a, b, sv, ev, hs, hi, smax
     bs = np.empty((nrow, cap), dtype=np.float32)
     bi = np.empty((nrow, cap), dtype=np.int64)
     scratch = np.empty((nrow, LANES + 3), dtype=np.float32)
-    sint = scratch.view(np.int32)
     for q0 in range(0, m, QBATCH):
-        for j in prange(min(m, q0 + QBATCH) - q0):
-            i = q0 + j
-            n, thr, bnd = _open_row(hs, hi, i, bs, bi, j, kk, ab[2 * i], ab[2 * i + 1], smax, emin)
-            scratch[j, LANES] = thr
-            sint[j, LANES + 1] = bnd
-            for t in range(nprobe):
-                lst = probes[i, t]
-                if lst < 0:
-                    continue
-                n = _scan_range(
-                    codes, P, lflat, luts.shape[1], i, ab, sv, ev, bstart[lst], bstart[lst + 1],
-                    bs, bi, j, n, scratch[j], bounds,
-                )
-            finish_row(bs, bi, j, n, hs, hi, i)
+        q1 = min(m, q0 + QBATCH)
+        if q1 - q0 == 1:
+            _ivf_query(codes, P, bstart, probes, lflat, luts.shape[1], ab, sv, ev, hs, hi, bs, bi, scratch,
+                       bounds, q0, 0)
+        else:
+            _ivf_queries(codes, P, bstart, probes, lflat, luts.shape[1], ab, sv, ev, hs, hi, bs, bi, scratch,
+                         bounds, q0, q1)
+
+
+@numba.njit(parallel=True, **_OPTS)
+def _ivf_queries(
+    codes, P, bstart, probes, lflat, lstride, ab, sv, ev, hs, hi, bs, bi, scratch, bounds, q0, q1
+):
+    """:func:`ivf_fastscan_topk` for queries ``q0 .. q1-1``, threads over queries."""
+    for j in prange(q1 - q0):
+        _ivf_query(
+            codes, P, bstart, probes, lflat, lstride, ab, sv, ev, hs, hi, bs, bi, scratch, bounds, q0 + j, j
+        )
+
+
+@numba.njit(**_OPTS)
+def _ivf_query(codes, P, bstart, probes, lflat, lstride, ab, sv, ev, hs, hi, bs, bi, scratch, bounds, i, j):
+    """Query ``i``'s probed lists into heap row ``i`` through buffer row ``j``."""
+    smax, emin = bounds
+    sint = scratch.view(np.int32)
+    n, thr, bnd = _open_row(hs, hi, i, bs, bi, j, hs.shape[1], ab[2 * i], ab[2 * i + 1], smax, emin)
+    scratch[j, LANES] = thr
+    sint[j, LANES + 1] = bnd
+    for t in range(probes.shape[1]):
+        lst = probes[i, t]
+        if lst < 0:
+            continue
+        n = _scan_range(
+            codes, P, lflat, lstride, i, ab, sv, ev, bstart[lst], bstart[lst + 1], bs, bi, j, n, scratch[j],
+            bounds,
+        )
+    finish_row(bs, bi, j, n, hs, hi, i)

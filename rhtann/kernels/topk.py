@@ -238,19 +238,54 @@ def _insert_sorted(out_s, out_i, i, k, score, v):
     out_i[i, t] = v
 
 
-@numba.njit(parallel=True, **_OPTS)
+@numba.njit(**_OPTS)
 def heap_sort_rows(hs, hi, k, out_s, out_i):
     """Best ``k`` of each heap row, by decreasing score (ties: smaller position first)."""
-    m, kk = hs.shape
+    if hs.shape[0] == 1:
+        _sort_row(hs, hi, k, out_s, out_i, 0)
+    else:
+        _sort_rows(hs, hi, k, out_s, out_i)
+
+
+@numba.njit(parallel=True, **_OPTS)
+def _sort_rows(hs, hi, k, out_s, out_i):
+    for i in prange(hs.shape[0]):
+        _sort_row(hs, hi, k, out_s, out_i, i)
+
+
+@numba.njit(**_OPTS)
+def _sort_row(hs, hi, k, out_s, out_i, i):
+    for j in range(k):
+        out_s[i, j] = -np.inf
+        out_i[i, j] = -1
+    for c in range(hs.shape[1]):
+        v = hi[i, c]
+        if v < 0:
+            continue
+        score = hs[i, c]
+        if not score > out_s[i, k - 1] and not (score == out_s[i, k - 1] and v < out_i[i, k - 1]):
+            continue
+        _insert_sorted(out_s, out_i, i, k, score, v)
+
+
+@numba.njit(parallel=True, **_OPTS)
+def topk_update(scores, start, alpha, ev, hs, hi):
+    """Push a block of exact scores into the queries' heaps.
+
+    Parameters
+    ----------
+    scores : float32 (m, nb)
+        ``<q_i, x_hat_v>`` for positions ``start .. start + nb - 1``.
+    start : int
+    alpha : float
+    ev : float32 per-vector offsets
+    hs, hi : heaps with one row per query
+    """
+    m, nb = scores.shape
+    a = np.float32(alpha)
     for i in prange(m):
-        for j in range(k):
-            out_s[i, j] = -np.inf
-            out_i[i, j] = -1
-        for c in range(kk):
-            v = hi[i, c]
-            if v < 0:
-                continue
-            score = hs[i, c]
-            if not score > out_s[i, k - 1] and not (score == out_s[i, k - 1] and v < out_i[i, k - 1]):
-                continue
-            _insert_sorted(out_s, out_i, i, k, score, v)
+        thr = hs[i, 0]
+        for j in range(nb):
+            s = a * scores[i, j] - ev[start + j]
+            if s > thr:
+                thr = heap_push(hs, hi, i, s, start + j)
