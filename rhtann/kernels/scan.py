@@ -17,10 +17,12 @@ the unit-scale decoded vector: ``alpha = 1, ev = 0`` gives inner products,
 
 Heaps
 -----
-Top-k candidates are kept in min-heaps, arrays ``hs`` (scores, float32) and
-``hi`` (positions, int64) of one row per heap; ``hs[r, 0]`` is the current
-k-th best score, the threshold a new candidate must beat. Empty slots hold
-``-inf`` and position ``-1``.
+Top-k results are exchanged as min-heaps, arrays ``hs`` (scores, float32)
+and ``hi`` (positions, int64) of one row per heap; ``hs[r, 0]`` is the
+k-th best score. Empty slots hold ``-inf`` and position ``-1``. The fast
+scans collect candidates in buffers (:mod:`rhtann.kernels.topk`) and
+write each row's best (decreasing score, ties by smaller position) as
+such a heap at the end.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from .scan_simd import LANES, QB, fastscan_block1, fastscan_block4, lowest_bit
 from .topk import (  # noqa: F401  (heap_reset, heap_sort_rows, topk_update: re-exported)
     SLACK,
     _insert_sorted,
+    batch_rows,
     buffer_capacity,
     finish_row,
     heap_push,
@@ -47,8 +50,9 @@ from .topk import (  # noqa: F401  (heap_reset, heap_sort_rows, topk_update: re-
 #: Bytes of codes scanned by every query of a batch before moving on (a tile that stays in cache).
 TILE_BYTES = 32768
 
-#: Queries whose candidate buffers the scanners hold at once.
+#: Queries whose candidate buffers the scanners hold at once (at most).
 QBATCH = 1024
+
 
 _OPTS = {"nogil": True, "cache": True, "fastmath": False, "error_model": "numpy", "boundscheck": False}
 
@@ -261,7 +265,7 @@ def fastscan_topk(codes, P, nblocks, luts, a, b, sv, ev, chunks, hs, hi, smax, e
     Notes
     -----
     Candidates are collected in buffers (:mod:`rhtann.kernels.topk`) of
-    :data:`QBATCH` queries at a time.
+    at most :data:`QBATCH` queries at a time.
     """
     m = luts.shape[0]
     kk = hs.shape[1]
@@ -272,8 +276,9 @@ def fastscan_topk(codes, P, nblocks, luts, a, b, sv, ev, chunks, hs, hi, smax, e
         ab[2 * i] = a[i]
         ab[2 * i + 1] = b[i]
     bounds = (np.float32(smax), np.float32(emin))
-    nrow = min(m, QBATCH) * chunks
     cap = buffer_capacity(kk)
+    qbatch = batch_rows(m, cap * chunks, QB, QBATCH)
+    nrow = qbatch * chunks
     bs = np.empty((nrow, cap), dtype=np.float32)
     bi = np.empty((nrow, cap), dtype=np.int64)
     cnt = np.zeros(nrow, dtype=np.int64)
@@ -290,8 +295,8 @@ def fastscan_topk(codes, P, nblocks, luts, a, b, sv, ev, chunks, hs, hi, smax, e
     gthr = np.empty((ng, 2 * QB), dtype=np.float32)
     gint = gthr.view(np.int32)
     gmask = np.empty((ng, QB), dtype=np.uint32)
-    for q0 in range(0, m, QBATCH):
-        mb = min(m, q0 + QBATCH) - q0
+    for q0 in range(0, m, qbatch):
+        mb = min(m, q0 + qbatch) - q0
         groups = mb // QB
         for j in range(mb):
             i = q0 + j
@@ -329,8 +334,9 @@ def _fastscan_chunks(
     kk = hs.shape[1]
     m = hs.shape[0] // chunks
     sint = scratch.view(np.int32)
-    for q0 in range(0, m, QBATCH):
-        ntask = (min(m, q0 + QBATCH) - q0) * chunks
+    qbatch = bs.shape[0] // chunks
+    for q0 in range(0, m, qbatch):
+        ntask = (min(m, q0 + qbatch) - q0) * chunks
         for task in prange(ntask):
             r = q0 * chunks + task
             i = r // chunks
@@ -648,13 +654,13 @@ def ivf_fastscan_topk(codes, P, bstart, probes, luts, a, b, sv, ev, hs, hi, smax
     for i in range(m):
         ab[2 * i] = a[i]
         ab[2 * i + 1] = b[i]
-    nrow = min(m, QBATCH)
     cap = buffer_capacity(kk)
+    nrow = batch_rows(m, cap, QB, QBATCH)
     bs = np.empty((nrow, cap), dtype=np.float32)
     bi = np.empty((nrow, cap), dtype=np.int64)
     scratch = np.empty((nrow, LANES + 3), dtype=np.float32)
-    for q0 in range(0, m, QBATCH):
-        q1 = min(m, q0 + QBATCH)
+    for q0 in range(0, m, nrow):
+        q1 = min(m, q0 + nrow)
         if q1 - q0 == 1:
             _ivf_query(codes, P, bstart, probes, lflat, luts.shape[1], ab, sv, ev, hs, hi, bs, bi, scratch,
                        bounds, q0, 0)

@@ -21,9 +21,11 @@ is below 65536: a pair adds at most 510 per lane, so the pairs are taken in
 segments of at most :data:`SEG_PAIRS` = 128, after each of which the
 16-bit sums are widened and added into 32-bit sums. Any number of pairs is
 exact while ``255 * M < 2**31`` (``M`` tables), far beyond ``M = 2**20``.
-With a single segment (``M <= 256``) the sums stay 16-bit up to the
-integer pre-filter, whose bound is then clamped to 0xFFFF (no such sum can
-reach a larger one); only blocks with a lane that may pass are widened.
+With a single segment (``M <= 256``) the kernel takes a shorter path: the
+sums stay 16-bit up to the integer pre-filter, whose bound is then clamped
+to 0xFFFF (no such sum can reach a larger one), and are converted to float
+only for queries with a lane that may pass. Longer codes keep 32-bit sums
+per segment, converted exactly while ``255 * M < 2**31``.
 
 The intrinsics take integer byte addresses (``arr.ctypes.data`` plus an
 offset) instead of arrays, so that a call inside a scan loop costs no

@@ -20,6 +20,10 @@ least the ``kk``-th best (:func:`admit_below` gives the float32 threshold
 that a strict ``score > thr`` test turns into that), so a tie with the
 ``kk``-th best is decided by position whatever order the blocks are
 scanned in.
+
+numba's on-disk cache of the scanners is keyed on their module's source,
+not this file: after editing it, delete the cache files under
+``rhtann/kernels/__pycache__``.
 """
 
 from __future__ import annotations
@@ -32,6 +36,22 @@ _OPTS = {"nogil": True, "cache": True, "fastmath": False, "error_model": "numpy"
 
 #: Extra buffer entries beyond ``2 kk``: room for at least two blocks of 32 after a reduction.
 SLACK = 64
+
+
+#: Buffer entries a scanner holds at once (at most, beyond one group of queries' worth).
+BUFFER_ENTRIES = 2**24
+
+
+@numba.njit(**_OPTS)
+def batch_rows(m, width, group, most):
+    """Queries whose buffers (``width`` entries per query) are held at once.
+
+    ``most`` or fewer, so that they hold at most :data:`BUFFER_ENTRIES`
+    entries, a multiple of ``group`` (at least one group), and at most ``m``
+    (at least 1).
+    """
+    fit = (BUFFER_ENTRIES // width) // group * group
+    return min(max(m, 1), max(group, min(most, fit)))
 
 
 @numba.njit(**_OPTS)
