@@ -17,10 +17,12 @@ the unit-scale decoded vector: ``alpha = 1, ev = 0`` gives inner products,
 
 Heaps
 -----
-Top-k candidates are kept in min-heaps, arrays ``hs`` (scores, float32) and
-``hi`` (positions, int64) of one row per heap; ``hs[r, 0]`` is the current
-k-th best score, the threshold a new candidate must beat. Empty slots hold
-``-inf`` and position ``-1``.
+Top-k results are exchanged as min-heaps, arrays ``hs`` (scores, float32)
+and ``hi`` (positions, int64) of one row per heap; ``hs[r, 0]`` is the
+k-th best score. Empty slots hold ``-inf`` and position ``-1``. The fast
+scans collect candidates in buffers (:mod:`rhtann.kernels.topk`) and
+write each row's best (decreasing score, ties by smaller position) as
+such a heap at the end.
 """
 
 from __future__ import annotations
@@ -30,10 +32,27 @@ import numpy as np
 from numba import prange, types
 from numba.extending import overload
 
-from .scan_simd import LANES, QB, fastscan_block1, fastscan_block4
+from .scan_simd import LANES, QB, fastscan_block1, fastscan_block4, lowest_bit
+from .topk import (  # noqa: F401  (heap_reset, heap_sort_rows, topk_update: re-exported)
+    SLACK,
+    _insert_sorted,
+    batch_rows,
+    buffer_capacity,
+    finish_row,
+    heap_push,
+    heap_reset,
+    heap_sort_rows,
+    load_row,
+    reduce_buffer,
+    topk_update,
+)
 
-#: Blocks of 32 codes scanned by every query of a batch before moving on (keeps them in cache).
-TILE = 128
+#: Bytes of codes scanned by every query of a batch before moving on (a tile that stays in cache).
+TILE_BYTES = 32768
+
+#: Queries whose candidate buffers the scanners hold at once (at most).
+QBATCH = 1024
+
 
 _OPTS = {"nogil": True, "cache": True, "fastmath": False, "error_model": "numpy", "boundscheck": False}
 
@@ -109,41 +128,6 @@ def int_bound(thr, a, b, smax, emin):
     if not v < BOUND_MAX:
         return BOUND_MAX
     return max(np.int64(np.floor(v)), 0)
-
-
-@numba.njit(**_OPTS)
-def heap_push(hs, hi, r, score, pos):
-    """Insert ``(score, pos)`` into min-heap row ``r`` if it beats the root; returns the new root."""
-    kk = hs.shape[1]
-    if not score > hs[r, 0]:
-        return hs[r, 0]
-    i = 0
-    while True:
-        left = 2 * i + 1
-        if left >= kk:
-            break
-        right = left + 1
-        c = left
-        if right < kk and hs[r, right] < hs[r, left]:
-            c = right
-        if hs[r, c] < score:
-            hs[r, i] = hs[r, c]
-            hi[r, i] = hi[r, c]
-            i = c
-        else:
-            break
-    hs[r, i] = score
-    hi[r, i] = pos
-    return hs[r, 0]
-
-
-@numba.njit(**_OPTS)
-def heap_reset(hs, hi):
-    """Fill heaps with ``-inf`` scores and position ``-1``."""
-    for r in range(hs.shape[0]):
-        for j in range(hs.shape[1]):
-            hs[r, j] = -np.inf
-            hi[r, j] = -1
 
 
 @numba.njit(**_OPTS)
@@ -246,7 +230,15 @@ def quantize_luts_top(lut, out, a, b, top):
                         out[i, base + v] = 0
 
 
-@numba.njit(parallel=True, **_OPTS)
+@numba.njit(**_OPTS)
+def _open_row(hs, hi, r, bs, bi, row, kk, qa, qb, smax, emin):
+    """Start buffer row ``row`` from heap row ``r``: returns ``(count, threshold, integer bound)``."""
+    n = load_row(hs, hi, r, bs, bi, row)
+    n, thr = reduce_buffer(bs, bi, row, n, kk)
+    return n, thr, int_bound(thr, qa, qb, smax, emin)
+
+
+@numba.njit(**_OPTS)
 def fastscan_topk(codes, P, nblocks, luts, a, b, sv, ev, chunks, hs, hi, smax, emin):
     """Approximate top candidates of every query by the uint8 fast scan.
 
@@ -262,63 +254,115 @@ def fastscan_topk(codes, P, nblocks, luts, a, b, sv, ev, chunks, hs, hi, smax, e
     chunks : int
         Parts the blocks are split into per query (threads over code blocks).
     hs, hi : heaps, shape (m * chunks, kk)
-        Row ``i * chunks + c`` receives query ``i``'s best ``kk`` of chunk ``c``.
+        Row ``i * chunks + c`` receives query ``i``'s best ``kk`` of chunk
+        ``c`` and of the row's earlier entries (position >= 0), best by
+        decreasing score, ties by smaller position, written as a min-heap
+        on the score (``-inf`` / ``-1`` padding).
     smax, emin : float
         Largest scale and smallest offset of the stored vectors (bounds for
         the integer pre-filter, :func:`int_bound`).
+
+    Notes
+    -----
+    Candidates are collected in buffers (:mod:`rhtann.kernels.topk`) of
+    at most :data:`QBATCH` queries at a time.
     """
     m = luts.shape[0]
+    kk = hs.shape[1]
     per = (nblocks + chunks - 1) // chunks
     lflat = luts.reshape(luts.shape[0] * luts.shape[1])
     ab = np.empty(2 * m, dtype=np.float32)
     for i in range(m):
         ab[2 * i] = a[i]
         ab[2 * i + 1] = b[i]
-    scratch = np.empty((m * chunks, LANES + 3), dtype=np.float32)
     bounds = (np.float32(smax), np.float32(emin))
-    if chunks == 1:
-        # batches: groups of QB queries share each load of the codes; tiles of blocks small
-        # enough to stay in cache are scanned by every group before moving on
-        groups = m // QB
-        gout = np.empty((max(groups, 1), QB * LANES), dtype=np.float32)
-        gthr = np.empty((max(groups, 1), 2 * QB), dtype=np.float32)
-        gmask = np.empty((max(groups, 1), QB), dtype=np.uint32)
-        if groups == 0:
-            for i in range(m):
-                _scan_range(
-                    codes, P, lflat, luts.shape[1], i, ab, sv, ev, 0, nblocks, hs, hi, i, scratch[i], bounds
-                )
-            return
-        for t0 in range(0, nblocks, TILE):
-            t1 = min(nblocks, t0 + TILE)
-            _scan_range_groups(
-                codes, P, lflat, luts.shape[1], ab, sv, ev, t0, t1, hs, hi, groups, gout, gthr, gmask, bounds
-            )
-            for i in range(groups * QB, m):
-                _scan_range(
-                    codes, P, lflat, luts.shape[1], i, ab, sv, ev, t0, t1, hs, hi, i, scratch[i], bounds
-                )
+    cap = buffer_capacity(kk)
+    qbatch = batch_rows(m, cap * chunks, QB, QBATCH)
+    nrow = qbatch * chunks
+    bs = np.empty((nrow, cap), dtype=np.float32)
+    bi = np.empty((nrow, cap), dtype=np.int64)
+    cnt = np.zeros(nrow, dtype=np.int64)
+    scratch = np.empty((nrow, LANES + 3), dtype=np.float32)
+    sint = scratch.view(np.int32)
+    if chunks > 1:
+        _fastscan_chunks(codes, P, nblocks, lflat, luts.shape[1], ab, sv, ev, chunks, per, hs, hi, bs, bi,
+                         scratch, bounds)
         return
-    for task in prange(m * chunks):
-        i = task // chunks
-        c = task % chunks
-        start = c * per
-        stop = min(nblocks, start + per)
-        _scan_range(
-            codes, P, lflat, luts.shape[1], i, ab, sv, ev, start, stop, hs, hi, task, scratch[task], bounds
-        )
+    # batches: groups of QB queries share each load of the codes; tiles of blocks small
+    # enough to stay in cache are scanned by every group before moving on
+    ng = max(nrow // QB, 1)
+    gout = np.empty((ng, QB * LANES), dtype=np.float32)
+    gthr = np.empty((ng, 2 * QB), dtype=np.float32)
+    gint = gthr.view(np.int32)
+    gmask = np.empty((ng, QB), dtype=np.uint32)
+    for q0 in range(0, m, qbatch):
+        mb = min(m, q0 + qbatch) - q0
+        groups = mb // QB
+        for j in range(mb):
+            i = q0 + j
+            n, thr, bnd = _open_row(hs, hi, i, bs, bi, j, kk, ab[2 * i], ab[2 * i + 1], smax, emin)
+            cnt[j] = n
+            if j < groups * QB:
+                gthr[j // QB, j % QB] = thr
+                gint[j // QB, QB + j % QB] = bnd
+            else:
+                scratch[j, LANES] = thr
+                sint[j, LANES + 1] = bnd
+        tile = max(4, TILE_BYTES // (P * LANES))
+        for t0 in range(0, nblocks, tile):
+            t1 = min(nblocks, t0 + tile)
+            if groups > 0:
+                _scan_range_groups(
+                    codes, P, lflat, luts.shape[1], ab, sv, ev, t0, t1, q0, groups, gout, gthr, gmask,
+                    bs, bi, cnt, kk, bounds,
+                )
+            for j in range(groups * QB, mb):
+                cnt[j] = _scan_range(
+                    codes, P, lflat, luts.shape[1], q0 + j, ab, sv, ev, t0, t1, bs, bi, j, cnt[j],
+                    scratch[j], bounds,
+                )
+        for j in range(mb):
+            finish_row(bs, bi, j, cnt[j], hs, hi, q0 + j)
+
+
+@numba.njit(parallel=True, **_OPTS)
+def _fastscan_chunks(
+    codes, P, nblocks, lflat, lstride, ab, sv, ev, chunks, per, hs, hi, bs, bi, scratch, bounds
+):
+    """:func:`fastscan_topk` with ``chunks > 1``: one task per query and chunk of ``per`` blocks."""
+    smax, emin = bounds
+    kk = hs.shape[1]
+    m = hs.shape[0] // chunks
+    sint = scratch.view(np.int32)
+    qbatch = bs.shape[0] // chunks
+    for q0 in range(0, m, qbatch):
+        ntask = (min(m, q0 + qbatch) - q0) * chunks
+        for task in prange(ntask):
+            r = q0 * chunks + task
+            i = r // chunks
+            start = (r % chunks) * per
+            n, thr, bnd = _open_row(hs, hi, r, bs, bi, task, kk, ab[2 * i], ab[2 * i + 1], smax, emin)
+            scratch[task, LANES] = thr
+            sint[task, LANES + 1] = bnd
+            n = _scan_range(
+                codes, P, lflat, lstride, i, ab, sv, ev, start, min(nblocks, start + per),
+                bs, bi, task, n, scratch[task], bounds,
+            )
+            finish_row(bs, bi, task, n, hs, hi, r)
 
 
 @numba.njit(parallel=True, **_OPTS)
 def _scan_range_groups(
-    codes, P, lflat, lstride, ab, sv, ev, start, stop, hs, hi, groups, gout, gthr, gmask, bounds
+    codes, P, lflat, lstride, ab, sv, ev, start, stop, q0, groups, gout, gthr, gmask, bs, bi, cnt, kk, bounds
 ):
-    """Scan blocks ``start .. stop-1`` for every group of ``QB`` queries.
+    """Scan blocks ``start .. stop-1`` for every group of ``QB`` queries from query ``q0`` on.
 
     ``gthr[g]`` holds the group's float thresholds, then their integer
-    bounds (int32 bit patterns) for the intrinsic's pre-filter.
+    bounds (int32 bit patterns) for the intrinsic's pre-filter; query
+    ``q0 + j`` appends to buffer row ``j`` (``cnt[j]`` entries held).
     """
     smax, emin = bounds
+    cap = bs.shape[1]
     half = 1 if sv.itemsize == 2 else 0
     svs = sv.itemsize
     c0 = codes.ctypes.data
@@ -331,14 +375,11 @@ def _scan_range_groups(
     m0 = gmask.ctypes.data
     gint = gthr.view(np.int32)
     for g in prange(groups):
-        i0 = g * QB
+        i0 = q0 + g * QB
         out = gout[g]
         thr = gthr[g]
         tint = gint[g]
         masks = gmask[g]
-        for t in range(QB):
-            thr[t] = hs[i0 + t, 0]
-            tint[QB + t] = int_bound(thr[t], ab[2 * (i0 + t)], ab[2 * (i0 + t) + 1], smax, emin)
         lp = l0 + i0 * lstride
         ap = a0 + 8 * i0
         op = o0 + 4 * QB * LANES * g
@@ -353,31 +394,42 @@ def _scan_range_groups(
                 continue
             for t in range(QB):
                 mask = masks[t]
-                pushed = False
-                while mask != 0:
-                    j = 0
-                    mm = mask
-                    while (mm & 1) == 0:
-                        mm >>= 1
-                        j += 1
-                    mask &= mask - np.uint32(1)
-                    val = out[t * LANES + j]
-                    if val > thr[t]:
-                        thr[t] = heap_push(hs, hi, i0 + t, val, v0 + j)
-                        pushed = True
-                if pushed:
-                    tint[QB + t] = int_bound(thr[t], ab[2 * (i0 + t)], ab[2 * (i0 + t) + 1], smax, emin)
+                if mask == 0:
+                    continue
+                row = g * QB + t
+                n = cnt[row]
+                if n + LANES > cap:
+                    n, th = reduce_buffer(bs, bi, row, n, kk)
+                    thr[t] = th
+                    tint[QB + t] = int_bound(th, ab[2 * (i0 + t)], ab[2 * (i0 + t) + 1], smax, emin)
+                n = _append(out, t * LANES, mask, thr[t], v0, bs, bi, row, n)
+                cnt[row] = n
+
+
+@numba.njit(inline="always", **_OPTS)
+def _append(out, o, mask, th, v0, bs, bi, row, n):
+    """Append the lanes of ``mask`` whose score ``out[o + j]`` exceeds ``th`` to buffer row ``row``."""
+    while mask != 0:
+        j = lowest_bit(mask)
+        mask &= mask - np.uint32(1)
+        val = out[o + j]
+        bs[row, n] = val
+        bi[row, n] = v0 + j
+        n += 1 if val > th else 0
+    return n
 
 
 @numba.njit(**_OPTS)
-def _scan_range(codes, P, lflat, lstride, i, ab, sv, ev, start, stop, hs, hi, r, scratch, bounds):
-    """Scan blocks ``start .. stop-1`` for query ``i`` into heap row ``r``.
+def _scan_range(codes, P, lflat, lstride, i, ab, sv, ev, start, stop, bs, bi, row, n, scratch, bounds):
+    """Scan blocks ``start .. stop-1`` for query ``i`` into buffer row ``row`` (``n`` held); new count.
 
-    ``scratch`` (float32, >= 35 entries) receives the 32 scores, the
-    threshold at 32, its integer bound (int32 bit pattern) at 33 and the
-    mask at 34.
+    ``scratch`` (float32, >= 35 entries) receives the 32 scores and holds
+    the threshold at 32, its integer bound (int32 bit pattern) at 33 (both
+    kept from call to call) and the mask at 34.
     """
     smax, emin = bounds
+    kk = (bs.shape[1] - SLACK) // 2
+    cap = bs.shape[1]
     half = 1 if sv.itemsize == 2 else 0
     svs = sv.itemsize
     c0 = codes.ctypes.data
@@ -389,27 +441,17 @@ def _scan_range(codes, P, lflat, lstride, i, ab, sv, ev, start, stop, hs, hi, r,
     tp = op + 4 * LANES
     mp = tp + 8
     sint = scratch.view(np.int32)
-    qa = ab[2 * i]
-    qb = ab[2 * i + 1]
-    thr = hs[r, 0]
-    scratch[LANES] = thr
-    sint[LANES + 1] = int_bound(thr, qa, qb, smax, emin)
     for blk in range(start, stop):
         v0 = blk * LANES
         mask = fastscan_block1(c0 + v0 * P, P, lp, lstride, s0 + svs * v0, half, e0 + 4 * v0, ap, tp, op, mp)
         if mask == 0:
             continue
-        while mask != 0:
-            j = 0
-            mm = mask
-            while (mm & 1) == 0:
-                mm >>= 1
-                j += 1
-            mask &= mask - np.uint32(1)
-            if scratch[j] > thr:
-                thr = heap_push(hs, hi, r, scratch[j], v0 + j)
-        scratch[LANES] = thr
-        sint[LANES + 1] = int_bound(thr, qa, qb, smax, emin)
+        if n + LANES > cap:
+            n, th = reduce_buffer(bs, bi, row, n, kk)
+            scratch[LANES] = th
+            sint[LANES + 1] = int_bound(th, ab[2 * i], ab[2 * i + 1], smax, emin)
+        n = _append(scratch, 0, np.uint32(mask), scratch[LANES], v0, bs, bi, row, n)
+    return n
 
 
 @numba.njit(**_OPTS)
@@ -432,22 +474,17 @@ def _refinement(codes, base, ref, v, qrot, i, delta, R, bits):
 
 
 @numba.njit(inline="always", **_OPTS)
-def _insert_sorted(out_s, out_i, i, k, score, v):
-    """Insert ``(score, v)`` into row ``i`` of a best-first list of ``k``, dropping its last entry.
-
-    Order: decreasing score, ties by smaller position; the caller has
-    checked that ``(score, v)`` belongs in the list.
-    """
-    t = k - 1
-    while t > 0 and (score > out_s[i, t - 1] or (score == out_s[i, t - 1] and v < out_i[i, t - 1])):
-        out_s[i, t] = out_s[i, t - 1]
-        out_i[i, t] = out_i[i, t - 1]
-        t -= 1
-    out_s[i, t] = score
-    out_i[i, t] = v
+def _offer(out_s, out_i, i, k, codes, base, v, acc, alpha, sv, ev, qrot, ref, delta, R, bits):
+    """Score position ``v`` (codes at ``base``, table sum ``acc``); insert it into row ``i`` if it ranks."""
+    if R > 0:
+        acc += _refinement(codes, base, ref, v, qrot, i, delta, R, bits)
+    score = np.float32(scale_at(sv, v) * (np.float32(alpha) * acc) - ev[v])
+    last = out_s[i, k - 1]
+    if score > last or (score == last and v < out_i[i, k - 1]):
+        _insert_sorted(out_s, out_i, i, k, score, v)
 
 
-@numba.njit(parallel=True, **_OPTS)
+@numba.njit(**_OPTS)
 def rescore_topk(codes, P, lut, alpha, sv, ev, cand, k, out_s, out_i, qrot, ref, delta, R, bits):
     """Exact scores of candidate positions from the codes, and the best ``k`` per query.
 
@@ -465,7 +502,7 @@ def rescore_topk(codes, P, lut, alpha, sv, ev, cand, k, out_s, out_i, qrot, ref,
     out_s : float32 (m, k)
         Receives the best scores, decreasing (``-inf`` padding).
     out_i : int64 (m, k)
-        Receives their positions (-1 padding).
+        Receives their positions (-1 padding); ties by smaller position.
     qrot : float32 (m, >= R)
         The rotated queries (read for the refined coordinates only).
     ref : uint8 (capacity, ceil(R / 8))
@@ -474,31 +511,82 @@ def rescore_topk(codes, P, lut, alpha, sv, ev, cand, k, out_s, out_i, qrot, ref,
         Unit-level change ``delta[2c + e]`` a refinement bit ``e`` makes to level ``c``.
     R, bits : int
         Refined coordinates (0: none) and bits per coordinate.
+
+    Notes
+    -----
+    A candidate's table sum is the float32 sum ``lut[0, c_0] + lut[1, c_1]
+    + ...`` in table order; four candidates are summed side by side, each in
+    that order.
     """
     m, C = cand.shape
+    valid = np.empty((m, C), dtype=np.int64)
+    if m == 1:
+        _rescore_row(codes, P, lut, alpha, sv, ev, cand, k, out_s, out_i, qrot, ref, delta, R, bits, valid, 0)
+    else:
+        _rescore_rows(codes, P, lut, alpha, sv, ev, cand, k, out_s, out_i, qrot, ref, delta, R, bits, valid)
+
+
+@numba.njit(parallel=True, **_OPTS)
+def _rescore_rows(codes, P, lut, alpha, sv, ev, cand, k, out_s, out_i, qrot, ref, delta, R, bits, valid):
+    """:func:`rescore_topk` over every query, threads over queries."""
+    for i in prange(cand.shape[0]):
+        _rescore_row(codes, P, lut, alpha, sv, ev, cand, k, out_s, out_i, qrot, ref, delta, R, bits, valid, i)
+
+
+@numba.njit(**_OPTS)
+def _rescore_row(codes, P, lut, alpha, sv, ev, cand, k, out_s, out_i, qrot, ref, delta, R, bits, valid, i):
+    """:func:`rescore_topk` for query ``i`` (``valid[i]``: scratch for its candidate positions)."""
+    C = cand.shape[1]
     M = lut.shape[1]
-    for i in prange(m):
-        for j in range(k):
-            out_s[i, j] = -np.inf
-            out_i[i, j] = -1
-        for c in range(C):
-            v = cand[i, c]
-            if v < 0:
-                continue
-            blk, lane = v // LANES, v % LANES
-            base = blk * P * LANES + lane
-            acc = np.float32(0.0)
-            for p in range(P):
-                byte = codes[base + p * LANES]
-                acc += lut[i, 2 * p, byte & 15]
-                if 2 * p + 1 < M:
-                    acc += lut[i, 2 * p + 1, byte >> 4]
-            if R > 0:
-                acc += _refinement(codes, base, ref, v, qrot, i, delta, R, bits)
-            score = np.float32(scale_at(sv, v) * (np.float32(alpha) * acc) - ev[v])
-            if not score > out_s[i, k - 1]:
-                continue
-            _insert_sorted(out_s, out_i, i, k, score, v)
+    full = M // 2
+    for j in range(k):
+        out_s[i, j] = -np.inf
+        out_i[i, j] = -1
+    nv = 0
+    for c in range(C):
+        if cand[i, c] >= 0:
+            valid[i, nv] = cand[i, c]
+            nv += 1
+    c = 0
+    while c + 4 <= nv:
+        v0, v1, v2, v3 = valid[i, c], valid[i, c + 1], valid[i, c + 2], valid[i, c + 3]
+        b0 = (v0 // LANES) * P * LANES + v0 % LANES
+        b1 = (v1 // LANES) * P * LANES + v1 % LANES
+        b2 = (v2 // LANES) * P * LANES + v2 % LANES
+        b3 = (v3 // LANES) * P * LANES + v3 % LANES
+        acc0 = acc1 = acc2 = acc3 = np.float32(0.0)
+        for p in range(full):
+            o = p * LANES
+            x0, x1, x2, x3 = codes[b0 + o], codes[b1 + o], codes[b2 + o], codes[b3 + o]
+            acc0 += lut[i, 2 * p, x0 & 15]
+            acc1 += lut[i, 2 * p, x1 & 15]
+            acc2 += lut[i, 2 * p, x2 & 15]
+            acc3 += lut[i, 2 * p, x3 & 15]
+            acc0 += lut[i, 2 * p + 1, x0 >> 4]
+            acc1 += lut[i, 2 * p + 1, x1 >> 4]
+            acc2 += lut[i, 2 * p + 1, x2 >> 4]
+            acc3 += lut[i, 2 * p + 1, x3 >> 4]
+        if full < P:
+            o = full * LANES
+            acc0 += lut[i, 2 * full, codes[b0 + o] & 15]
+            acc1 += lut[i, 2 * full, codes[b1 + o] & 15]
+            acc2 += lut[i, 2 * full, codes[b2 + o] & 15]
+            acc3 += lut[i, 2 * full, codes[b3 + o] & 15]
+        _offer(out_s, out_i, i, k, codes, b0, v0, acc0, alpha, sv, ev, qrot, ref, delta, R, bits)
+        _offer(out_s, out_i, i, k, codes, b1, v1, acc1, alpha, sv, ev, qrot, ref, delta, R, bits)
+        _offer(out_s, out_i, i, k, codes, b2, v2, acc2, alpha, sv, ev, qrot, ref, delta, R, bits)
+        _offer(out_s, out_i, i, k, codes, b3, v3, acc3, alpha, sv, ev, qrot, ref, delta, R, bits)
+        c += 4
+    for c2 in range(c, nv):
+        v = valid[i, c2]
+        base = (v // LANES) * P * LANES + v % LANES
+        acc = np.float32(0.0)
+        for p in range(P):
+            byte = codes[base + p * LANES]
+            acc += lut[i, 2 * p, byte & 15]
+            if 2 * p + 1 < M:
+                acc += lut[i, 2 * p + 1, byte >> 4]
+        _offer(out_s, out_i, i, k, codes, base, v, acc, alpha, sv, ev, qrot, ref, delta, R, bits)
 
 
 @numba.njit(parallel=True, **_OPTS)
@@ -543,48 +631,7 @@ def decode_block(codes, P, table, sv, start, stop, out, ref, delta, R, bits):
                 out[r, j] += s * delta[2 * c + e]
 
 
-@numba.njit(parallel=True, **_OPTS)
-def topk_update(scores, start, alpha, ev, hs, hi):
-    """Push a block of exact scores into the queries' heaps.
-
-    Parameters
-    ----------
-    scores : float32 (m, nb)
-        ``<q_i, x_hat_v>`` for positions ``start .. start + nb - 1``.
-    start : int
-    alpha : float
-    ev : float32 per-vector offsets
-    hs, hi : heaps with one row per query
-    """
-    m, nb = scores.shape
-    a = np.float32(alpha)
-    for i in prange(m):
-        thr = hs[i, 0]
-        for j in range(nb):
-            s = a * scores[i, j] - ev[start + j]
-            if s > thr:
-                thr = heap_push(hs, hi, i, s, start + j)
-
-
-@numba.njit(parallel=True, **_OPTS)
-def heap_sort_rows(hs, hi, k, out_s, out_i):
-    """Best ``k`` of each heap row, by decreasing score (ties: smaller position first)."""
-    m, kk = hs.shape
-    for i in prange(m):
-        for j in range(k):
-            out_s[i, j] = -np.inf
-            out_i[i, j] = -1
-        for c in range(kk):
-            v = hi[i, c]
-            if v < 0:
-                continue
-            score = hs[i, c]
-            if not score > out_s[i, k - 1] and not (score == out_s[i, k - 1] and v < out_i[i, k - 1]):
-                continue
-            _insert_sorted(out_s, out_i, i, k, score, v)
-
-
-@numba.njit(parallel=True, **_OPTS)
+@numba.njit(**_OPTS)
 def ivf_fastscan_topk(codes, P, bstart, probes, luts, a, b, sv, ev, hs, hi, smax, emin):
     """Fast scan of the probed inverted lists of every query.
 
@@ -597,35 +644,56 @@ def ivf_fastscan_topk(codes, P, bstart, probes, luts, a, b, sv, ev, hs, hi, smax
     probes : int64 (m, nprobe)
         Lists to scan per query (-1: none).
     luts, a, b, sv, ev, smax, emin : as in :func:`fastscan_topk`
-    hs, hi : heaps with one row per query
+    hs, hi : heaps with one row per query, filled as in :func:`fastscan_topk`
     """
     bounds = (np.float32(smax), np.float32(emin))
     m, nprobe = probes.shape
+    kk = hs.shape[1]
     lflat = luts.reshape(luts.shape[0] * luts.shape[1])
     ab = np.empty(2 * m, dtype=np.float32)
     for i in range(m):
         ab[2 * i] = a[i]
         ab[2 * i + 1] = b[i]
-    scratch = np.empty((m, LANES + 3), dtype=np.float32)
-    for i in prange(m):
-        for t in range(nprobe):
-            lst = probes[i, t]
-            if lst < 0:
-                continue
-            _scan_range(
-                codes,
-                P,
-                lflat,
-                luts.shape[1],
-                i,
-                ab,
-                sv,
-                ev,
-                bstart[lst],
-                bstart[lst + 1],
-                hs,
-                hi,
-                i,
-                scratch[i],
-                bounds,
-            )
+    cap = buffer_capacity(kk)
+    nrow = batch_rows(m, cap, QB, QBATCH)
+    bs = np.empty((nrow, cap), dtype=np.float32)
+    bi = np.empty((nrow, cap), dtype=np.int64)
+    scratch = np.empty((nrow, LANES + 3), dtype=np.float32)
+    for q0 in range(0, m, nrow):
+        q1 = min(m, q0 + nrow)
+        if q1 - q0 == 1:
+            _ivf_query(codes, P, bstart, probes, lflat, luts.shape[1], ab, sv, ev, hs, hi, bs, bi, scratch,
+                       bounds, q0, 0)
+        else:
+            _ivf_queries(codes, P, bstart, probes, lflat, luts.shape[1], ab, sv, ev, hs, hi, bs, bi, scratch,
+                         bounds, q0, q1)
+
+
+@numba.njit(parallel=True, **_OPTS)
+def _ivf_queries(
+    codes, P, bstart, probes, lflat, lstride, ab, sv, ev, hs, hi, bs, bi, scratch, bounds, q0, q1
+):
+    """:func:`ivf_fastscan_topk` for queries ``q0 .. q1-1``, threads over queries."""
+    for j in prange(q1 - q0):
+        _ivf_query(
+            codes, P, bstart, probes, lflat, lstride, ab, sv, ev, hs, hi, bs, bi, scratch, bounds, q0 + j, j
+        )
+
+
+@numba.njit(**_OPTS)
+def _ivf_query(codes, P, bstart, probes, lflat, lstride, ab, sv, ev, hs, hi, bs, bi, scratch, bounds, i, j):
+    """Query ``i``'s probed lists into heap row ``i`` through buffer row ``j``."""
+    smax, emin = bounds
+    sint = scratch.view(np.int32)
+    n, thr, bnd = _open_row(hs, hi, i, bs, bi, j, hs.shape[1], ab[2 * i], ab[2 * i + 1], smax, emin)
+    scratch[j, LANES] = thr
+    sint[j, LANES + 1] = bnd
+    for t in range(probes.shape[1]):
+        lst = probes[i, t]
+        if lst < 0:
+            continue
+        n = _scan_range(
+            codes, P, lflat, lstride, i, ab, sv, ev, bstart[lst], bstart[lst + 1], bs, bi, j, n, scratch[j],
+            bounds,
+        )
+    finish_row(bs, bi, j, n, hs, hi, i)

@@ -21,9 +21,11 @@ is below 65536: a pair adds at most 510 per lane, so the pairs are taken in
 segments of at most :data:`SEG_PAIRS` = 128, after each of which the
 16-bit sums are widened and added into 32-bit sums. Any number of pairs is
 exact while ``255 * M < 2**31`` (``M`` tables), far beyond ``M = 2**20``.
-With a single segment (``M <= 256``) the sums stay 16-bit up to the
-integer pre-filter, whose bound is then clamped to 0xFFFF (no such sum can
-reach a larger one); only blocks with a lane that may pass are widened.
+With a single segment (``M <= 256``) the kernel takes a shorter path: the
+sums stay 16-bit up to the integer pre-filter, whose bound is then clamped
+to 0xFFFF (no such sum can reach a larger one), and are converted to float
+only for queries with a lane that may pass. Longer codes keep 32-bit sums
+per segment, converted exactly while ``255 * M < 2**31``.
 
 The intrinsics take integer byte addresses (``arr.ctypes.data`` plus an
 offset) instead of arrays, so that a call inside a scan loop costs no
@@ -141,54 +143,37 @@ def _fastscan_typer(qb, codes_p, npairs, luts_p, lstride, sv_p, half, ev_p, ab_p
 
         zero = ir.Constant(_V16I16, None)
         zero32 = ir.Constant(_V16I32, None)
-        accs = [cgutils.alloca_once_value(builder, zero) for _ in range(2 * qb)]
-        wide = [cgutils.alloca_once_value(builder, zero32) for _ in range(2 * qb)]
         low = ir.Constant(_V32I8, [15] * 32)
         four = ir.Constant(_V16I16, [4] * 16)
         eight = ir.Constant(_V16I16, [8] * 16)
         qoff = [builder.add(luts_v, builder.mul(lstride_v, c(t))) for t in range(qb)]
         seg = c(SEG_PAIRS)
-        nseg = builder.udiv(builder.add(npairs_v, c(SEG_PAIRS - 1)), seg)
-        with cgutils.for_range(builder, nseg) as sloop:
-            # widen the previous segment's 16-bit sums (zero before the first) and restart them
-            for t in range(qb):
-                o16 = builder.load(accs[2 * t + 1])
-                e16 = builder.sub(builder.load(accs[2 * t]), builder.shl(o16, eight))
-                for slot, part in ((2 * t, e16), (2 * t + 1, o16)):
-                    grown = builder.add(builder.load(wide[slot]), builder.zext(part, _V16I32))
-                    builder.store(grown, wide[slot])
-            for t in range(2 * qb):
-                builder.store(zero, accs[t])
-            p0 = builder.mul(sloop.index, seg)
-            left = builder.sub(npairs_v, p0)
-            count = builder.select(builder.icmp_signed("<", left, seg), left, seg)
-            with cgutils.for_range(builder, count) as loop:
-                p = builder.add(p0, loop.index)
-                cv = builder.load(at(codes_v, builder.mul(p, c(32)), _V32I8), align=1)
-                lo = builder.and_(cv, low)
-                shifted = builder.lshr(builder.bitcast(cv, _V16I16), four)
-                hi = builder.and_(builder.bitcast(shifted, _V32I8), low)
-                p64 = builder.mul(p, c(64))
-                for t in range(qb):
-                    t_lo = builder.load(at(qoff[t], p64, _V32I8), align=1)
-                    t_hi = builder.load(at(qoff[t], builder.add(p64, c(32)), _V32I8), align=1)
-                    w_lo = builder.bitcast(_shuffle_bytes(builder, t_lo, lo), _V16I16)
-                    w_hi = builder.bitcast(_shuffle_bytes(builder, t_hi, hi), _V16I16)
-                    both = builder.add(w_lo, w_hi)
-                    builder.store(builder.add(builder.load(accs[2 * t]), both), accs[2 * t])
-                    odd = builder.add(builder.lshr(w_lo, eight), builder.lshr(w_hi, eight))
-                    builder.store(builder.add(builder.load(accs[2 * t + 1]), odd), accs[2 * t + 1])
-        multi = builder.icmp_signed(">", npairs_v, seg)
+        f32 = ir.FloatType()
+        total_p = cgutils.alloca_once_value(builder, ir.Constant(_I32, 0))
+        order = ir.Constant(ir.VectorType(_I32, 32), [k // 2 + 16 * (k % 2) for k in range(32)])
         lim16 = ir.Constant(_I32, 0xFFFF)
+
+        def pair_step(p, accs):
+            """Add pair ``p``'s looked-up entries into the 16-bit sums ``accs`` (two per query)."""
+            cv = builder.load(at(codes_v, builder.mul(p, c(32)), _V32I8), align=1)
+            lo = builder.and_(cv, low)
+            shifted = builder.lshr(builder.bitcast(cv, _V16I16), four)
+            hi = builder.and_(builder.bitcast(shifted, _V32I8), low)
+            p64 = builder.mul(p, c(64))
+            for t in range(qb):
+                t_lo = builder.load(at(qoff[t], p64, _V32I8), align=1)
+                t_hi = builder.load(at(qoff[t], builder.add(p64, c(32)), _V32I8), align=1)
+                w_lo = builder.bitcast(_shuffle_bytes(builder, t_lo, lo), _V16I16)
+                w_hi = builder.bitcast(_shuffle_bytes(builder, t_hi, hi), _V16I16)
+                both = builder.add(w_lo, w_hi)
+                builder.store(builder.add(builder.load(accs[2 * t]), both), accs[2 * t])
+                odd = builder.add(builder.lshr(w_lo, eight), builder.lshr(w_hi, eight))
+                builder.store(builder.add(builder.load(accs[2 * t + 1]), odd), accs[2 * t + 1])
 
         def splat(x):
             undef = ir.Constant(_V32F, ir.Undefined)
             one = builder.insert_element(undef, x, ir.Constant(_I32, 0))
             return builder.shuffle_vector(one, undef, ir.Constant(ir.VectorType(_I32, 32), [0] * 32))
-
-        f32 = ir.FloatType()
-        total_p = cgutils.alloca_once_value(builder, ir.Constant(_I32, 0))
-        order = ir.Constant(ir.VectorType(_I32, 32), [k // 2 + 16 * (k % 2) for k in range(32)])
 
         def load_scales():
             is_half = builder.icmp_signed("!=", half_v, c(0))
@@ -216,38 +201,17 @@ def _fastscan_typer(qb, codes_p, npairs, luts_p, lstride, sv_p, half, ev_p, ab_p
             nothing = ir.Constant(ir.IntType(16), 0)
             return builder.icmp_unsigned("!=", builder.bitcast(hit, ir.IntType(16)), nothing)
 
-        for t in range(qb):
-            # the last segment's sums are still 16-bit; earlier segments' are in ``wide``
-            o16 = builder.load(accs[2 * t + 1])
-            e16 = builder.sub(builder.load(accs[2 * t]), builder.shl(o16, eight))
-            # integer pre-filter: the caller's bound on the sums of lanes that may pass
-            ti = builder.load(at(thr_v, c(4 * qb + 4 * t), _I32))
-            with builder.if_else(multi) as (then, otherwise):
-                with then:
-                    even_w = builder.add(builder.load(wide[2 * t]), builder.zext(e16, _V16I32))
-                    odd_w = builder.add(builder.load(wide[2 * t + 1]), builder.zext(o16, _V16I32))
-                    hit_multi = any_at_least(even_w, odd_w, splat_int(ti, _V16I32))
-                    bb_multi = builder.block
-                with otherwise:
-                    # one segment: every sum is below 2**16, so a bound clamped to 0xFFFF decides alike
-                    clamped = builder.select(builder.icmp_unsigned("<", ti, lim16), ti, lim16)
-                    t16 = builder.trunc(clamped, _I16)
-                    hit_one = any_at_least(e16, o16, splat_int(t16, _V16I16))
-                    bb_one = builder.block
-            anyhit = builder.phi(ir.IntType(1))
-            anyhit.add_incoming(hit_multi, bb_multi)
-            anyhit.add_incoming(hit_one, bb_one)
+        def finish(t, hit, sums_of):
+            """Scores and mask of query ``t`` when ``hit`` (``sums_of()``: float32 sums in lane order)."""
             mptr = at(masks_v, c(4 * t), _I32)
-            with builder.if_else(anyhit, likely=False) as (then, otherwise):
+            with builder.if_else(hit, likely=False) as (then, otherwise):
                 with then:
+                    sums = sums_of()
                     sv_vec = load_scales()
                     ofs = builder.load(at(ev_v, None, _V32F), align=4)
                     a_t = builder.load(at(ab_v, c(8 * t), f32))
                     b_t = builder.load(at(ab_v, c(8 * t + 4), f32))
                     thr_t = builder.load(at(thr_v, c(4 * t), f32))
-                    even = builder.add(builder.load(wide[2 * t]), builder.zext(e16, _V16I32))
-                    o = builder.add(builder.load(wide[2 * t + 1]), builder.zext(o16, _V16I32))
-                    sums = builder.uitofp(builder.shuffle_vector(even, o, order), _V32F)
                     score = builder.fsub(
                         builder.fmul(sv_vec, builder.fadd(builder.fmul(sums, splat(a_t)), splat(b_t))), ofs
                     )
@@ -257,6 +221,54 @@ def _fastscan_typer(qb, codes_p, npairs, luts_p, lstride, sv_p, half, ev_p, ab_p
                     builder.store(builder.or_(builder.load(total_p), mask), total_p)
                 with otherwise:
                     builder.store(ir.Constant(_I32, 0), mptr)
+
+        def split(accs, t):
+            """Even and odd lanes' 16-bit sums of query ``t``."""
+            o16 = builder.load(accs[2 * t + 1])
+            return builder.sub(builder.load(accs[2 * t]), builder.shl(o16, eight)), o16
+
+        single = builder.icmp_signed("<=", npairs_v, seg)
+        with builder.if_else(single, likely=True) as (one_seg, many_segs):
+            with one_seg:
+                # every sum stays below 2**16: no widening, the pre-filter compares 16-bit sums
+                accs = [cgutils.alloca_once_value(builder, zero) for _ in range(2 * qb)]
+                with cgutils.for_range(builder, npairs_v) as loop:
+                    pair_step(loop.index, accs)
+                for t in range(qb):
+                    e16, o16 = split(accs, t)
+                    ti = builder.load(at(thr_v, c(4 * qb + 4 * t), _I32))
+                    clamped = builder.select(builder.icmp_unsigned("<", ti, lim16), ti, lim16)
+                    hit = any_at_least(e16, o16, splat_int(builder.trunc(clamped, _I16), _V16I16))
+                    finish(t, hit, lambda e16=e16, o16=o16: builder.uitofp(
+                        builder.shuffle_vector(e16, o16, order), _V32F))
+            with many_segs:
+                accs = [cgutils.alloca_once_value(builder, zero) for _ in range(2 * qb)]
+                wide = [cgutils.alloca_once_value(builder, zero32) for _ in range(2 * qb)]
+                nseg = builder.udiv(builder.add(npairs_v, c(SEG_PAIRS - 1)), seg)
+                with cgutils.for_range(builder, nseg) as sloop:
+                    # widen the previous segment's 16-bit sums (zero before the first) and restart them
+                    for t in range(qb):
+                        e16, o16 = split(accs, t)
+                        for slot, part in ((2 * t, e16), (2 * t + 1, o16)):
+                            grown = builder.add(builder.load(wide[slot]), builder.zext(part, _V16I32))
+                            builder.store(grown, wide[slot])
+                    for t in range(2 * qb):
+                        builder.store(zero, accs[t])
+                    p0 = builder.mul(sloop.index, seg)
+                    left = builder.sub(npairs_v, p0)
+                    count = builder.select(builder.icmp_signed("<", left, seg), left, seg)
+                    with cgutils.for_range(builder, count) as loop:
+                        pair_step(builder.add(p0, loop.index), accs)
+                for t in range(qb):
+                    # the last segment's sums are still 16-bit; earlier segments' are in ``wide``
+                    e16, o16 = split(accs, t)
+                    even = builder.add(builder.load(wide[2 * t]), builder.zext(e16, _V16I32))
+                    odd = builder.add(builder.load(wide[2 * t + 1]), builder.zext(o16, _V16I32))
+                    ti = builder.load(at(thr_v, c(4 * qb + 4 * t), _I32))
+                    hit = any_at_least(even, odd, splat_int(ti, _V16I32))
+                    # the sums are below 2**31 (255 * M < 2**31), so a signed conversion is exact
+                    finish(t, hit, lambda even=even, odd=odd: builder.sitofp(
+                        builder.shuffle_vector(even, odd, order), _V32F))
         return builder.load(total_p)
 
     return sig, codegen
@@ -279,3 +291,20 @@ def _make_fastscan(qb: int):
 fastscan_block1 = _make_fastscan(1)
 #: ``QB`` queries per call.
 fastscan_block4 = _make_fastscan(QB)
+
+
+@intrinsic
+def lowest_bit(typingctx, mask):
+    """Index of the lowest set bit of a nonzero uint32 ``mask`` (``llvm.cttz``; undefined for 0)."""
+    if not isinstance(mask, types.Integer):
+        return None
+
+    def codegen(context, builder, signature, args):
+        x = context.cast(builder, args[0], signature.args[0], types.uint32)
+        fn = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(_I32, [_I32, ir.IntType(1)]), "llvm.cttz.i32"
+        )
+        r = builder.call(fn, [x, ir.Constant(ir.IntType(1), 1)])
+        return context.cast(builder, r, types.uint32, types.int64)
+
+    return types.int64(mask), codegen
