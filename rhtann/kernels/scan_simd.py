@@ -308,3 +308,4 @@ def lowest_bit(typingctx, mask):
         return context.cast(builder, r, types.uint32, types.int64)
 
     return types.int64(mask), codegen
+
