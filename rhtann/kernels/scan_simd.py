@@ -308,4 +308,3 @@ def lowest_bit(typingctx, mask):
         return context.cast(builder, r, types.uint32, types.int64)
 
     return types.int64(mask), codegen
-
