@@ -533,7 +533,7 @@ def _rescore_rows(codes, P, lut, alpha, sv, ev, cand, k, out_s, out_i, qrot, ref
         _rescore_row(codes, P, lut, alpha, sv, ev, cand, k, out_s, out_i, qrot, ref, delta, R, bits, valid, i)
 
 
-@numba.njit(**_OPTS)
+@numba.njit(inline="always", **_OPTS)
 def _rescore_row(codes, P, lut, alpha, sv, ev, cand, k, out_s, out_i, qrot, ref, delta, R, bits, valid, i):
     """:func:`rescore_topk` for query ``i`` (``valid[i]``: scratch for its candidate positions)."""
     C = cand.shape[1]
@@ -550,13 +550,13 @@ def _rescore_row(codes, P, lut, alpha, sv, ev, cand, k, out_s, out_i, qrot, ref,
     c = 0
     while c + 4 <= nv:
         v0, v1, v2, v3 = valid[i, c], valid[i, c + 1], valid[i, c + 2], valid[i, c + 3]
-        b0 = (v0 // LANES) * P * LANES + v0 % LANES
-        b1 = (v1 // LANES) * P * LANES + v1 % LANES
-        b2 = (v2 // LANES) * P * LANES + v2 % LANES
-        b3 = (v3 // LANES) * P * LANES + v3 % LANES
+        b0 = np.uint64((v0 // LANES) * P * LANES + v0 % LANES)
+        b1 = np.uint64((v1 // LANES) * P * LANES + v1 % LANES)
+        b2 = np.uint64((v2 // LANES) * P * LANES + v2 % LANES)
+        b3 = np.uint64((v3 // LANES) * P * LANES + v3 % LANES)
         acc0 = acc1 = acc2 = acc3 = np.float32(0.0)
         for p in range(full):
-            o = p * LANES
+            o = np.uint64(p * LANES)
             x0, x1, x2, x3 = codes[b0 + o], codes[b1 + o], codes[b2 + o], codes[b3 + o]
             acc0 += lut[i, 2 * p, x0 & 15]
             acc1 += lut[i, 2 * p, x1 & 15]
@@ -567,15 +567,15 @@ def _rescore_row(codes, P, lut, alpha, sv, ev, cand, k, out_s, out_i, qrot, ref,
             acc2 += lut[i, 2 * p + 1, x2 >> 4]
             acc3 += lut[i, 2 * p + 1, x3 >> 4]
         if full < P:
-            o = full * LANES
+            o = np.uint64(full * LANES)
             acc0 += lut[i, 2 * full, codes[b0 + o] & 15]
             acc1 += lut[i, 2 * full, codes[b1 + o] & 15]
             acc2 += lut[i, 2 * full, codes[b2 + o] & 15]
             acc3 += lut[i, 2 * full, codes[b3 + o] & 15]
-        _offer(out_s, out_i, i, k, codes, b0, v0, acc0, alpha, sv, ev, qrot, ref, delta, R, bits)
-        _offer(out_s, out_i, i, k, codes, b1, v1, acc1, alpha, sv, ev, qrot, ref, delta, R, bits)
-        _offer(out_s, out_i, i, k, codes, b2, v2, acc2, alpha, sv, ev, qrot, ref, delta, R, bits)
-        _offer(out_s, out_i, i, k, codes, b3, v3, acc3, alpha, sv, ev, qrot, ref, delta, R, bits)
+        _offer(out_s, out_i, i, k, codes, np.int64(b0), v0, acc0, alpha, sv, ev, qrot, ref, delta, R, bits)
+        _offer(out_s, out_i, i, k, codes, np.int64(b1), v1, acc1, alpha, sv, ev, qrot, ref, delta, R, bits)
+        _offer(out_s, out_i, i, k, codes, np.int64(b2), v2, acc2, alpha, sv, ev, qrot, ref, delta, R, bits)
+        _offer(out_s, out_i, i, k, codes, np.int64(b3), v3, acc3, alpha, sv, ev, qrot, ref, delta, R, bits)
         c += 4
     for c2 in range(c, nv):
         v = valid[i, c2]
