@@ -5,13 +5,14 @@ write into caller-provided outputs and scratch buffers, and allocate nothing.
 
 Three code paths share the same arithmetic:
 
-* the *span* path (forward transform, ``SPAN <= p <= SPAN_MAX``, no moments)
-  transforms one row at a time in an L1-resident buffer with no transpose:
-  in each round, every span of ``SPAN`` consecutive coordinates gets its
-  signs and the butterflies of strides ``1 .. SPAN/2`` in registers (strides
-  below the register width by lane shuffles and multiply-adds by +-1, the
-  others between registers), then the larger strides run as radix-16
-  passes between register-wide segments of the row. The input is read and
+* the *span* path (forward transform, ``SPAN < p <= SPAN_MAX`` or
+  ``d = p = SPAN``, no moments) transforms one row at a time in an
+  L1-resident buffer with no transpose: in each round, every span of
+  ``SPAN`` consecutive coordinates gets its signs and the butterflies of
+  strides ``1 .. SPAN/2`` in registers (strides below the register width by
+  lane shuffles and multiply-adds by +-1, the others between registers),
+  then the larger strides run as radix-16 passes between register-wide
+  segments of the row. The input is read and
   the output written in whole consecutive rows (the output with
   non-temporal stores when streaming). Only a row whose output holds a NaN
   or an infinity is scanned for one in its input: a non-finite input value
@@ -442,7 +443,7 @@ def rht_forward_tiled(x, signs, rounds, scale, out, scratch, tw, bad, over, mome
     """Forward transform, tiled over rows and parallel over chunks of tiles.
 
     Rows of ``SPAN <= p <= SPAN_MAX`` coordinates without ``moments`` take
-    the span path (see the module notes): the same chunks of rows, one row
+    the span path (except ``d < p = SPAN``) (see the module notes): the same chunks of rows, one row
     at a time, in a 64-byte aligned run of ``p`` values of the chunk's
     ``scratch`` (which needs ``p + 16`` values per chunk, as every scratch of
     :func:`rhtann.layouts.pad.scratch_for` has); ``tw`` then only sets the
@@ -489,7 +490,11 @@ def rht_forward_tiled(x, signs, rounds, scale, out, scratch, tw, bad, over, mome
     br, stride = _geometry(p, scratch)
     nchunks = scratch.shape[0]
     ntiles = (n + tw - 1) // tw
-    spans = moments.shape[1] == 0 and SPAN <= p <= SPAN_MAX and scratch.shape[1] * scratch.shape[2] >= p + 16
+    # one partial span (d < p = SPAN) is copied value by value: no faster than a tile
+    spans = (
+        moments.shape[1] == 0 and SPAN <= p <= SPAN_MAX and (p > SPAN or d == p)
+        and scratch.shape[1] * scratch.shape[2] >= p + 16
+    )
     for c in prange(nchunks):
         big = scratch[c]
         acc = x.dtype.type(0.0)
