@@ -8,6 +8,7 @@ from numba import njit
 from scipy.linalg import hadamard
 
 from rhtann.kernels.simd import (
+    SPAN,
     SUM_LANES,
     butterfly2,
     butterfly4_signed,
@@ -16,9 +17,18 @@ from rhtann.kernels.simd import (
     group_sums1,
     group_sums3,
     group_sums5,
+    scaled_copy,
+    scaled_copy_stream,
     signed_sum,
+    span_high2,
+    span_high4,
+    span_high8,
+    span_high16,
+    span_low_signed,
+    store_fence,
     transpose16,
 )
+from rhtann.layouts.output import empty_aligned
 
 
 @njit(cache=False)
@@ -127,3 +137,83 @@ def test_group_sums_against_numpy(size, dtype, rng):
         want = (np.array(signs)[:, None] * v).sum(axis=0)
         np.testing.assert_allclose(comb[1 + q, t : t + 16], want, rtol=1e-5, atol=1e-6)
     assert not comb[0].any() and not comb[-1].any()
+
+
+@njit(cache=False)
+def _span_low(src, si, sj, dst, di, dj, s, sr):
+    span_low_signed(src, si, sj, dst, di, dj, s, sr)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_span_low_signed_is_signs_then_hadamard_of_each_span(dtype, rng):
+    src = rng.standard_normal((3, 2 * SPAN + 8)).astype(dtype)
+    s = np.where(rng.random((2, 3 * SPAN)) < 0.5, -1.0, 1.0).astype(dtype)
+    dst = np.zeros((2, 3 * SPAN), dtype)
+    _span_low(src, 2, 8, dst, 1, SPAN, s, 1)
+    v = src[2, 8 : 8 + SPAN].astype(np.float64) * s[1, SPAN : 2 * SPAN]
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(dst[1, SPAN : 2 * SPAN], hadamard(SPAN) @ v, rtol=tol, atol=tol)
+    # nothing else is written
+    assert not dst[0].any() and not dst[1, :SPAN].any() and not dst[1, 2 * SPAN :].any()
+    # in place: the same result
+    row = src[2:3, 8 : 8 + SPAN].copy()
+    _span_low(row, 0, 0, row, 0, 0, s[:, SPAN:], 1)
+    np.testing.assert_array_equal(row[0], dst[1, SPAN : 2 * SPAN])
+
+
+@njit(cache=False)
+def _span_high(buf, radix, j, h):
+    if radix == 2:
+        span_high2(buf, 0, j, h)
+    elif radix == 4:
+        span_high4(buf, 0, j, h)
+    elif radix == 8:
+        span_high8(buf, 0, j, h)
+    else:
+        span_high16(buf, 0, j, h)
+
+
+@pytest.mark.parametrize("radix", [2, 4, 8, 16])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_span_high_butterflies_between_segments(radix, dtype, rng):
+    h, j = 32, 16
+    row = rng.standard_normal((1, radix * h + 32)).astype(dtype)
+    out = row.copy()
+    _span_high(out, radix, j, h)
+    cols = j + h * np.arange(radix)[:, None] + np.arange(16)  # (radix, 16) columns touched
+    want = hadamard(radix) @ row[0, cols].astype(np.float64)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(out[0, cols], want, rtol=tol, atol=tol)
+    untouched = np.ones(row.shape[1], bool)
+    untouched[cols.ravel()] = False
+    np.testing.assert_array_equal(out[0, untouched], row[0, untouched])
+
+
+@njit(cache=False)
+def _scaled_copy(src, dst, scale, stream):
+    acc = src.dtype.type(0.0)
+    for g in range(0, src.shape[1], SPAN):
+        if stream:
+            acc += scaled_copy_stream(src, 0, g, dst, 1, g, scale)
+        else:
+            acc += scaled_copy(src, 0, g, dst, 1, g, scale)
+    if stream:
+        store_fence()
+    return acc
+
+
+@pytest.mark.parametrize("stream", [False, True])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_scaled_copy_and_its_check(stream, dtype, rng):
+    src = rng.standard_normal((1, 2 * SPAN)).astype(dtype)
+    dst = empty_aligned((2, 2 * SPAN), dtype)
+    dst[:] = 7.0
+    assert _scaled_copy(src, dst, dtype(0.5), stream) == 0.0
+    np.testing.assert_array_equal(dst[1], 0.5 * src[0])
+    np.testing.assert_array_equal(dst[0], 7.0)
+    for bad in (np.nan, np.inf, -np.inf):
+        src[0, SPAN + 5] = bad
+        assert not np.isfinite(_scaled_copy(src, dst, dtype(1.0), stream))
+    # finite inputs that overflow when scaled are reported too
+    src[0, SPAN + 5] = np.finfo(dtype).max
+    assert not np.isfinite(_scaled_copy(src, dst, dtype(4.0), stream))

@@ -3,8 +3,20 @@
 All kernels are pure functions on C-contiguous arrays: they read their inputs,
 write into caller-provided outputs and scratch buffers, and allocate nothing.
 
-Two code paths share the same arithmetic:
+Three code paths share the same arithmetic:
 
+* the *span* path (forward transform, ``SPAN < p <= SPAN_MAX`` or
+  ``d = p = SPAN``, no moments) transforms one row at a time in an
+  L1-resident buffer with no transpose: in each round, every span of
+  ``SPAN`` consecutive coordinates gets its signs and the butterflies of
+  strides ``1 .. SPAN/2`` in registers (strides below the register width by
+  lane shuffles and multiply-adds by +-1, the others between registers),
+  then the larger strides run as radix-16 passes between register-wide
+  segments of the row. The input is read and
+  the output written in whole consecutive rows (the output with
+  non-temporal stores when streaming). Only a row whose output holds a NaN
+  or an infinity is scanned for one in its input: a non-finite input value
+  reaches every output coordinate, so a finite output proves a finite input;
 * the *tiled* path transposes a tile of ``tw`` rows into a scratch buffer
   holding each coordinate's ``tw`` values side by side, so that every
   butterfly works on ``tw`` rows at once with SIMD instructions, whatever
@@ -15,14 +27,18 @@ Two code paths share the same arithmetic:
   coordinates with padding between blocks: the passes of strides 1 and 16
   finish on one L1-resident block at a time, and the strides that cross
   blocks run as a short transform down the block axis;
-* the *row* path transforms one row at a time in place in the output and
-  serves small batches, where launching threads costs more than it saves.
+* the *row* path transforms one row at a time in place in the output with
+  scalar code and serves small batches, where launching threads costs more
+  than it saves.
 
 On tiles, butterflies are grouped in radix-16 passes (four stages per trip
 through memory, in registers), then one pass for the remaining stages; the
 tile transposes and butterflies are vector code from :mod:`rhtann.kernels.simd`.
 On rows, radix-4 passes are followed by one radix-2 pass when the number of
 stages is odd.
+
+All paths apply the butterfly stages in the same order (strides 1, 2, 4,
+..) with each sum and difference rounded once, so they give the same bits.
 
 The forward transform of one row is, for rounds ``r = 0 .. R-1``,
 ``v <- H_p (s_r * v)`` on the zero-padded row, then ``v <- scale * v``; the
@@ -37,6 +53,7 @@ from numba import njit, prange
 
 from .simd import (
     BLOCK,
+    SPAN,
     butterfly2,
     butterfly2_signed,
     butterfly4,
@@ -45,6 +62,13 @@ from .simd import (
     butterfly8_signed,
     butterfly16,
     butterfly16_signed,
+    scaled_copy,
+    scaled_copy_stream,
+    span_high2,
+    span_high4,
+    span_high8,
+    span_high16,
+    span_low_signed,
     store_fence,
     transpose16,
     transpose16_moments,
@@ -64,6 +88,11 @@ TILE_PAD = 16
 #: Coordinates per block of a tile (:func:`rht_forward_tiled`): the two
 #: radix-16 passes of strides 1 and 16 stay inside a block.
 BLOCK_ROWS = 256
+
+#: Largest padded length :func:`rht_forward_tiled` transforms on the span path
+#: (:func:`_span_forward`): a row of up to 4096 float32 values (16 KiB) leaves
+#: room in L1 for the input streaming past; longer rows are tiled.
+SPAN_MAX = 4096
 
 #: Extra floats after each block of a tile, so that the blocks (16 KiB apart
 #: for 16-row tiles) do not all map to the same L1 cache set.
@@ -315,6 +344,89 @@ def _row_wht(v, p):
 
 
 # ---------------------------------------------------------------------------
+# whole rows in registers
+# ---------------------------------------------------------------------------
+
+
+@njit(cache=True, inline="always")
+def _span_high(flat, p):
+    """Butterfly stages of strides ``SPAN .. p/2`` on the row ``flat[0, :p]``.
+
+    Radix-16 passes, then one pass for the remaining stages.
+    """
+    stages = 0
+    while (SPAN << stages) < p:
+        stages += 1
+    h = SPAN
+    while stages > 0:
+        take = 4 if stages >= 4 else stages
+        for i in range(0, p, h << take):
+            for j in range(i, i + h, BLOCK):
+                if take == 4:
+                    span_high16(flat, 0, j, h)
+                elif take == 3:
+                    span_high8(flat, 0, j, h)
+                elif take == 2:
+                    span_high4(flat, 0, j, h)
+                else:
+                    span_high2(flat, 0, j, h)
+        h <<= take
+        stages -= take
+
+
+@njit(cache=True, inline="always")
+def _span_forward(x, r, d, signs, rounds, scale, out, flat, stream):
+    """Forward transform of row ``r`` of ``x`` into row ``r`` of ``out``, through ``flat``.
+
+    ``flat`` (shape ``(1, p)``) is an L1-sized buffer. Each round runs the
+    signs and the strides ``1 .. SPAN/2`` on every span of ``SPAN``
+    coordinates, then the strides from ``SPAN`` on. Returns the check of the
+    values stored (0 unless one is NaN or infinite).
+    """
+    p = flat.shape[1]
+    for g in range(0, p, SPAN):
+        if g + SPAN <= d:
+            span_low_signed(x, r, g, flat, 0, g, signs, 0)
+        elif g < d:
+            for j in range(g, g + SPAN):
+                flat[0, j] = x[r, j] if j < d else 0.0
+            span_low_signed(flat, 0, g, flat, 0, g, signs, 0)
+        else:
+            for j in range(g, g + SPAN):
+                flat[0, j] = 0.0
+    for k in range(rounds):
+        if k > 0:
+            for g in range(0, p, SPAN):
+                span_low_signed(flat, 0, g, flat, 0, g, signs, k)
+        _span_high(flat, p)
+    oacc = x.dtype.type(0.0)
+    for g in range(0, p, SPAN):
+        if stream:
+            oacc += scaled_copy_stream(flat, 0, g, out, r, g, scale)
+        else:
+            oacc += scaled_copy(flat, 0, g, out, r, g, scale)
+    return oacc
+
+
+@njit(cache=True, inline="always")
+def _finite_row(x, r):
+    """Sum of ``v - v`` over row ``r`` of ``x``: 0 unless it holds a NaN or an infinity."""
+    acc = x.dtype.type(0.0)
+    for j in range(x.shape[1]):
+        v = x[r, j]
+        acc += v - v
+    return acc
+
+
+@njit(cache=True, inline="always")
+def _span_buffer(big, p):
+    """A 64-byte aligned run of ``p`` values in the tile buffer ``big``, as a ``(1, p)`` view."""
+    fl = big.reshape(big.size)
+    off = (-(fl.ctypes.data // fl.itemsize)) % 16
+    return fl[off : off + p].reshape((1, p))
+
+
+# ---------------------------------------------------------------------------
 # drivers
 # ---------------------------------------------------------------------------
 
@@ -329,6 +441,13 @@ def _geometry(p, scratch):
 @njit(cache=True, parallel=True)
 def rht_forward_tiled(x, signs, rounds, scale, out, scratch, tw, bad, over, moments, stream):
     """Forward transform, tiled over rows and parallel over chunks of tiles.
+
+    Rows of ``SPAN <= p <= SPAN_MAX`` coordinates without ``moments`` take
+    the span path (except ``d < p = SPAN``) (see the module notes): the same chunks of rows, one row
+    at a time, in a 64-byte aligned run of ``p`` values of the chunk's
+    ``scratch`` (which needs ``p + 16`` values per chunk, as every scratch of
+    :func:`rhtann.layouts.pad.scratch_for` has); ``tw`` then only sets the
+    chunk boundaries.
 
     Parameters
     ----------
@@ -371,10 +490,29 @@ def rht_forward_tiled(x, signs, rounds, scale, out, scratch, tw, bad, over, mome
     br, stride = _geometry(p, scratch)
     nchunks = scratch.shape[0]
     ntiles = (n + tw - 1) // tw
+    # one partial span (d < p = SPAN) is copied value by value: no faster than a tile
+    spans = (
+        moments.shape[1] == 0 and SPAN <= p <= SPAN_MAX and (p > SPAN or d == p)
+        and scratch.shape[1] * scratch.shape[2] >= p + 16
+    )
     for c in prange(nchunks):
         big = scratch[c]
         acc = x.dtype.type(0.0)
         oacc = x.dtype.type(0.0)
+        if spans:
+            flat = _span_buffer(big, p)
+            for r in range(c * ntiles // nchunks * tw, min((c + 1) * ntiles // nchunks * tw, n)):
+                o = _span_forward(x, r, d, signs, rounds, scale, out, flat, stream)
+                if not (o == 0.0):
+                    # a NaN or infinity read always reaches the output: only
+                    # rows with a non-finite output are checked again
+                    oacc += o
+                    acc += _finite_row(x, r)
+            if stream:
+                store_fence()
+            bad[c] = not (acc == 0.0)
+            over[c] = not (oacc == 0.0)
+            continue
         for ti in range(c * ntiles // nchunks, (c + 1) * ntiles // nchunks):
             r0 = ti * tw
             m = min(tw, n - r0)

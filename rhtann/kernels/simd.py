@@ -500,3 +500,197 @@ def _make_group_sums(size: int):
 #: ``group_sums[s]`` forms the signed sums of a group of ``s`` rows (``1 <= s <= 6``).
 group_sums = tuple(_make_group_sums(s) if s else None for s in range(7))
 group_sums1, group_sums2, group_sums3, group_sums4, group_sums5, group_sums6 = group_sums[1:]
+
+
+#: Coordinates of one row transformed in registers by :func:`span_low_signed`:
+#: the Walsh-Hadamard stages of strides ``1 .. SPAN / 2``.
+SPAN = 64
+
+
+def _vertical(builder, vals):
+    """Butterfly stages between the registers ``vals`` (strides 1, 2, .. registers)."""
+    step = 1
+    while step < len(vals):
+        new = list(vals)
+        for q in range(len(vals)):
+            if not q & step:
+                new[q] = builder.fadd(vals[q], vals[q + step])
+                new[q + step] = builder.fsub(vals[q], vals[q + step])
+        vals = new
+        step *= 2
+    return vals
+
+
+def _check_sum(builder, vec, values):
+    """The sum of ``v - v`` over the lanes of the registers ``values``: 0 unless one is NaN or infinite.
+
+    Summed as a tree (registers, then halves of a register), which keeps the
+    check off the critical path of the stores beside it.
+    """
+    level = [builder.fsub(v, v) for v in values]
+    while len(level) > 1:
+        level = [builder.fadd(level[i], level[i + 1]) if i + 1 < len(level) else level[i]
+                 for i in range(0, len(level), 2)]
+    acc = level[0]
+    i32 = ir.IntType(32)
+    width = vec.part
+    while width > 1:
+        width //= 2
+        mask = ir.Constant(ir.VectorType(i32, vec.part), [(i + width) % vec.part for i in range(vec.part)])
+        acc = builder.fadd(acc, builder.shuffle_vector(acc, acc, mask))
+    return builder.extract_element(acc, ir.Constant(i32, 0))
+
+
+@intrinsic
+def span_low_signed(typingctx, src, si, sj, dst, di, dj, s, sr):
+    """The signs and the first ``log2(SPAN)`` Walsh-Hadamard stages of ``SPAN`` row values.
+
+    Loads ``v = src[si, sj:sj+SPAN]``, multiplies it by the signs
+    ``s[sr, dj:dj+SPAN]``, applies the butterflies of strides 1, 2, ..,
+    ``SPAN/2`` (in this order) and stores the result to
+    ``dst[di, dj:dj+SPAN]`` (``dst`` may be ``src``, at the same place).
+
+    The values are a few registers. Strides smaller than a register are done
+    inside each register: lane ``i`` of ``fma(v, c, w)``, with ``w`` the
+    register's lanes exchanged at that stride and ``c[i] = -1`` where bit
+    ``stride`` of ``i`` is set (``+1`` elsewhere), is the butterfly's sum or
+    difference, rounded once as ``a + b`` and ``a - b`` are. Larger strides
+    are adds and subtracts between registers.
+    """
+    if not (
+        all(isinstance(a, types.Array) and a.ndim == 2 for a in (src, dst, s))
+        and isinstance(src.dtype, types.Float) and dst.dtype == src.dtype and s.dtype == src.dtype
+    ):
+        return None
+    sig = types.void(src, si, sj, dst, di, dj, s, sr)
+
+    def codegen(context, builder, signature, args):
+        tys = signature.args
+        sary = context.make_array(tys[0])(context, builder, args[0])
+        dary = context.make_array(tys[3])(context, builder, args[3])
+        gary = context.make_array(tys[6])(context, builder, args[6])
+        vec = _Vec(context, builder, tys[0].dtype)
+        si_v, sj_v, di_v, dj_v, sr_v = (
+            context.cast(builder, args[k], tys[k], types.intp) for k in (1, 2, 4, 5, 7)
+        )
+        lanes = vec.part
+        i32 = ir.IntType(32)
+        suffix = "f32" if vec.elty == ir.FloatType() else "f64"
+        fma = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(vec.partty, [vec.partty] * 3), f"llvm.fma.v{lanes}{suffix}"
+        )
+        vals = []
+        for q in range(SPAN // lanes):
+            off = vec.const(q * lanes)
+            v = builder.load(vec.ptr(sary, si_v, builder.add(sj_v, off), vec.partty), align=4)
+            g = builder.load(vec.ptr(gary, sr_v, builder.add(dj_v, off), vec.partty), align=4)
+            vals.append(builder.fmul(v, g))
+        step = 1
+        while step < lanes:
+            perm = ir.Constant(ir.VectorType(i32, lanes), [i ^ step for i in range(lanes)])
+            sgn = ir.Constant(vec.partty, [-1.0 if i & step else 1.0 for i in range(lanes)])
+            vals = [builder.call(fma, [v, sgn, builder.shuffle_vector(v, v, perm)]) for v in vals]
+            step *= 2
+        for q, v in enumerate(_vertical(builder, vals)):
+            ptr = vec.ptr(dary, di_v, builder.add(dj_v, vec.const(q * lanes)), vec.partty)
+            builder.store(v, ptr, align=4)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+def _make_span_high(radix: int):
+    """Build ``f(buf, row, j, h)``: ``log2(radix)`` butterfly stages between segments of one row.
+
+    ``f`` reads the 16-value segments ``buf[row, j + q*h : j + q*h + 16]``
+    for ``q < radix``, applies the butterfly stages of strides ``h, 2h, ..``
+    to them and writes them back. When the segments fit in the register file
+    together they are processed together; otherwise one register-wide piece
+    of all segments at a time.
+    """
+
+    def typer(typingctx, buf, row, j, h):
+        if not (isinstance(buf, types.Array) and buf.ndim == 2 and isinstance(buf.dtype, types.Float)):
+            return None
+        sig = types.void(buf, row, j, h)
+
+        def codegen(context, builder, signature, args):
+            tys = signature.args
+            ary = context.make_array(tys[0])(context, builder, args[0])
+            vec = _Vec(context, builder, tys[0].dtype)
+            row_v, j_v, h_v = (context.cast(builder, args[k], tys[k], types.intp) for k in (1, 2, 3))
+            nparts = BLOCK // vec.part
+            group = nparts if radix * nparts <= 16 else 1
+            cols = [builder.add(j_v, builder.mul(h_v, vec.const(q))) for q in range(radix)]
+            for first in range(0, nparts, group):
+                results = []
+                for part in range(first, first + group):
+                    ptrs = [vec.ptr(ary, row_v, builder.add(c, vec.const(part * vec.part)), vec.partty)
+                            for c in cols]
+                    results.append((ptrs, _vertical(builder, [builder.load(p, align=4) for p in ptrs])))
+                for q in range(radix):
+                    for ptrs, vals in results:
+                        builder.store(vals[q], ptrs[q], align=4)
+            return context.get_dummy_value()
+
+        return sig, codegen
+
+    typer.__name__ = f"span_high{radix}"
+    return intrinsic(typer)
+
+
+span_high2 = _make_span_high(2)
+span_high4 = _make_span_high(4)
+span_high8 = _make_span_high(8)
+span_high16 = _make_span_high(16)
+
+
+def _make_scaled_copy(stream: bool):
+    """Build ``f(src, si, sj, dst, di, dj, scale)``: ``dst[di, dj:dj+SPAN] = scale * src[si, sj:sj+SPAN]``.
+
+    Returns the sum of ``v - v`` over the values stored (0 unless one is NaN
+    or infinite). With ``stream`` the stores are non-temporal: the caller
+    guarantees that ``dst[di, dj]`` is 64-byte aligned and calls
+    :func:`store_fence` before the values are read by another thread.
+    """
+
+    def typer(typingctx, src, si, sj, dst, di, dj, scale):
+        if not (
+            isinstance(src, types.Array) and isinstance(dst, types.Array) and src.ndim == 2
+            and dst.ndim == 2 and isinstance(src.dtype, types.Float) and dst.dtype == src.dtype
+        ):
+            return None
+        sig = src.dtype(src, si, sj, dst, di, dj, scale)
+
+        def codegen(context, builder, signature, args):
+            tys = signature.args
+            sary = context.make_array(tys[0])(context, builder, args[0])
+            dary = context.make_array(tys[3])(context, builder, args[3])
+            vec = _Vec(context, builder, tys[0].dtype)
+            si_v, sj_v, di_v, dj_v = (
+                context.cast(builder, args[k], tys[k], types.intp) for k in (1, 2, 4, 5)
+            )
+            splat = vec.splat_as(context.cast(builder, args[6], tys[6], tys[0].dtype), vec.partty)
+            meta = builder.module.add_metadata([ir.Constant(ir.IntType(32), 1)])
+            stored = []
+            for q in range(SPAN // vec.part):
+                off = vec.const(q * vec.part)
+                v = builder.load(vec.ptr(sary, si_v, builder.add(sj_v, off), vec.partty), align=4)
+                v = builder.fmul(v, splat)
+                stored.append(v)
+                ptr = vec.ptr(dary, di_v, builder.add(dj_v, off), vec.partty)
+                if stream:
+                    inst = builder.store(v, ptr, align=min(64, vec.part * vec.itemsize.constant))
+                    inst.set_metadata("nontemporal", meta)
+                else:
+                    builder.store(v, ptr, align=4)
+            return _check_sum(builder, vec, stored)
+
+        return sig, codegen
+
+    typer.__name__ = f"scaled_copy{'_stream' if stream else ''}"
+    return intrinsic(typer)
+
+
+scaled_copy = _make_scaled_copy(False)
+scaled_copy_stream = _make_scaled_copy(True)
