@@ -35,6 +35,7 @@ from typing import Any  # noqa: E402
 
 import numpy as np  # noqa: E402
 
+from bench.studies import sample as S  # noqa: E402
 from bench.studies.headline import _isa  # noqa: E402
 
 K = 10
@@ -64,22 +65,6 @@ def _data(name: str, n_base: int, n_query: int) -> tuple[np.ndarray, np.ndarray,
 
 def _normalized(x: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(x / np.linalg.norm(x, axis=1, keepdims=True), np.float32)
-
-
-def _truth(xb: np.ndarray, xq: np.ndarray, metric: str) -> np.ndarray:
-    import faiss
-
-    if metric == "cosine":
-        flat = faiss.IndexFlatIP(xb.shape[1])
-        xb, xq = _normalized(xb), _normalized(xq)
-    else:
-        flat = faiss.IndexFlatL2(xb.shape[1])
-    flat.add(xb)
-    return flat.search(xq, K)[1]
-
-
-def _recall(ids: np.ndarray, truth: np.ndarray) -> float:
-    return float(np.mean([len(set(a) & set(b)) / K for a, b in zip(ids, truth, strict=True)]))
 
 
 def _import_baseline(path: str) -> Any:
@@ -121,7 +106,7 @@ def _study(key: str, base_pkg: Any, repeats: int, n_single: int) -> list[str]:
 
     cfg = SETS[key]
     xb, xq, metric = _data(cfg["dataset"], cfg["n_base"], cfg["n_query"])
-    truth = _truth(xb, xq, metric)
+    truth = S.truth(xb, xq, metric, K)
     systems: dict[str, tuple[Callable, float]] = {}
     for spec, kf in cfg["rhtann"]:
         systems[f"rhtann {spec} k_factor={kf}"] = _rhtann_system(rhtann, spec, kf, xb, metric)
@@ -129,7 +114,7 @@ def _study(key: str, base_pkg: Any, repeats: int, n_single: int) -> list[str]:
             systems[f"baseline {spec} k_factor={kf}"] = _rhtann_system(base_pkg, spec, kf, xb, metric)
     for spec in cfg["faiss"]:
         systems[f"faiss {spec}"] = _faiss_system(spec, xb, metric)
-    recall = {label: _recall(f(xq), truth) for label, (f, _) in systems.items()}
+    recall = {label: S.recall(f(xq), truth) for label, (f, _) in systems.items()}
     times: dict[str, dict[str, list[float]]] = {label: {"batch": [], "single": []} for label in systems}
     singles = [xq[i : i + 1] for i in range(min(n_single, len(xq)))]
     for _ in range(repeats):
