@@ -67,8 +67,9 @@ STUDIES: dict[str, dict[str, Any]] = {
         "systems": [
             ("rhtann", "RHT3,Center,E8Q4", {}, {}),
             ("rhtann", "RHT3,E8Q4", {}, {}),
+            ("rhtann", "RHT2keep,Center,TQ4", {}, {"k_factor": 2}),
             ("rhtann", "RHT2keep,Center,TQ4", {}, {"k_factor": 8}),
-            ("rhtann", "RHT2keep,Center,TQ4r128", {}, {"k_factor": 8}),
+            ("rhtann", "RHT2keep,Center,TQ4r128", {}, {"k_factor": 2}),
             ("rhtann", "RHT1,Center,DTQ4", {}, {}),
             ("rabitqlib", None, {"nlist": 1, "bits": 4}, {}),
             ("faiss", "PQ128x4fs", {}, {}),
