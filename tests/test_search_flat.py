@@ -159,3 +159,59 @@ def test_threads_over_blocks_and_queries_give_the_same_results(m):
         rhtann.set_num_threads(before)
     np.testing.assert_array_equal(I1, I2)
     np.testing.assert_array_equal(D1, D2)
+
+
+@pytest.mark.parametrize("metric", ["l2", "ip", "cosine"])
+@pytest.mark.parametrize(("token", "ids"), [("TQ4", False), ("TQ2r10h", True), ("TQ1", False)])
+def test_one_query_call_equals_the_separate_steps(metric, token, ids, monkeypatch):
+    x, q = _data(n=2000, m=6, seed=5)
+    idx = CodecFlat(40, token, rht=rhtann.RHT(40, rounds=2, seed=1, layout="keep"), metric=metric)
+    idx.train(x)
+    idx.add(x, ids=np.arange(len(x), dtype=np.int64) * 3 + 7 if ids else None)
+    before = rhtann.get_num_threads()
+    calls = []
+    real = CodecFlat._search_one
+
+    def spy(self, *args):
+        out = real(self, *args)
+        calls.append(out is not None)
+        return out
+
+    try:
+        rhtann.set_num_threads(1)
+        monkeypatch.setattr(CodecFlat, "_search_one", spy)
+        fused = [idx.search(q[i : i + 1], 10, k_factor=4) for i in range(len(q))]
+        monkeypatch.setattr(CodecFlat, "_search_one", lambda self, *args: None)
+        steps = [idx.search(q[i : i + 1], 10, k_factor=4) for i in range(len(q))]
+    finally:
+        rhtann.set_num_threads(before)
+    assert calls == [True] * len(q)  # the one-call path ran for every query
+    for (D1, I1), (D2, I2) in zip(fused, steps, strict=True):
+        np.testing.assert_array_equal(I1, I2)
+        np.testing.assert_array_equal(D1, D2)
+    # and one query gets what it gets inside a batch
+    Db, Ib = idx.search(q, 10, k_factor=4)  # noqa: E741
+    np.testing.assert_array_equal(np.vstack([f[1] for f in fused]), Ib)
+    np.testing.assert_array_equal(np.vstack([f[0] for f in fused]), Db)
+
+
+def test_one_query_call_falls_back_for_queries_that_overflow_the_dense_rotation():
+    x, _ = _data(n=500)
+    idx = CodecFlat(40, "TQ4", rht=rhtann.RHT(40, rounds=2, seed=1), metric="ip")
+    idx.train(x)
+    idx.add(x)
+    big = np.full((1, 40), 3e38, dtype=np.float32)
+    exact = big.astype(np.float64) @ idx._rotation().dense()
+    assert np.abs(exact).max() > np.finfo(np.float32).max  # its rotation overflows float32
+    before = rhtann.get_num_threads()
+    try:
+        rhtann.set_num_threads(1)
+        assert idx._search_one(big, 5, 20) is None
+        with pytest.raises(ValueError, match="q: the rotation of row 0 has entries beyond the float32 range"):
+            idx.search(big, 5)  # the general path names the problem
+    finally:
+        rhtann.set_num_threads(before)
+    nan = np.zeros((1, 40), dtype=np.float32)
+    nan[0, 3] = np.nan
+    with pytest.raises(ValueError, match="q"):
+        idx.search(nan, 5)

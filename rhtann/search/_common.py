@@ -147,14 +147,22 @@ class QueryRotation:
         self.metric = metric
         self._mt: np.ndarray | None = None
 
-    def __call__(self, x: np.ndarray, name: str = "q") -> np.ndarray:
-        """Normalized (cosine) and rotated rows of checked float32 input ``x`` (n, d)."""
+    def dense(self) -> np.ndarray | None:
+        """The transposed float64 matrix, float64 (d_in, d_out), or None where the kernels rotate."""
         rht = self.rht
         if rht is None or rht.d_in * rht.d_out > DENSE_QUERY_MAX:
-            return rotate_checked(x, name, self.metric, rht)
+            return None
         mt = self._mt
         if mt is None:
             mt = self._mt = np.ascontiguousarray(rht.matrix().T)
+        return mt
+
+    def __call__(self, x: np.ndarray, name: str = "q") -> np.ndarray:
+        """Normalized (cosine) and rotated rows of checked float32 input ``x`` (n, d)."""
+        mt = self.dense()
+        if mt is None:
+            return rotate_checked(x, name, self.metric, self.rht)
+        rht = self.rht
         xs = normalized(x) if self.metric == "cosine" else x
         y = np.empty((xs.shape[0], mt.shape[1]), dtype=np.float32)
         if _dense.rotate_dense(xs, mt, y, np.empty(mt.shape[1])):
@@ -174,12 +182,15 @@ class ScanPath:
     :meth:`_id_map` for the ids of stored positions.
     """
 
-    def _queries(self, qm: np.ndarray) -> np.ndarray:
-        """Rotated (normalized for cosine) checked queries (:class:`QueryRotation`)."""
+    def _rotation(self) -> QueryRotation:
         rot = getattr(self, "_qrot", None)
         if rot is None or rot.rht is not self.rht or rot.metric != self.metric:
             rot = self._qrot = QueryRotation(self.rht, self.metric)
-        return rot(qm)
+        return rot
+
+    def _queries(self, qm: np.ndarray) -> np.ndarray:
+        """Rotated (normalized for cosine) checked queries (:class:`QueryRotation`)."""
+        return self._rotation()(qm)
 
     def _alpha(self) -> float:
         return 2.0 if self.metric == "l2" else 1.0

@@ -10,6 +10,7 @@ import numpy as np
 from .._validation import as_matrix
 from ..codecs.base import Codec
 from ..io import FormatError
+from ..kernels import query as _query
 from ..kernels import scan as K
 from ..kernels.scan_simd import HAS_AVX2, LANES
 from ..threads import get_num_threads
@@ -212,8 +213,12 @@ class CodecFlat(C.ScanPath):
             scores = np.full((m, k), -np.inf, dtype=np.float32)
             pos = np.full((m, k), -1, dtype=np.int64)
             return self._finish(qm, scores, pos)
-        yq = self._queries(qm)
         kk = k * k_factor
+        if method == "fastscan" and rerank == "codes" and m == 1 and get_num_threads() == 1:
+            found = self._search_one(qm, k, kk)
+            if found is not None:
+                return found
+        yq = self._queries(qm)
         if method == "fastscan":
             scores, pos = self._fastscan(yq, k if rerank != "exact" else kk, kk, rerank)
         else:
@@ -221,6 +226,27 @@ class CodecFlat(C.ScanPath):
         if rerank == "exact":
             scores, pos = self._exact(qm, pos, k)
         return self._finish(qm, scores, pos)
+
+    def _search_one(self, qm: np.ndarray, k: int, kk: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """``D, ids`` of one checked query by one compiled call, or None where it does not apply.
+
+        Applies to a dense query rotation (:meth:`QueryRotation.dense`); the
+        result is that of the separate steps (rotation, tables, a scan in
+        one chunk, re-score from the codes, results). None also when the
+        rotated query is not finite (the caller's general path handles it).
+        """
+        mt = self._rotation().dense()
+        if mt is None:
+            return None
+        st, codec = self.store, self.codec
+        x = C.normalized(qm) if self.metric == "cosine" else qm
+        D = np.empty((1, k), dtype=np.float32)
+        ids = np.empty((1, k), dtype=np.int64)
+        done = _query.flat_search_one(
+            x, mt, codec.levels, codec.bits, self._alpha(), 255, st.codes, st.P, st.nblocks(), st.sv, st.ev,
+            st.smax, st.emin, st.ref, st.delta, st.R, kk, self.metric == "l2", self._id_map(), D, ids,
+        )
+        return (D, ids) if done else None
 
     def _fastscan(self, yq: np.ndarray, k_out: int, kk: int, rerank: str) -> tuple[np.ndarray, np.ndarray]:
         st, m = self.store, yq.shape[0]

@@ -1,0 +1,79 @@
+"""One query of the flat 4-bit fast scan in one compiled call.
+
+A single query through :class:`rhtann.search.CodecFlat` otherwise makes six
+kernel calls (rotation, tables, heap reset, scan, re-score, results), each
+with its own dispatch and output arrays; :func:`flat_search_one` makes the
+same calls from compiled code, in the same order and with the same
+arithmetic, so its results are bit-identical to that sequence.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from .dense import rotate_dense
+from .results import finish_rows
+from .scan import fastscan_topk, rescore_topk
+from .tables import query_tables
+from .topk import heap_reset
+
+
+@njit(cache=True)
+def flat_search_one(
+    x, mt, levels, bits, alpha, top, codes, P, nblocks, sv, ev, smax, emin, ref, delta, R, kk, l2, ids,
+    out_d, out_i,
+):
+    """Rotate, build the tables, scan, re-score from the codes and write the results of queries ``x``.
+
+    Parameters
+    ----------
+    x : ndarray, shape (m, d_in), float32
+        Checked (finite) queries, normalized for cosine, ``Center``-shifted
+        where the index does so; usually ``m = 1``.
+    mt : ndarray, shape (d_in, d_code), float64
+        Transposed rotation matrix (:func:`rhtann.kernels.dense.rotate_dense`).
+    levels, bits, alpha, top
+        The codec's unit levels and bits per coordinate, the score factor
+        (2 for L2, else 1) and the largest byte-table entry
+        (:func:`rhtann.kernels.tables.query_tables`).
+    codes, P, nblocks, sv, ev, smax, emin, ref, delta, R
+        The code store (:func:`rhtann.kernels.scan.fastscan_topk`,
+        :func:`rhtann.kernels.scan.rescore_topk`).
+    kk : int
+        Candidates kept by the scan and re-scored (``k * k_factor``).
+    l2 : bool
+    ids : ndarray, shape (n,) or (0,), int64
+        Id map (:func:`rhtann.kernels.results.finish_rows`).
+    out_d : ndarray, shape (m, k), float32
+    out_i : ndarray, shape (m, k), int64
+        Receive distances and ids in faiss's conventions.
+
+    Returns
+    -------
+    bool
+        False when a rotated query is not finite (float32 overflow of a
+        large finite query): nothing was searched and the caller takes the
+        general path, whose kernels rotate such queries safely.
+    """
+    m = x.shape[0]
+    k = out_d.shape[1]
+    dc = mt.shape[1]
+    y = np.empty((m, dc), dtype=np.float32)
+    if not rotate_dense(x, mt, y, np.empty(dc)):
+        return False
+    M = (dc * bits + 3) // 4
+    lut = np.empty((m, M, 16), dtype=np.float32)
+    luts = np.empty((m, P * 64), dtype=np.uint8)
+    a = np.empty(m, dtype=np.float32)
+    b = np.empty(m, dtype=np.float32)
+    query_tables(y, levels, bits, alpha, top, lut, luts, a, b)
+    hs = np.empty((m, kk), dtype=np.float32)
+    hi = np.empty((m, kk), dtype=np.int64)
+    heap_reset(hs, hi)
+    fastscan_topk(codes, P, nblocks, luts, a, b, sv, ev, 1, hs, hi, smax, emin)
+    scores = np.empty((m, k), dtype=np.float32)
+    pos = np.empty((m, k), dtype=np.int64)
+    rescore_topk(codes, P, lut, alpha, sv, ev, hi, k, scores, pos, y, ref, delta, R, bits)
+    finish_rows(x, scores, pos, l2, ids, out_d, out_i)
+    return True
