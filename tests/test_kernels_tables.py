@@ -60,7 +60,7 @@ def test_query_tables_equal_the_separate_steps(bits: int, d: int, top: int, alph
     luts = np.empty((m, P * 64), dtype=np.uint8)
     a = np.empty(m, dtype=np.float32)
     b = np.empty(m, dtype=np.float32)
-    query_tables(q, levels, bits, alpha, top, lut, luts, a, b)
+    assert query_tables(q, levels, bits, alpha, top, lut, luts, a, b) == -1
     ref = np.empty_like(lut)
     nibble_tables(q, levels, bits, ref)
     ref_u8 = np.empty_like(luts)
@@ -72,3 +72,16 @@ def test_query_tables_equal_the_separate_steps(bits: int, d: int, top: int, alph
     np.testing.assert_array_equal(a, ra * np.float32(alpha))
     np.testing.assert_array_equal(b, rb * np.float32(alpha))
     assert luts.max() == top  # the widest table spans the whole range
+
+
+def test_query_tables_report_the_first_row_that_overflows() -> None:
+    q = np.ones((3, 8), dtype=np.float32)
+    q[1, 2] = np.float32(3e38)
+    q[2] *= np.float32(3e38)
+    levels = np.array([-2.5, -0.5, 0.5, 2.5], dtype=np.float32)
+    lut = np.empty((3, 4, 16), dtype=np.float32)
+    luts = np.empty((3, 2 * 64), dtype=np.uint8)
+    a = np.empty(3, dtype=np.float32)
+    b = np.empty(3, dtype=np.float32)
+    assert query_tables(q, levels, 2, 2.0, 255, lut, luts, a, b) == 1
+    assert np.isfinite(a[0]) and np.isfinite(b[0])

@@ -215,3 +215,26 @@ def test_one_query_call_falls_back_for_queries_that_overflow_the_dense_rotation(
     nan[0, 3] = np.nan
     with pytest.raises(ValueError, match="q"):
         idx.search(nan, 5)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_queries_whose_tables_overflow_are_refused(threads):
+    import numba
+
+    x, _ = _data(n=500)
+    idx = CodecFlat(40, "TQ4", rht=rhtann.RHT(40, rounds=2, seed=1), metric="ip")
+    idx.train(x)
+    idx.add(x)
+    q = (np.random.default_rng(4).standard_normal((1, 40)) * 1e38).astype(np.float32)
+    y = q.astype(np.float64) @ idx._rotation().dense()
+    assert np.abs(y).max() < np.finfo(np.float32).max  # the rotation itself is finite ...
+    # ... but the tables' offset, the sum over nibbles of each table's least entry, is not
+    before = rhtann.get_num_threads()
+    try:
+        rhtann.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+        with pytest.raises(ValueError, match="q: the lookup tables of query row 0 overflow float32"):
+            idx.search(q, 5)
+        with pytest.raises(ValueError, match="q: the lookup tables of query row 1 overflow"):
+            idx.search(np.vstack([x[:1], q]), 5)
+    finally:
+        rhtann.set_num_threads(before)

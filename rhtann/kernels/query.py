@@ -52,9 +52,10 @@ def flat_search_one(
     Returns
     -------
     bool
-        False when a rotated query is not finite (float32 overflow of a
-        large finite query): nothing was searched and the caller takes the
-        general path, whose kernels rotate such queries safely.
+        False when a rotated query or its tables are not finite (float32
+        overflow of a large finite query): nothing was searched and the
+        caller takes the general path, which rotates such queries safely
+        and reports tables that overflow.
     """
     m = x.shape[0]
     k = out_d.shape[1]
@@ -67,7 +68,8 @@ def flat_search_one(
     luts = np.empty((m, P * 64), dtype=np.uint8)
     a = np.empty(m, dtype=np.float32)
     b = np.empty(m, dtype=np.float32)
-    query_tables(y, levels, bits, alpha, top, lut, luts, a, b)
+    if query_tables(y, levels, bits, alpha, top, lut, luts, a, b) >= 0:
+        return False
     hs = np.empty((m, kk), dtype=np.float32)
     hi = np.empty((m, kk), dtype=np.int64)
     heap_reset(hs, hi)

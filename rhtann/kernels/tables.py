@@ -75,10 +75,20 @@ def query_tables(q, levels, bits, alpha, top, lut, luts, a, b):
         Receives the uint8 tables (:func:`rhtann.kernels.scan.quantize_luts_top`).
     a, b : ndarray, shape (m,), float32
         Receive ``alpha`` times the affine map of the uint8 sums.
+
+    Returns
+    -------
+    int
+        ``-1`` when every ``a`` and ``b`` is finite, else the first query
+        row whose tables overflow float32 (its tables must not be used).
     """
     nibble_tables(q, levels, bits, lut)
     quantize_luts_top(lut, luts, a, b, top)
     f = np.float32(alpha)
+    bad = -1
     for i in range(a.shape[0]):
         a[i] *= f
         b[i] *= f
+        if bad < 0 and not (np.isfinite(a[i]) and np.isfinite(b[i])):
+            bad = i
+    return bad

@@ -196,13 +196,21 @@ class ScanPath:
         return 2.0 if self.metric == "l2" else 1.0
 
     def _tables(self, yq: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Float tables, byte tables and their affine map (``alpha`` applied) of rotated queries."""
+        """Float tables, byte tables and their affine map (``alpha`` applied) of rotated queries.
+
+        Raises ``ValueError`` naming ``q`` when a query's tables overflow float32.
+        """
         m, codec = yq.shape[0], self.codec
         lut = np.empty((m, codec.nibbles, 16), dtype=np.float32)
         luts = np.empty((m, self.store.P * 64), dtype=np.uint8)
         a = np.empty(m, dtype=np.float32)
         b = np.empty(m, dtype=np.float32)
-        _tables.query_tables(yq, codec.levels, codec.bits, self._alpha(), 255, lut, luts, a, b)
+        bad = _tables.query_tables(yq, codec.levels, codec.bits, self._alpha(), 255, lut, luts, a, b)
+        if bad >= 0:
+            raise ValueError(
+                f"q: the lookup tables of query row {bad} overflow float32 (its inner products with the "
+                f"code levels exceed {_FMAX:.1e}); scale the queries down"
+            )
         return lut, luts, a, b
 
     def _rescore(
