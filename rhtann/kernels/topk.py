@@ -188,48 +188,35 @@ def finish_row(bs, bi, row, n, hs, hi, r):
         hi[r, kk - n + j] = bi[row, j]
     # heapify (the -inf padding already sits at the top)
     for start in range(kk // 2 - 1, -1, -1):
-        x = start
-        s = hs[r, x]
-        v = hi[r, x]
-        while True:
-            c = 2 * x + 1
-            if c >= kk:
-                break
-            if c + 1 < kk and hs[r, c + 1] < hs[r, c]:
-                c += 1
-            if hs[r, c] < s:
-                hs[r, x] = hs[r, c]
-                hi[r, x] = hi[r, c]
-                x = c
-            else:
-                break
-        hs[r, x] = s
-        hi[r, x] = v
+        _sift_down(hs, hi, r, start, hs[r, start], hi[r, start])
+
+
+@numba.njit(inline="always", **_OPTS)
+def _sift_down(hs, hi, r, x, score, pos):
+    """Place ``(score, pos)`` at node ``x`` of min-heap row ``r``, moving smaller children up."""
+    kk = hs.shape[1]
+    while True:
+        c = 2 * x + 1
+        if c >= kk:
+            break
+        if c + 1 < kk and hs[r, c + 1] < hs[r, c]:
+            c += 1
+        if hs[r, c] < score:
+            hs[r, x] = hs[r, c]
+            hi[r, x] = hi[r, c]
+            x = c
+        else:
+            break
+    hs[r, x] = score
+    hi[r, x] = pos
 
 
 @numba.njit(**_OPTS)
 def heap_push(hs, hi, r, score, pos):
     """Insert ``(score, pos)`` into min-heap row ``r`` if it beats the root; returns the new root."""
-    kk = hs.shape[1]
     if not score > hs[r, 0]:
         return hs[r, 0]
-    i = 0
-    while True:
-        left = 2 * i + 1
-        if left >= kk:
-            break
-        right = left + 1
-        c = left
-        if right < kk and hs[r, right] < hs[r, left]:
-            c = right
-        if hs[r, c] < score:
-            hs[r, i] = hs[r, c]
-            hi[r, i] = hi[r, c]
-            i = c
-        else:
-            break
-    hs[r, i] = score
-    hi[r, i] = pos
+    _sift_down(hs, hi, r, 0, score, pos)
     return hs[r, 0]
 
 
