@@ -64,7 +64,7 @@ def normalized(x: np.ndarray) -> np.ndarray:
     """
     y = np.array(x, dtype=np.float32, copy=True, order="C")
     if y.size:
-        rescale_extreme_rows(y.reshape(y.shape[0], -1), 2.0**60, 2.0**-60)
+        rescale_extreme_rows(y, 2.0**60, 2.0**-60)
     faiss.normalize_L2(y)
     return y
 

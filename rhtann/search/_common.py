@@ -162,12 +162,11 @@ class QueryRotation:
         mt = self.dense()
         if mt is None:
             return rotate_checked(x, name, self.metric, self.rht)
-        rht = self.rht
         xs = normalized(x) if self.metric == "cosine" else x
         y = np.empty((xs.shape[0], mt.shape[1]), dtype=np.float32)
         if _dense.rotate_dense(xs, mt, y, np.empty(mt.shape[1])):
             return y
-        return rotate_checked(x, name, self.metric, rht)
+        return rotate_checked(x, name, self.metric, self.rht)
 
 
 #: Id map of an index whose ids are its positions.
