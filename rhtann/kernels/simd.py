@@ -284,7 +284,6 @@ def _make_butterfly(radix: int, signed: bool):
     of one register (``VECTOR_BITS``), one piece after the other, so that the
     ``radix`` values of a piece fit in the register file.
     """
-    stages = radix.bit_length() - 1
 
     def build(buf, j, h, t, *rest):
         if not (isinstance(buf, types.Array) and buf.ndim == 2 and isinstance(buf.dtype, types.Float)):
@@ -324,14 +323,7 @@ def _make_butterfly(radix: int, signed: bool):
                         val = builder.fmul(val, svals[q])
                     ptrs.append(ptr)
                     vals.append(val)
-                for s in range(stages):
-                    step = 1 << s
-                    new = list(vals)
-                    for q in range(radix):
-                        if not q & step:
-                            new[q] = builder.fadd(vals[q], vals[q + step])
-                            new[q + step] = builder.fsub(vals[q], vals[q + step])
-                    vals = new
+                vals = _vertical(builder, vals)
                 for ptr, val in zip(ptrs, vals, strict=True):
                     builder.store(val, ptr, align=4)
             return context.get_dummy_value()
