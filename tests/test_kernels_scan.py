@@ -8,7 +8,14 @@ import pytest
 
 from rhtann.codecs.lloydmax import TQ
 from rhtann.kernels import scan as K
-from rhtann.kernels.scan_simd import LANES, QB, fastscan_block1, fastscan_block4
+from rhtann.kernels.scan_simd import (
+    LANES,
+    QB,
+    fastscan_block1,
+    fastscan_block1n,
+    fastscan_block4,
+    fastscan_block4n,
+)
 
 
 @numba.njit
@@ -446,3 +453,50 @@ def test_quantize_luts_rejects_a_top_outside_the_uint8_range():
     for top in (0, 256):
         with pytest.raises(ValueError, match="top"):
             K.quantize_luts(lut, lu, a, b, top)
+
+
+@numba.njit
+def _sums_both(codes, npairs, luts, lstride, out1, out1n, out4, out4n):
+    """Scores of one block by the general and the narrow intrinsics (1 and QB queries, no pre-filter)."""
+    sv = np.ones(LANES, np.float32)
+    ev = np.zeros(LANES, np.float32)
+    ab = np.zeros(2 * QB, np.float32)
+    for t in range(QB):
+        ab[2 * t] = 1.0
+    thr = np.zeros(2 * QB, np.float32)  # thresholds 0.0, integer bounds 0
+    mk = np.zeros(QB, np.uint32)
+    c, lp, s, e, a, tp = (codes.ctypes.data, luts.ctypes.data, sv.ctypes.data, ev.ctypes.data, ab.ctypes.data,
+                          thr.ctypes.data)
+    fastscan_block1(c, npairs, lp, lstride, s, 0, e, a, tp, out1.ctypes.data, mk.ctypes.data)
+    fastscan_block1n(c, npairs, lp, lstride, s, 0, e, a, tp, out1n.ctypes.data, mk.ctypes.data)
+    fastscan_block4(c, npairs, lp, lstride, s, 0, e, a, tp, out4.ctypes.data, mk.ctypes.data)
+    fastscan_block4n(c, npairs, lp, lstride, s, 0, e, a, tp, out4n.ctypes.data, mk.ctypes.data)
+
+
+@pytest.mark.parametrize("npairs", [1, 25, 128, 129, 300])
+@pytest.mark.parametrize("fill", ["random", "top"])
+def test_narrow_intrinsics_equal_the_general_ones(npairs, fill):
+    """Tables with entries <= 127: the byte-adding kernels give the general kernels' sums, which
+    equal the sums of the entries (one and several 16-bit segments)."""
+    rng = np.random.default_rng(npairs)
+    codes = rng.integers(0, 256, npairs * LANES, dtype=np.uint8)
+    if fill == "top":
+        luts = np.full((QB, npairs * 64), 127, np.uint8)
+    else:
+        one = rng.integers(0, 128, (QB, npairs, 2, 1, 16), dtype=np.uint8)  # each table held twice
+        luts = np.ascontiguousarray(np.broadcast_to(one, (QB, npairs, 2, 2, 16))).reshape(QB, npairs * 64)
+    assert K.narrow_tables(luts.reshape(-1))
+    outs = [np.zeros(n, np.float32) for n in (LANES, LANES, QB * LANES, QB * LANES)]
+    _sums_both(codes, npairs, luts, npairs * 64, *outs)
+    o1, o1n, o4, o4n = outs
+    np.testing.assert_array_equal(o1n, o1)
+    np.testing.assert_array_equal(o4n, o4)
+    cb = codes.reshape(npairs, LANES).astype(np.int64)
+    tab = luts.reshape(QB, npairs, 2, 2, 16)[:, :, :, 0, :].astype(np.int64)
+    p = np.arange(npairs)[:, None]
+    for t in range(QB):
+        expect = (tab[t, p, 0, cb & 15] + tab[t, p, 1, cb >> 4]).sum(0)
+        np.testing.assert_array_equal(o4n[t * LANES:(t + 1) * LANES], expect)
+    np.testing.assert_array_equal(o1n, o4n[:LANES])
+    luts[0, 5] = 128
+    assert not K.narrow_tables(luts.reshape(-1))

@@ -48,12 +48,22 @@ def test_table_entry_is_the_inner_product_with_the_decoded_nibble() -> None:
 
 
 @pytest.mark.parametrize("alpha", [1.0, 2.0])
-@pytest.mark.parametrize(("bits", "d", "top"), [(4, 50, 255), (2, 37, 255), (1, 129, 127)])
-def test_query_tables_equal_the_separate_steps(bits: int, d: int, top: int, alpha: float) -> None:
+@pytest.mark.parametrize("order", ["ascending", "shuffled"])
+@pytest.mark.parametrize(
+    ("bits", "d", "top"), [(4, 50, 255), (4, 7, 127), (4, 128, 127), (2, 37, 255), (1, 129, 127)]
+)
+def test_query_tables_equal_the_separate_steps(bits: int, d: int, top: int, alpha: float, order: str) -> None:
+    # 4-bit codes with ascending levels take a path that reads each table's extremes at its ends
     rng = np.random.default_rng(bits * 1000 + d)
     m = 5
     q = rng.standard_normal((m, d)).astype(np.float32)
+    q[1, ::3] = 0.0
+    q[2, 1::4] = -0.0
+    q[3] = np.abs(q[3])
+    q[4] = -np.abs(q[4])
     levels = np.sort(rng.standard_normal(1 << bits)).astype(np.float32)
+    if order == "shuffled":
+        levels = rng.permutation(levels)
     M = -(-d * bits // 4)
     P = (M + 1) // 2
     lut = np.empty((m, M, 16), dtype=np.float32)
@@ -85,3 +95,7 @@ def test_query_tables_report_the_first_row_that_overflows() -> None:
     b = np.empty(3, dtype=np.float32)
     assert query_tables(q, levels, 2, 2.0, 255, lut, luts, a, b) == 1
     assert np.isfinite(a[0]) and np.isfinite(b[0])
+    levels4 = np.linspace(-2.0, 2.0, 16).astype(np.float32)
+    lut4 = np.empty((3, 8, 16), dtype=np.float32)
+    luts4 = np.empty((3, 4 * 64), dtype=np.uint8)
+    assert query_tables(q, levels4, 4, 2.0, 127, lut4, luts4, a, b) == 1

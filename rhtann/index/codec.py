@@ -56,6 +56,8 @@ _CENTER = "Center"
 #: Search parameters each engine takes.
 FLAT_PARAMS = ("k_factor", "rerank", "method")
 IVF_PARAMS = ("nprobe", "k_factor", "rerank")
+#: Query parameters the single-query short path (:meth:`rhtann.search.CodecFlat.search_one`) takes.
+_ONE = frozenset({"k_factor"})
 
 
 def codec_target(token: str) -> str:
@@ -395,7 +397,12 @@ class CodecIndex(Index, variant="codec"):
                 )
             with thread_scope(self.threads):
                 qe, offset = self._engine_queries(qm)
-                if self._exact is None:
+                found = None
+                if qe.shape[0] == 1 and self._exact is None and self.nlist is None and params.keys() <= _ONE:
+                    found = self.engine.search_one(qe, k, **params)
+                if found is not None:
+                    D, ids = found
+                elif self._exact is None:
                     D, ids = self.engine.search(qe, k, **params)
                 else:
                     D, ids = self._search_exact(qe, k, **params)

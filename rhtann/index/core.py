@@ -306,8 +306,9 @@ class Index(FaissExport):
 
     def _prepare(self, x: Any, name: str) -> np.ndarray:
         """One validated chunk: C-contiguous float32, normalized for cosine, finite."""
-        with np.errstate(over="ignore"):  # overflow to inf is reported below
-            x = np.ascontiguousarray(x, dtype=np.float32)
+        if not (type(x) is np.ndarray and x.dtype == np.float32 and x.flags.c_contiguous):
+            with np.errstate(over="ignore"):  # overflow to inf is reported below
+                x = np.ascontiguousarray(x, dtype=np.float32)
         if self.metric == "cosine":
             x = normalized(x)
         if self.rht is None:

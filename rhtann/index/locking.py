@@ -38,7 +38,7 @@ class RWLock:
     def release_read(self) -> None:
         with self._cond:
             self._readers -= 1
-            if not self._readers:
+            if not self._readers and self._waiting_writers:  # only writers wait for the readers
                 self._cond.notify_all()
 
     def acquire_write(self) -> None:

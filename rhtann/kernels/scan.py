@@ -32,7 +32,15 @@ import numpy as np
 from numba import prange, types
 from numba.extending import overload
 
-from .scan_simd import LANES, QB, fastscan_block1, fastscan_block4, lowest_bit
+from .scan_simd import (
+    LANES,
+    QB,
+    fastscan_block1,
+    fastscan_block1n,
+    fastscan_block4,
+    fastscan_block4n,
+    lowest_bit,
+)
 from .topk import (  # noqa: F401  (heap_reset, heap_sort_rows, topk_update: re-exported)
     SLACK,
     _insert_sorted,
@@ -98,6 +106,20 @@ BOUND_MAX = 2**31 - 1
 #: Relative float32 error allowance of the scores behind :func:`int_bound` (16 times the
 #: ``4 * 2**-24`` that the four float32 operations of a score can add up to).
 _REL = 2.0**-20
+
+
+@numba.njit(**_OPTS)
+def narrow_tables(lflat):
+    """Whether every uint8 table entry in ``lflat`` is at most 127.
+
+    Such tables are scanned by the ``n`` intrinsics, which add the two
+    looked-up bytes of a pair as bytes before widening (one shift and one
+    add fewer per pair); the sums are the same.
+    """
+    for j in range(lflat.shape[0]):
+        if lflat[j] > 127:
+            return False
+    return True
 
 
 @numba.njit(**_OPTS)
@@ -275,7 +297,7 @@ def fastscan_topk(codes, P, nblocks, luts, a, b, sv, ev, chunks, hs, hi, smax, e
     for i in range(m):
         ab[2 * i] = a[i]
         ab[2 * i + 1] = b[i]
-    bounds = (np.float32(smax), np.float32(emin))
+    bounds = (np.float32(smax), np.float32(emin), narrow_tables(lflat))
     cap = buffer_capacity(kk)
     qbatch = batch_rows(m, cap * chunks, QB, QBATCH)
     nrow = qbatch * chunks
@@ -330,7 +352,7 @@ def _fastscan_chunks(
     codes, P, nblocks, lflat, lstride, ab, sv, ev, chunks, per, hs, hi, bs, bi, scratch, bounds
 ):
     """:func:`fastscan_topk` with ``chunks > 1``: one task per query and chunk of ``per`` blocks."""
-    smax, emin = bounds
+    smax, emin, narrow = bounds
     kk = hs.shape[1]
     m = hs.shape[0] // chunks
     sint = scratch.view(np.int32)
@@ -361,7 +383,7 @@ def _scan_range_groups(
     bounds (int32 bit patterns) for the intrinsic's pre-filter; query
     ``q0 + j`` appends to buffer row ``j`` (``cnt[j]`` entries held).
     """
-    smax, emin = bounds
+    smax, emin, narrow = bounds
     cap = bs.shape[1]
     half = 1 if sv.itemsize == 2 else 0
     svs = sv.itemsize
@@ -387,9 +409,14 @@ def _scan_range_groups(
         mp = m0 + 4 * QB * g
         for blk in range(start, stop):
             v0 = blk * LANES
-            anyhit = fastscan_block4(
-                c0 + v0 * P, P, lp, lstride, s0 + svs * v0, half, e0 + 4 * v0, ap, tp, op, mp
-            )
+            if narrow:
+                anyhit = fastscan_block4n(
+                    c0 + v0 * P, P, lp, lstride, s0 + svs * v0, half, e0 + 4 * v0, ap, tp, op, mp
+                )
+            else:
+                anyhit = fastscan_block4(
+                    c0 + v0 * P, P, lp, lstride, s0 + svs * v0, half, e0 + 4 * v0, ap, tp, op, mp
+                )
             if anyhit == 0:
                 continue
             for t in range(QB):
@@ -427,7 +454,7 @@ def _scan_range(codes, P, lflat, lstride, i, ab, sv, ev, start, stop, bs, bi, ro
     the threshold at 32, its integer bound (int32 bit pattern) at 33 (both
     kept from call to call) and the mask at 34.
     """
-    smax, emin = bounds
+    smax, emin, narrow = bounds
     kk = (bs.shape[1] - SLACK) // 2
     cap = bs.shape[1]
     half = 1 if sv.itemsize == 2 else 0
@@ -443,7 +470,11 @@ def _scan_range(codes, P, lflat, lstride, i, ab, sv, ev, start, stop, bs, bi, ro
     sint = scratch.view(np.int32)
     for blk in range(start, stop):
         v0 = blk * LANES
-        mask = fastscan_block1(c0 + v0 * P, P, lp, lstride, s0 + svs * v0, half, e0 + 4 * v0, ap, tp, op, mp)
+        cp, sp, ep = c0 + v0 * P, s0 + svs * v0, e0 + 4 * v0
+        if narrow:
+            mask = fastscan_block1n(cp, P, lp, lstride, sp, half, ep, ap, tp, op, mp)
+        else:
+            mask = fastscan_block1(cp, P, lp, lstride, sp, half, ep, ap, tp, op, mp)
         if mask == 0:
             continue
         if n + LANES > cap:
@@ -646,10 +677,10 @@ def ivf_fastscan_topk(codes, P, bstart, probes, luts, a, b, sv, ev, hs, hi, smax
     luts, a, b, sv, ev, smax, emin : as in :func:`fastscan_topk`
     hs, hi : heaps with one row per query, filled as in :func:`fastscan_topk`
     """
-    bounds = (np.float32(smax), np.float32(emin))
     m, nprobe = probes.shape
     kk = hs.shape[1]
     lflat = luts.reshape(luts.shape[0] * luts.shape[1])
+    bounds = (np.float32(smax), np.float32(emin), narrow_tables(lflat))
     ab = np.empty(2 * m, dtype=np.float32)
     for i in range(m):
         ab[2 * i] = a[i]
@@ -683,7 +714,7 @@ def _ivf_queries(
 @numba.njit(**_OPTS)
 def _ivf_query(codes, P, bstart, probes, lflat, lstride, ab, sv, ev, hs, hi, bs, bi, scratch, bounds, i, j):
     """Query ``i``'s probed lists into heap row ``i`` through buffer row ``j``."""
-    smax, emin = bounds
+    smax, emin, narrow = bounds
     sint = scratch.view(np.int32)
     n, thr, bnd = _open_row(hs, hi, i, bs, bi, j, hs.shape[1], ab[2 * i], ab[2 * i + 1], smax, emin)
     scratch[j, LANES] = thr

@@ -27,6 +27,12 @@ to 0xFFFF (no such sum can reach a larger one), and are converted to float
 only for queries with a lane that may pass. Longer codes keep 32-bit sums
 per segment, converted exactly while ``255 * M < 2**31``.
 
+The ``n`` variants (:func:`fastscan_block1n`, :func:`fastscan_block4n`)
+are for tables whose entries are all at most 127: the two looked-up bytes
+of a pair then add as bytes without carry (at most 254), and that byte sum
+goes into the two accumulators, one shift and one addition fewer per pair
+and query. Their sums equal the general kernels'.
+
 The intrinsics take integer byte addresses (``arr.ctypes.data`` plus an
 offset) instead of arrays, so that a call inside a scan loop costs no
 reference counting. They need AVX2 (``llvm.x86.avx2.pshuf.b``).
@@ -81,8 +87,10 @@ SEG_PAIRS = 128
 QB = 4
 
 
-def _fastscan_typer(qb, codes_p, npairs, luts_p, lstride, sv_p, half, ev_p, ab_p, thr_p, out_p, masks_p):
-    """Score one block of 32 vectors for ``qb`` queries.
+def _fastscan_typer(
+    qb, narrow, codes_p, npairs, luts_p, lstride, sv_p, half, ev_p, ab_p, thr_p, out_p, masks_p
+):
+    """Score one block of 32 vectors for ``qb`` queries (``narrow``: tables of entries <= 127).
 
     ``score[t, j] = sv[j] * (a_t * S_tj + b_t) - ev[j]`` where ``S_tj`` is
     the sum of query ``t``'s table entries over vector ``j``'s nibbles. The
@@ -163,11 +171,18 @@ def _fastscan_typer(qb, codes_p, npairs, luts_p, lstride, sv_p, half, ev_p, ab_p
             for t in range(qb):
                 t_lo = builder.load(at(qoff[t], p64, _V32I8), align=1)
                 t_hi = builder.load(at(qoff[t], builder.add(p64, c(32)), _V32I8), align=1)
-                w_lo = builder.bitcast(_shuffle_bytes(builder, t_lo, lo), _V16I16)
-                w_hi = builder.bitcast(_shuffle_bytes(builder, t_hi, hi), _V16I16)
-                both = builder.add(w_lo, w_hi)
+                b_lo = _shuffle_bytes(builder, t_lo, lo)
+                b_hi = _shuffle_bytes(builder, t_hi, hi)
+                if narrow:
+                    # entries <= 127: the two looked-up bytes add without carry
+                    both = builder.bitcast(builder.add(b_lo, b_hi), _V16I16)
+                    odd = builder.lshr(both, eight)
+                else:
+                    w_lo = builder.bitcast(b_lo, _V16I16)
+                    w_hi = builder.bitcast(b_hi, _V16I16)
+                    both = builder.add(w_lo, w_hi)
+                    odd = builder.add(builder.lshr(w_lo, eight), builder.lshr(w_hi, eight))
                 builder.store(builder.add(builder.load(accs[2 * t]), both), accs[2 * t])
-                odd = builder.add(builder.lshr(w_lo, eight), builder.lshr(w_hi, eight))
                 builder.store(builder.add(builder.load(accs[2 * t + 1]), odd), accs[2 * t + 1])
 
         def splat(x):
@@ -274,13 +289,13 @@ def _fastscan_typer(qb, codes_p, npairs, luts_p, lstride, sv_p, half, ev_p, ab_p
     return sig, codegen
 
 
-def _make_fastscan(qb: int):
+def _make_fastscan(qb: int, narrow: bool = False):
     def typer(typingctx, codes_p, npairs, luts_p, lstride, sv_p, half, ev_p, ab_p, thr_p, out_p, masks_p):
         return _fastscan_typer(
-            qb, codes_p, npairs, luts_p, lstride, sv_p, half, ev_p, ab_p, thr_p, out_p, masks_p
+            qb, narrow, codes_p, npairs, luts_p, lstride, sv_p, half, ev_p, ab_p, thr_p, out_p, masks_p
         )
 
-    typer.__name__ = f"fastscan_block{qb}"
+    typer.__name__ = f"fastscan_block{qb}{'n' if narrow else ''}"
     typer.__doc__ = (
         f"Fast scan of one block of 32 codes for {qb} quer{'y' if qb == 1 else 'ies'} (see the module docs)."
     )
@@ -291,6 +306,10 @@ def _make_fastscan(qb: int):
 fastscan_block1 = _make_fastscan(1)
 #: ``QB`` queries per call.
 fastscan_block4 = _make_fastscan(QB)
+#: :func:`fastscan_block1` for tables whose entries are all at most 127.
+fastscan_block1n = _make_fastscan(1, True)
+#: :func:`fastscan_block4` for tables whose entries are all at most 127.
+fastscan_block4n = _make_fastscan(QB, True)
 
 
 @intrinsic

@@ -54,6 +54,65 @@ def nibble_tables(q, levels, bits, out):
 
 
 @njit(cache=True)
+def _ascending(levels):
+    """Whether ``levels`` is non-decreasing."""
+    for v in range(1, levels.shape[0]):
+        if not levels[v - 1] <= levels[v]:
+            return False
+    return True
+
+
+@njit(cache=True)
+def _tables_ascending4(q, levels, lut, luts, a, b, top):
+    """:func:`nibble_tables` then :func:`rhtann.kernels.scan.quantize_luts_top` for 4-bit codes
+    with non-decreasing ``levels``, with the same results.
+
+    Table ``t`` of query ``i`` is ``q[i, t] * levels``: rounding keeps it
+    monotone in the level, so its smallest and largest entries are the
+    products with the end levels (which end depends on the sign of
+    ``q[i, t]``) and need no search.
+    """
+    m, d = q.shape
+    M = lut.shape[1]
+    P = (M + 1) // 2
+    lo_t = np.empty(M, dtype=np.float32)
+    for i in range(m):
+        width = 0.0
+        bias = 0.0
+        for t in range(M):
+            row = lut[i, t]
+            if t < d:
+                qj = q[i, t]
+                for v in range(16):
+                    row[v] = 0.0 + qj * levels[v]
+            else:
+                for v in range(16):
+                    row[v] = 0.0
+            lo = min(row[0], row[15])
+            hi = max(row[0], row[15])
+            lo_t[t] = lo
+            width = max(width, hi - lo)
+            bias += lo
+        delta = width / top if width > 0 else 1.0
+        inv = 1.0 / delta
+        a[i] = delta
+        b[i] = bias
+        ftop = float(top)
+        for t in range(2 * P):
+            base = (t >> 1) * 64 + (t & 1) * 32
+            if t < M:
+                lo = lo_t[t]
+                row = lut[i, t]
+                for v in range(16):
+                    qv = np.uint8(min(ftop, max(0.0, np.floor((row[v] - lo) * inv + 0.5))))
+                    luts[i, base + v] = qv
+                    luts[i, base + 16 + v] = qv
+            else:
+                for v in range(32):
+                    luts[i, base + v] = 0
+
+
+@njit(cache=True)
 def query_tables(q, levels, bits, alpha, top, lut, luts, a, b):
     """The float tables, the uint8 tables and their affine map of a query batch, in one call.
 
@@ -82,8 +141,11 @@ def query_tables(q, levels, bits, alpha, top, lut, luts, a, b):
         ``-1`` when every ``a`` and ``b`` is finite, else the first query
         row whose tables overflow float32 (its tables must not be used).
     """
-    nibble_tables(q, levels, bits, lut)
-    quantize_luts_top(lut, luts, a, b, top)
+    if bits == 4 and _ascending(levels):
+        _tables_ascending4(q, levels, lut, luts, a, b, top)
+    else:
+        nibble_tables(q, levels, bits, lut)
+        quantize_luts_top(lut, luts, a, b, top)
     f = np.float32(alpha)
     bad = -1
     for i in range(a.shape[0]):

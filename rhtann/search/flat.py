@@ -218,6 +218,29 @@ class CodecFlat(C.ScanPath):
             found = self._search_one(qm, k, kk)
             if found is not None:
                 return found
+        return self._search_general(qm, k, kk, rerank, method)
+
+    def search_one(
+        self, q: np.ndarray, k: int, k_factor: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """:meth:`search` of one query with the default ``rerank`` and ``method``, or None.
+
+        The short path of a single query, for callers that have already
+        checked it: ``q`` is a C-contiguous float32 array of shape
+        ``(1, d)`` and ``1 <= k <= ntotal``. Returns :meth:`search`'s result
+        where the one-call path applies (a nibble codec with the fast scan,
+        no ``refine``, one thread, a dense query rotation, a rotated query
+        that is finite in float32), else None: the caller then calls
+        :meth:`search`, which handles every case and names what is wrong.
+        """
+        if self.refine or self.rht is None or not (self.store.fast and HAS_AVX2) or get_num_threads() != 1:
+            return None
+        kf = 8 if k_factor is None else C.check_k(k_factor, "k_factor")
+        return self._search_one(q, k, k * kf)
+
+    def _search_general(
+        self, qm: np.ndarray, k: int, kk: int, rerank: str, method: str
+    ) -> tuple[np.ndarray, np.ndarray]:
         yq = self._queries(qm)
         if method == "fastscan":
             scores, pos = self._fastscan(yq, k if rerank != "exact" else kk, kk, rerank)
@@ -243,8 +266,9 @@ class CodecFlat(C.ScanPath):
         D = np.empty((1, k), dtype=np.float32)
         ids = np.empty((1, k), dtype=np.int64)
         done = _query.flat_search_one(
-            x, mt, codec.levels, codec.bits, self._alpha(), 255, st.codes, st.P, st.nblocks(), st.sv, st.ev,
-            st.smax, st.emin, st.ref, st.delta, st.R, kk, self.metric == "l2", self._id_map(), D, ids,
+            x, mt, codec.levels, codec.bits, self._alpha(), C.TABLE_TOP, st.codes, st.P, st.nblocks(),
+            st.sv, st.ev, st.smax, st.emin, st.ref, st.delta, st.R, kk, self.metric == "l2", self._id_map(),
+            D, ids,
         )
         return (D, ids) if done else None
 
