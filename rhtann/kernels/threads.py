@@ -5,7 +5,6 @@ from __future__ import annotations
 import numba
 import numba.np.ufunc.parallel as _parallel
 
-
 #: The thread count's reader once numba's threads are launched (see :func:`get_num_threads`).
 _reader = None
 
