@@ -155,6 +155,29 @@ def test_recall_against_brute_force_on_decoded(spec: str, metric: str, data) -> 
 
 
 @pytest.mark.parametrize("metric", ["l2", "ip", "cosine"])
+@pytest.mark.parametrize("spec", ["RHT2keep,TQ4", "RHT2keep,Center,TQ4", "RHT2,Center,TQ2"])
+def test_one_query_at_a_time_gives_the_batch_rows(spec: str, metric: str, data) -> None:
+    # single queries on one thread take the engine's one-call path (Center's shift or offset
+    # inside it; a dense float64 query rotation, so distances agree to float32 rounding);
+    # with more threads a single query's scan is split and keeps more candidates
+    x, q = data
+    index = rhtann.Index(D, spec, metric, seed=3, threads=1)
+    index.train(x + 3.0)
+    index.add(x + 3.0)
+    calls = []
+    one = index.engine._search_one
+    index.engine._search_one = lambda *a: calls.append(1) or one(*a)
+    for kf in (None, 2):
+        params = {} if kf is None else {"k_factor": kf}
+        dist, ids = index.search(q + 3.0, K, **params)
+        for i in range(NQ):
+            di, ii = index.search(q[i : i + 1] + 3.0, K, **params)
+            np.testing.assert_array_equal(ii, ids[i : i + 1])
+            np.testing.assert_allclose(di, dist[i : i + 1], rtol=1e-5, atol=1e-5)
+    assert len(calls) == 2 * NQ
+
+
+@pytest.mark.parametrize("metric", ["l2", "ip", "cosine"])
 def test_ivf_all_lists_matches_decoded_brute_force(metric: str, data) -> None:
     x, q = data
     index = _built("RHT2keep,IVF8,TQ4", metric, x)

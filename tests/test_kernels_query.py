@@ -7,6 +7,7 @@ import numpy as np
 import rhtann
 from rhtann.kernels.query import flat_search_one
 from rhtann.search import CodecFlat
+from rhtann.search._common import TABLE_TOP
 
 
 def _index():
@@ -23,8 +24,9 @@ def _call(idx, q, k=5, kk=20):
     D = np.full((1, k), np.nan, dtype=np.float32)
     ids = np.full((1, k), -7, dtype=np.int64)
     ok = flat_search_one(
-        q, idx._rotation().dense(), c.levels, c.bits, 2.0, 255, st.codes, st.P, st.nblocks(), st.sv, st.ev,
-        st.smax, st.emin, st.ref, st.delta, st.R, kk, True, np.zeros(0, dtype=np.int64), D, ids,
+        q, np.zeros(0, np.float32), np.zeros(0, np.float32), False, idx._rotation().dense(), c.levels, c.bits,
+        2.0, TABLE_TOP, st.codes, st.P, st.nblocks(), st.sv, st.ev, st.smax, st.emin, st.ref, st.delta, st.R,
+        kk, True, np.zeros(0, dtype=np.int64), D, ids,
     )
     return ok, D, ids
 

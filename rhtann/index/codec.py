@@ -396,17 +396,30 @@ class CodecIndex(Index, variant="codec"):
                     f"unknown query parameters {unknown} for spec {self.spec.text!r}; known: {list(known)}"
                 )
             with thread_scope(self.threads):
+                if qm.shape[0] == 1 and self._exact is None and self.nlist is None and params.keys() <= _ONE:
+                    found = self._search_one(qm, k, params)
+                    if found is not None:
+                        return found
                 qe, offset = self._engine_queries(qm)
-                found = None
-                if qe.shape[0] == 1 and self._exact is None and self.nlist is None and params.keys() <= _ONE:
-                    found = self.engine.search_one(qe, k, **params)
-                if found is not None:
-                    D, ids = found
-                elif self._exact is None:
+                if self._exact is None:
                     D, ids = self.engine.search(qe, k, **params)
                 else:
                     D, ids = self._search_exact(qe, k, **params)
                 return self._add_offset(D, ids, offset), ids
+
+    def _search_one(self, qm: np.ndarray, k: int, params: dict) -> tuple[np.ndarray, np.ndarray] | None:
+        """One query of a flat index through :meth:`rhtann.search.CodecFlat.search_one`, or None.
+
+        The ``Center`` shift (L2) and score offset (inner products) of
+        :meth:`_engine_queries` and :meth:`_add_offset` are applied inside
+        the engine's compiled call, with the same float32 arithmetic.
+        """
+        if not self.center:
+            return self.engine.search_one(qm, k, **params)
+        if self.metric == "l2":
+            return self.engine.search_one(qm, k, shift=self.mean_, **params)
+        q = self._prepare(qm, "q")
+        return self.engine.search_one(q, k, offset=q @ self.mean_, **params)
 
     def _search_exact(self, qm: np.ndarray, k: int, **params: Any) -> tuple[np.ndarray, np.ndarray]:
         """IVF candidates from the codes, re-ranked with the stored originals."""

@@ -21,16 +21,23 @@ from .topk import heap_reset
 
 @njit(cache=True)
 def flat_search_one(
-    x, mt, levels, bits, alpha, top, codes, P, nblocks, sv, ev, smax, emin, ref, delta, R, kk, l2, ids,
-    out_d, out_i,
+    x, shift, off, has_off, mt, levels, bits, alpha, top, codes, P, nblocks, sv, ev, smax, emin, ref,
+    delta, R, kk, l2, ids, out_d, out_i,
 ):
     """Rotate, build the tables, scan, re-score from the codes and write the results of queries ``x``.
 
     Parameters
     ----------
     x : ndarray, shape (m, d_in), float32
-        Checked (finite) queries, normalized for cosine, ``Center``-shifted
-        where the index does so; usually ``m = 1``.
+        Checked queries, normalized for cosine; usually ``m = 1``.
+    shift : ndarray, shape (d_in,) or (0,), float32
+        Subtracted from every query before the rotation (``Center`` with
+        L2: the training mean); empty for none. The distances are those of
+        the shifted queries.
+    off : ndarray, shape (m,), float32
+        Added to query ``i``'s returned scores of ids >= 0 when ``has_off``
+        (``Center`` with inner products: ``<q_i, mean>``, from the caller).
+    has_off : bool
     mt : ndarray, shape (d_in, d_code), float64
         Transposed rotation matrix (:func:`rhtann.kernels.dense.rotate_dense`).
     levels, bits, alpha, top
@@ -57,6 +64,8 @@ def flat_search_one(
         caller takes the general path, which rotates such queries safely
         and reports tables that overflow.
     """
+    if shift.shape[0]:
+        x = x - shift
     m = x.shape[0]
     k = out_d.shape[1]
     dc = mt.shape[1]
@@ -78,4 +87,9 @@ def flat_search_one(
     pos = np.empty((m, k), dtype=np.int64)
     rescore_topk(codes, P, lut, alpha, sv, ev, hi, k, scores, pos, y, ref, delta, R, bits)
     finish_rows(x, scores, pos, l2, ids, out_d, out_i)
+    if has_off:
+        for i in range(m):
+            for j in range(k):
+                if out_i[i, j] >= 0:
+                    out_d[i, j] += off[i]
     return True

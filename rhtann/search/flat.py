@@ -13,7 +13,7 @@ from ..io import FormatError
 from ..kernels import query as _query
 from ..kernels import scan as K
 from ..kernels.scan_simd import HAS_AVX2, LANES
-from ..threads import get_num_threads
+from ..kernels.threads import get_num_threads
 from ..transform import RHT
 from . import _common as C
 
@@ -21,6 +21,10 @@ from . import _common as C
 GEMM_BLOCK = 2048
 #: Scores per block of the decode-then-multiply path (bounds its buffer for large batches).
 GEMM_SCORES = 1 << 18
+
+
+#: The ``shift`` and ``off`` of :func:`rhtann.kernels.query.flat_search_one` that change nothing.
+_NONE = np.zeros(0, dtype=np.float32)
 
 
 class CodecFlat(C.ScanPath):
@@ -221,7 +225,13 @@ class CodecFlat(C.ScanPath):
         return self._search_general(qm, k, kk, rerank, method)
 
     def search_one(
-        self, q: np.ndarray, k: int, k_factor: int | None = None
+        self,
+        q: np.ndarray,
+        k: int,
+        k_factor: int | None = None,
+        *,
+        shift: np.ndarray | None = None,
+        offset: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray] | None:
         """:meth:`search` of one query with the default ``rerank`` and ``method``, or None.
 
@@ -232,11 +242,16 @@ class CodecFlat(C.ScanPath):
         no ``refine``, one thread, a dense query rotation, a rotated query
         that is finite in float32), else None: the caller then calls
         :meth:`search`, which handles every case and names what is wrong.
+
+        The other arguments are the ``Center`` step of :class:`rhtann.Index`,
+        done inside the same compiled call: ``shift`` (float32, shape
+        ``(d,)``) is subtracted from the query, and ``offset`` (float32,
+        shape ``(1,)``) added to the distances found.
         """
         if self.refine or self.rht is None or not (self.store.fast and HAS_AVX2) or get_num_threads() != 1:
             return None
         kf = 8 if k_factor is None else C.check_k(k_factor, "k_factor")
-        return self._search_one(q, k, k * kf)
+        return self._search_one(q, k, k * kf, shift, offset)
 
     def _search_general(
         self, qm: np.ndarray, k: int, kk: int, rerank: str, method: str
@@ -250,13 +265,17 @@ class CodecFlat(C.ScanPath):
             scores, pos = self._exact(qm, pos, k)
         return self._finish(qm, scores, pos)
 
-    def _search_one(self, qm: np.ndarray, k: int, kk: int) -> tuple[np.ndarray, np.ndarray] | None:
+    def _search_one(
+        self, qm: np.ndarray, k: int, kk: int, shift: np.ndarray | None = None,
+        offset: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray] | None:
         """``D, ids`` of one checked query by one compiled call, or None where it does not apply.
 
         Applies to a dense query rotation (:meth:`QueryRotation.dense`); the
         result is that of the separate steps (rotation, tables, a scan in
         one chunk, re-score from the codes, results). None also when the
         rotated query is not finite (the caller's general path handles it).
+        See :meth:`search_one` for the other arguments.
         """
         mt = self._rotation().dense()
         if mt is None:
@@ -266,9 +285,10 @@ class CodecFlat(C.ScanPath):
         D = np.empty((1, k), dtype=np.float32)
         ids = np.empty((1, k), dtype=np.int64)
         done = _query.flat_search_one(
-            x, mt, codec.levels, codec.bits, self._alpha(), C.TABLE_TOP, st.codes, st.P, st.nblocks(),
-            st.sv, st.ev, st.smax, st.emin, st.ref, st.delta, st.R, kk, self.metric == "l2", self._id_map(),
-            D, ids,
+            x, _NONE if shift is None else shift, _NONE if offset is None else offset, offset is not None,
+            mt, codec.levels, codec.bits,
+            self._alpha(), C.TABLE_TOP, st.codes, st.P, st.nblocks(), st.sv, st.ev, st.smax, st.emin, st.ref,
+            st.delta, st.R, kk, self.metric == "l2", self._id_map(), D, ids,
         )
         return (D, ids) if done else None
 
