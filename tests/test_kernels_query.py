@@ -24,9 +24,9 @@ def _call(idx, q, k=5, kk=20):
     D = np.full((1, k), np.nan, dtype=np.float32)
     ids = np.full((1, k), -7, dtype=np.int64)
     ok = flat_search_one(
-        q, np.zeros(0, np.float32), np.zeros(0, np.float32), False, idx._rotation().dense(), c.levels, c.bits,
-        2.0, TABLE_TOP, st.codes, st.P, st.nblocks(), st.sv, st.ev, st.smax, st.emin, st.ref, st.delta, st.R,
-        kk, True, np.zeros(0, dtype=np.int64), D, ids,
+        q, np.zeros(0, np.float32), np.zeros(0, np.float32), False, kk, D, ids, idx._rotation().dense(),
+        c.levels, c.bits, 2.0, TABLE_TOP, st.codes, st.P, st.nblocks(), st.sv, st.ev, st.smax, st.emin,
+        st.ref, st.delta, st.R, True, np.zeros(0, dtype=np.int64),
     )
     return ok, D, ids
 

@@ -238,3 +238,25 @@ def test_queries_whose_tables_overflow_are_refused(threads):
             idx.search(np.vstack([x[:1], q]), 5)
     finally:
         rhtann.set_num_threads(before)
+
+
+def test_one_query_path_sees_vectors_added_after_a_search():
+    # the one-call path keeps the store's arguments between calls; an add must refresh them
+    x, q = _data(n=500, m=3, seed=11)
+    idx = CodecFlat(40, "TQ4", rht=rhtann.RHT(40, rounds=2, seed=1, layout="keep"), metric="l2")
+    idx.train(x)
+    idx.add(x)
+    before = rhtann.get_num_threads()
+    try:
+        rhtann.set_num_threads(1)
+        first = idx.search(q[:1], 3)
+        idx.add(np.repeat(q[:1] * 1.0001, 40, axis=0))  # a new block of near-copies of the query
+        D, ids = idx.search(q[:1], 3)
+        idx.reset()
+        idx.add(x[:100])
+        _, ids_small = idx.search(q[:1], 3)
+    finally:
+        rhtann.set_num_threads(before)
+    assert first[1].max() < 500
+    assert (ids[0] >= 500).all() and D[0, 0] < first[0][0, 0]
+    assert (ids_small[0] < 100).all()

@@ -21,8 +21,8 @@ from .topk import heap_reset
 
 @njit(cache=True)
 def flat_search_one(
-    x, shift, off, has_off, mt, levels, bits, alpha, top, codes, P, nblocks, sv, ev, smax, emin, ref,
-    delta, R, kk, l2, ids, out_d, out_i,
+    x, shift, off, has_off, kk, out_d, out_i, mt, levels, bits, alpha, top, codes, P, nblocks, sv, ev, smax,
+    emin, ref, delta, R, l2, ids,
 ):
     """Rotate, build the tables, scan, re-score from the codes and write the results of queries ``x``.
 

@@ -311,6 +311,8 @@ class CodeStore:
         self.RB = (self.R + 7) // 8
         self.ref = np.zeros((0, max(self.RB, 1)), dtype=np.uint8)
         self.bits = int(codec.bits) if self.fast else 4
+        #: Counts the changes of the stored arrays (readers may cache what they derive from them).
+        self.version = 0
 
     @property
     def delta(self) -> np.ndarray:
@@ -323,6 +325,7 @@ class CodeStore:
         return per + (4 if self.metric == "l2" else 0)
 
     def _grow(self, need: int) -> None:
+        self.version += 1
         cap = self.sv.shape[0]
         if need <= cap:
             return
@@ -372,6 +375,7 @@ class CodeStore:
         self._update_bounds(self.sv[start : start + n], self.ev[start : start + n])
 
     def _update_bounds(self, sv: np.ndarray, ev: np.ndarray) -> None:
+        self.version += 1
         if len(sv) == 0:
             return
         s = sv.view(np.float16).astype(np.float32) if self.half else sv

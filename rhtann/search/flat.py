@@ -86,6 +86,7 @@ class CodecFlat(C.ScanPath):
         self._ids: np.ndarray | None = None
         self._orig = np.zeros((0, self.d), dtype=np.float32)
         self._id_order: np.ndarray | None = None
+        self._one_cache: tuple | None = None
 
     # -- properties ----------------------------------------------------------
     @property
@@ -277,20 +278,37 @@ class CodecFlat(C.ScanPath):
         rotated query is not finite (the caller's general path handles it).
         See :meth:`search_one` for the other arguments.
         """
-        mt = self._rotation().dense()
-        if mt is None:
+        args = self._one_args()
+        if args is None:
             return None
-        st, codec = self.store, self.codec
         x = C.normalized(qm) if self.metric == "cosine" else qm
         D = np.empty((1, k), dtype=np.float32)
         ids = np.empty((1, k), dtype=np.int64)
         done = _query.flat_search_one(
-            x, _NONE if shift is None else shift, _NONE if offset is None else offset, offset is not None,
-            mt, codec.levels, codec.bits,
-            self._alpha(), C.TABLE_TOP, st.codes, st.P, st.nblocks(), st.sv, st.ev, st.smax, st.emin, st.ref,
-            st.delta, st.R, kk, self.metric == "l2", self._id_map(), D, ids,
+            x, _NONE if shift is None else shift, _NONE if offset is None else offset, offset is not None, kk,
+            D, ids, *args,
         )
         return (D, ids) if done else None
+
+    def _one_args(self) -> tuple | None:
+        """The store's arguments of :func:`rhtann.kernels.query.flat_search_one`, or None.
+
+        None when the query rotation is not dense. Kept while the store,
+        its version, the rotation, the codec's levels and refinement table
+        stay the same objects.
+        """
+        st, codec, rot = self.store, self.codec, self._rotation()
+        key = (st, st.version, rot, codec.levels, st.delta)
+        got = getattr(self, "_one_cache", None)
+        if got is not None and all(a is b for a, b in zip(got[0], key, strict=True)):
+            return got[1]
+        mt = rot.dense()
+        args = None if mt is None else (
+            mt, codec.levels, codec.bits, self._alpha(), C.TABLE_TOP, st.codes, st.P, st.nblocks(), st.sv,
+            st.ev, st.smax, st.emin, st.ref, key[4], st.R, self.metric == "l2", self._id_map(),
+        )
+        self._one_cache = (key, args)
+        return args
 
     def _fastscan(self, yq: np.ndarray, k_out: int, kk: int, rerank: str) -> tuple[np.ndarray, np.ndarray]:
         st, m = self.store, yq.shape[0]
