@@ -41,6 +41,7 @@ from .scan_simd import (
     fastscan_block4n,
     lowest_bit,
 )
+from .tables import quantize_luts, quantize_luts_top  # noqa: F401  (re-exported)
 from .topk import (  # noqa: F401  (heap_reset, heap_sort_rows, topk_update: re-exported)
     SLACK,
     _insert_sorted,
@@ -182,74 +183,6 @@ def deinterleave(codes, P, pos, out):
         base = blk * P * LANES + j
         for p in range(P):
             out[i, p] = codes[base + p * LANES]
-
-
-def quantize_luts(lut, out, a, b, top=255):
-    """uint8 tables for the fast-scan intrinsics from float tables.
-
-    Parameters
-    ----------
-    lut : float32 (m, M, 16)
-        Float tables per query and nibble.
-    out : uint8 (m, P * 64), P = ceil(M / 2)
-        Receives, per pair, the low nibble's table twice then the high one's twice.
-    a, b : float32 (m,)
-        Receive the affine map: ``sum_m lut[i, m, c_m] ~= a[i] * S + b[i]``
-        where ``S`` is the sum of the uint8 entries.
-    top : int
-        Largest entry, 1..255 (the scanners accumulate entries in 16-bit
-        lanes, so the whole uint8 range is usable; smaller values only
-        coarsen the tables).
-
-    Notes
-    -----
-    One step ``delta = width / top`` per query, ``width`` the widest
-    table's range; each entry is ``round((lut - min) / delta)``, so the
-    estimate ``a S + b`` is within ``M delta / 2`` of the float sum.
-    A Python front of :func:`quantize_luts_top`, which always receives
-    ``top`` (numba's dispatch of an omitted default argument is slow).
-    """
-    if not 1 <= int(top) <= 255:
-        raise ValueError(f"top: expected an int in 1..255, got {top!r}")
-    quantize_luts_top(lut, out, a, b, int(top))
-
-
-@numba.njit(**_OPTS)
-def quantize_luts_top(lut, out, a, b, top):
-    """:func:`quantize_luts` with ``top`` (1..255) given."""
-    m, M, _ = lut.shape
-    P = (M + 1) // 2
-    for i in range(m):
-        width = 0.0
-        bias = 0.0
-        for t in range(M):
-            lo = lut[i, t, 0]
-            hi = lut[i, t, 0]
-            for v in range(1, 16):
-                x = lut[i, t, v]
-                lo = min(lo, x)
-                hi = max(hi, x)
-            width = max(width, hi - lo)
-            bias += lo
-        delta = width / top if width > 0 else 1.0
-        inv = 1.0 / delta
-        a[i] = delta
-        b[i] = bias
-        for p in range(P):
-            for half in range(2):
-                t = 2 * p + half
-                base = p * 64 + half * 32
-                if t < M:
-                    lo = lut[i, t, 0]
-                    for v in range(1, 16):
-                        lo = min(lo, lut[i, t, v])
-                    for v in range(16):
-                        qv = np.uint8(min(float(top), max(0.0, np.floor((lut[i, t, v] - lo) * inv + 0.5))))
-                        out[i, base + v] = qv
-                        out[i, base + 16 + v] = qv
-                else:
-                    for v in range(32):
-                        out[i, base + v] = 0
 
 
 @numba.njit(**_OPTS)

@@ -5,7 +5,75 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .scan import quantize_luts_top
+from .tables_simd import quantize_row16, table_row16
+
+
+def quantize_luts(lut, out, a, b, top=255):
+    """uint8 tables for the fast-scan intrinsics from float tables.
+
+    Parameters
+    ----------
+    lut : float32 (m, M, 16)
+        Float tables per query and nibble.
+    out : uint8 (m, P * 64), P = ceil(M / 2)
+        Receives, per pair, the low nibble's table twice then the high one's twice.
+    a, b : float32 (m,)
+        Receive the affine map: ``sum_m lut[i, m, c_m] ~= a[i] * S + b[i]``
+        where ``S`` is the sum of the uint8 entries.
+    top : int
+        Largest entry, 1..255 (the scanners accumulate entries in 16-bit
+        lanes, so the whole uint8 range is usable; smaller values only
+        coarsen the tables).
+
+    Notes
+    -----
+    One step ``delta = width / top`` per query, ``width`` the widest
+    table's range; each entry is ``round((lut - min) / delta)``, so the
+    estimate ``a S + b`` is within ``M delta / 2`` of the float sum.
+    A Python front of :func:`quantize_luts_top`, which always receives
+    ``top`` (numba's dispatch of an omitted default argument is slow).
+    """
+    if not 1 <= int(top) <= 255:
+        raise ValueError(f"top: expected an int in 1..255, got {top!r}")
+    quantize_luts_top(lut, out, a, b, int(top))
+
+
+@njit(cache=True, nogil=True, error_model="numpy", boundscheck=False)
+def quantize_luts_top(lut, out, a, b, top):
+    """:func:`quantize_luts` with ``top`` (1..255) given."""
+    m, M, _ = lut.shape
+    P = (M + 1) // 2
+    for i in range(m):
+        width = 0.0
+        bias = 0.0
+        for t in range(M):
+            lo = lut[i, t, 0]
+            hi = lut[i, t, 0]
+            for v in range(1, 16):
+                x = lut[i, t, v]
+                lo = min(lo, x)
+                hi = max(hi, x)
+            width = max(width, hi - lo)
+            bias += lo
+        delta = width / top if width > 0 else 1.0
+        inv = 1.0 / delta
+        a[i] = delta
+        b[i] = bias
+        for p in range(P):
+            for half in range(2):
+                t = 2 * p + half
+                base = p * 64 + half * 32
+                if t < M:
+                    lo = lut[i, t, 0]
+                    for v in range(1, 16):
+                        lo = min(lo, lut[i, t, v])
+                    for v in range(16):
+                        qv = np.uint8(min(float(top), max(0.0, np.floor((lut[i, t, v] - lo) * inv + 0.5))))
+                        out[i, base + v] = qv
+                        out[i, base + 16 + v] = qv
+                else:
+                    for v in range(32):
+                        out[i, base + v] = 0
 
 
 @njit(cache=True)
@@ -63,28 +131,41 @@ def _ascending(levels):
 
 
 @njit(cache=True)
+def _vector_layout(levels, lut, luts):
+    """Whether the arrays have the layout the table intrinsics address (16 float32 levels, C order)."""
+    return (
+        levels.shape[0] == 16 and levels.itemsize == 4 and levels.strides[0] == 4
+        and lut.itemsize == 4 and lut.shape[2] == 16 and lut.strides[2] == 4 and lut.strides[1] == 64
+        and lut.strides[0] == 64 * lut.shape[1]
+        and luts.strides[1] == 1 and luts.strides[0] == luts.shape[1]
+    )
+
+
+@njit(cache=True)
 def _tables_ascending4(q, levels, lut, luts, a, b, top):
-    """:func:`nibble_tables` then :func:`rhtann.kernels.scan.quantize_luts_top` for 4-bit codes
+    """:func:`nibble_tables` then :func:`rhtann.kernels.tables.quantize_luts_top` for 4-bit codes
     with non-decreasing ``levels``, with the same results.
 
     Table ``t`` of query ``i`` is ``q[i, t] * levels``: rounding keeps it
     monotone in the level, so its smallest and largest entries are the
     products with the end levels (which end depends on the sign of
-    ``q[i, t]``) and need no search.
+    ``q[i, t]``) and need no search. The tables are written by the
+    intrinsics of :mod:`rhtann.kernels.tables_simd` (the caller checks the
+    layout, :func:`_vector_layout`).
     """
     m, d = q.shape
     M = lut.shape[1]
     P = (M + 1) // 2
     lo_t = np.empty(M, dtype=np.float32)
+    lev_p = levels.ctypes.data
     for i in range(m):
         width = 0.0
         bias = 0.0
+        row0 = lut.ctypes.data + i * M * 64
         for t in range(M):
             row = lut[i, t]
             if t < d:
-                qj = q[i, t]
-                for v in range(16):
-                    row[v] = 0.0 + qj * levels[v]
+                table_row16(lev_p, q[i, t], row0 + t * 64)
             else:
                 for v in range(16):
                     row[v] = 0.0
@@ -98,18 +179,13 @@ def _tables_ascending4(q, levels, lut, luts, a, b, top):
         a[i] = delta
         b[i] = bias
         ftop = float(top)
-        for t in range(2 * P):
-            base = (t >> 1) * 64 + (t & 1) * 32
-            if t < M:
-                lo = lo_t[t]
-                row = lut[i, t]
-                for v in range(16):
-                    qv = np.uint8(min(ftop, max(0.0, np.floor((row[v] - lo) * inv + 0.5))))
-                    luts[i, base + v] = qv
-                    luts[i, base + 16 + v] = qv
-            else:
-                for v in range(32):
-                    luts[i, base + v] = 0
+        dst0 = luts.ctypes.data + i * luts.shape[1]
+        for t in range(M):
+            quantize_row16(row0 + t * 64, lo_t[t], inv, ftop, dst0 + (t >> 1) * 64 + (t & 1) * 32)
+        if M < 2 * P:
+            base = (M >> 1) * 64 + 32
+            for v in range(32):
+                luts[i, base + v] = 0
 
 
 @njit(cache=True)
@@ -131,7 +207,7 @@ def query_tables(q, levels, bits, alpha, top, lut, luts, a, b):
     lut : ndarray, shape (m, M, 16), float32
         Receives the float tables (:func:`nibble_tables`).
     luts : ndarray, shape (m, ceil(M / 2) * 64), uint8
-        Receives the uint8 tables (:func:`rhtann.kernels.scan.quantize_luts_top`).
+        Receives the uint8 tables (:func:`rhtann.kernels.tables.quantize_luts_top`).
     a, b : ndarray, shape (m,), float32
         Receive ``alpha`` times the affine map of the uint8 sums.
 
@@ -141,7 +217,7 @@ def query_tables(q, levels, bits, alpha, top, lut, luts, a, b):
         ``-1`` when every ``a`` and ``b`` is finite, else the first query
         row whose tables overflow float32 (its tables must not be used).
     """
-    if bits == 4 and _ascending(levels):
+    if bits == 4 and _vector_layout(levels, lut, luts) and _ascending(levels):
         _tables_ascending4(q, levels, lut, luts, a, b, top)
     else:
         nibble_tables(q, levels, bits, lut)
