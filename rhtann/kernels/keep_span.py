@@ -41,24 +41,59 @@ from __future__ import annotations
 from numba import njit, prange
 
 from .simd import SPAN, scaled_copy, span_high2, span_high4, span_high8, span_high16, span_low_signed
-from .simd_keep import LANES, col_core4, col_core8, col_core12, row_core1, row_core2, row_core3
+from .simd_keep import (
+    LANES,
+    col_core2x2,
+    col_core4x1,
+    col_core4x2,
+    col_core4x3,
+    col_core6x2,
+    col_core8x1,
+    col_core12x1,
+    gather8_scaled,
+    row_core1,
+    row_core2,
+    row_core3,
+    span_low_gather,
+)
 
 
 @njit(cache=True, inline="always")
 def _col_pass(src, dst, span, k, stride, mats, m0):
-    """Core of order ``k`` (``mats[m0:]``, row-major) at ``stride`` on ``src[:span]`` (flat) into ``dst``."""
+    """Core of order ``k`` (transposed in ``mats[m0:]``) at ``stride`` on ``src[:span]`` (flat) into ``dst``.
+
+    ``k`` is a multiple of 4 and ``stride`` of 8; 16 or 24 lanes go through
+    each call where ``stride`` allows (fewer broadcasts of the core's entries
+    per multiply-add).
+    """
     for o in range(0, span, k * stride):
-        for lane in range(0, stride, LANES):
-            base = o + lane
-            i0 = 0
-            while i0 + 12 <= k:
-                col_core12(src, dst, base, stride, k, mats, m0, i0)
-                i0 += 12
-            if i0 + 8 <= k:
-                col_core8(src, dst, base, stride, k, mats, m0, i0)
-                i0 += 8
-            if i0 < k:
-                col_core4(src, dst, base, stride, k, mats, m0, i0)
+        if stride % 16 == 0:
+            for lane in range(0, stride, 2 * LANES):
+                base = o + lane
+                i0 = 0
+                while i0 + 6 <= k:
+                    col_core6x2(src, dst, base, stride, k, mats, m0, i0)
+                    i0 += 6
+                if i0 + 4 == k:
+                    col_core4x2(src, dst, base, stride, k, mats, m0, i0)
+                elif i0 + 2 == k:
+                    col_core2x2(src, dst, base, stride, k, mats, m0, i0)
+        elif stride % 24 == 0:
+            for lane in range(0, stride, 3 * LANES):
+                for i0 in range(0, k, 4):
+                    col_core4x3(src, dst, o + lane, stride, k, mats, m0, i0)
+        else:
+            for lane in range(0, stride, LANES):
+                base = o + lane
+                i0 = 0
+                while i0 + 12 <= k:
+                    col_core12x1(src, dst, base, stride, k, mats, m0, i0)
+                    i0 += 12
+                if i0 + 8 <= k:
+                    col_core8x1(src, dst, base, stride, k, mats, m0, i0)
+                    i0 += 8
+                if i0 < k:
+                    col_core4x1(src, dst, base, stride, k, mats, m0, i0)
 
 
 @njit(cache=True, inline="always")
@@ -131,14 +166,13 @@ def _natural_row(x, r, out, rounds, permute0, ssc, perm, m, col_k, col_s, col_m,
                 span_low_signed(x, r, g, cur, 0, g, ssc, 0)
         else:
             if k == 0:
-                for i in range(d):
-                    cur[0, i] = x[r, perm[i]]
+                xr = x[r]
+                for g in range(0, d, SPAN):
+                    span_low_gather(xr, perm, cur, g, ssc, k)
             else:
-                for i in range(d):
-                    oth[0, i] = cur[0, perm[i]]
+                for g in range(0, d, SPAN):
+                    span_low_gather(cur, perm, oth, g, ssc, k)
                 cur, oth = oth, cur
-            for g in range(0, d, SPAN):
-                span_low_signed(cur, 0, g, cur, 0, g, ssc, k)
         _high_blocks(cur, d, m)
         for c in range(col_k.shape[0]):
             _col_pass(cur, oth, d, col_k[c], col_s[c], mats, col_m[c])
@@ -165,16 +199,15 @@ def _blocked_rows(x, r0, nr, out, rounds, ssc, gx, gbuf, fin, kin, col_k, col_s,
     for k in range(rounds):
         s = ssc[k]
         for t in range(nr):
-            for o in range(nbr):
-                p0 = o * kp
-                if k == 0:
-                    for j in range(p0, p0 + kin):
-                        oth[t, j] = x[r0 + t, gx[j]] * s[j]
-                else:
-                    for j in range(p0, p0 + kin):
-                        oth[t, j] = cur[t, gbuf[j]] * s[j]
-                for j in range(p0 + kin, p0 + kp):
-                    oth[t, j] = 0.0
+            dt = oth[t]
+            if k == 0:
+                xr = x[r0 + t]
+                for j in range(0, p, LANES):
+                    gather8_scaled(xr, dt, j, gx, s)
+            else:
+                ct = cur[t]
+                for j in range(0, p, LANES):
+                    gather8_scaled(ct, dt, j, gbuf, s)
         cur, oth = oth, cur
         for c in range(col_k.shape[0]):
             _col_pass(cur, oth, nr * p, col_k[c], col_s[c], mats, col_m[c])
@@ -253,7 +286,7 @@ def keep_span_forward(x, out, rounds, permute0, ssc, perm, gx, gbuf, fin, natura
         Order, buffer stride and offset in ``mats`` of each core applied
         along a strided digit.
     mats : ndarray, shape (sum k^2,), dtype of ``x``
-        Those cores, row-major, back to back.
+        Those cores, each transposed and row-major, back to back.
     mat_t : ndarray, shape (kin, kp), dtype of ``x``
         Blocked layout: the inner core transposed, columns ``kin ..`` zero.
     bufa, bufb : ndarray, shape (nchunks, R, P), dtype of ``x``, zeroed

@@ -84,6 +84,9 @@ MAX_GROUP = 5
 
 #: Batches of fewer rows than this run the span path on one thread.
 SPAN_SERIAL_ROWS = 16
+#: Blocked span layouts (``M < SPAN``) serve batches of fewer rows than this;
+#: larger batches are tiled, which is cheaper there (``bench/results/transform_speed_keep4.md``).
+BLOCKED_SPAN_ROWS = 16
 
 
 def _is_pow2(n: int) -> bool:
@@ -223,13 +226,14 @@ def span_plan(d: int) -> SpanPlan | None:
         return None
     cores, m = _hadamard.hadamard_plan(d)
     perm = fixed_permutation(d)
-    zero = np.zeros(1, dtype=np.int64)
+    zero = np.zeros(LANES, dtype=np.int32)
     if m >= _simd.SPAN:
         strides = [int(np.prod(cores[c + 1 :], dtype=np.int64)) * m for c in range(len(cores))]
-        mats = [_dense(k).ravel() for k in cores]
+        mats = [_dense(k).T.ravel() for k in cores]
         offs = np.cumsum([0] + [k * k for k in cores])[:-1]
         return SpanPlan(
-            natural=True, m=m, kin=0, p=d, rows=1, perm=perm, gx=zero, gbuf=zero, fin=zero,
+            natural=True, m=m, kin=0, p=d, rows=1, perm=perm.astype(np.int32), gx=zero, gbuf=zero,
+            fin=zero.astype(np.int64),
             col_k=np.asarray(cores, dtype=np.int64), col_s=np.asarray(strides, dtype=np.int64),
             col_m=np.asarray(offs, dtype=np.int64),
             mats=np.concatenate(mats) if mats else np.zeros(1), mat_t=np.zeros((1, LANES)),
@@ -260,12 +264,13 @@ def span_plan(d: int) -> SpanPlan | None:
     mat_t = np.zeros((kin, kp))
     mat_t[:, :kin] = _dense(kin).T
     col = [(digits[i], buf_stride[i]) for i in others]
-    mats = [_dense(k).ravel() for k, _ in col]
+    mats = [_dense(k).T.ravel() for k, _ in col]
     offs = np.cumsum([0] + [k * k for k, _ in col])[:-1]
     nrows = p // kp
     return SpanPlan(
-        natural=False, m=m, kin=kin, p=p, rows=ROW_BLOCK // math.gcd(nrows, ROW_BLOCK), perm=perm,
-        gx=nat, gx_perm=gx_perm, gbuf=gbuf, fin=pos,
+        natural=False, m=m, kin=kin, p=p, rows=ROW_BLOCK // math.gcd(nrows, ROW_BLOCK),
+        perm=perm.astype(np.int32), gx=nat.astype(np.int32), gx_perm=gx_perm.astype(np.int32),
+        gbuf=gbuf.astype(np.int32), fin=pos,
         col_k=np.asarray([k for k, _ in col], dtype=np.int64),
         col_s=np.asarray([s for _, s in col], dtype=np.int64), col_m=np.asarray(offs, dtype=np.int64),
         mats=np.concatenate(mats) if mats else np.zeros(1), mat_t=mat_t, real=real, nat=nat,
@@ -378,8 +383,9 @@ class KeepLayout(Layout):
         self._ones = {np.dtype(dt): np.ones(self.sign_length, dtype=dt) for dt in (np.float32, np.float64)}
         self._step_scale = 1.0 / math.sqrt(self.window)
         self.span = span_plan(self.d)
-        #: Whether :meth:`forward` takes the span path (where it applies).
-        self.use_span = self.span is not None
+        #: None: :meth:`forward` chooses the path by batch size (:meth:`takes_span`);
+        #: True or False forces the span or the tiled path (True where :attr:`span` exists).
+        self.use_span = None
 
     def __repr__(self) -> str:
         cores, m = self.plan
@@ -447,7 +453,7 @@ class KeepLayout(Layout):
             square_sums(x, moments)
         if out is None:
             out = empty_output((x.shape[0], self.d), dtype)
-        if self.use_span:
+        if self.takes_span(x.shape[0]):
             return self._span_forward(x, signs, int(first), int(rounds), out)
         scratch, scratch2, comb, tw, bad, over = self._buffers(x.shape[0], dtype)
         kernel = _kernels_keep.keep_forward if bad.size > 1 else _kernels_keep.keep_forward_serial
@@ -457,6 +463,19 @@ class KeepLayout(Layout):
             self._ones[dtype], True, out, scratch, scratch2, comb, tw, bad, over,
         )
         return out, bool(bad.any()), bool(over.any())
+
+    def takes_span(self, n: int) -> bool:
+        """Whether :meth:`forward` of ``n`` rows runs on the span path.
+
+        Always for the natural span layout, for batches under
+        :data:`BLOCKED_SPAN_ROWS` rows for the blocked one, never without a
+        span plan; :attr:`use_span` overrides the choice.
+        """
+        if self.span is None:
+            return False
+        if self.use_span is not None:
+            return bool(self.use_span)
+        return self.span.natural or n < BLOCKED_SPAN_ROWS
 
     def _span_forward(
         self, x: np.ndarray, signs: np.ndarray, first: int, rounds: int, out: np.ndarray
@@ -482,8 +501,10 @@ class KeepLayout(Layout):
             nch = max(1, min(groups, 4 * get_num_threads()))
             per = -(-groups // nch) * sp.rows
             nch = -(-n // per)
-        bufa = np.zeros((nch, sp.rows, sp.p), dtype=dtype)
-        bufb = np.zeros((nch, sp.rows, sp.p), dtype=dtype)
+        # slot 2 of each chunk separates its buffers from the next chunk's (no false sharing)
+        bufs = np.zeros((nch, 3, sp.rows, sp.p), dtype=dtype)
+        bufa = bufs[:, 0]
+        bufb = bufs[:, 1]
         bad = np.zeros(nch, dtype=np.bool_)
         over = np.zeros(nch, dtype=np.bool_)
         kernel = _kernels_span.keep_span_forward_serial if serial else _kernels_span.keep_span_forward
