@@ -62,8 +62,8 @@ import numpy as np
 from ..kernels import keep as _kernels_keep
 from ..kernels import keep_span as _kernels_span
 from ..kernels import simd as _simd
-from ..kernels.simd_keep import LANES, ROW_BLOCK
 from ..kernels.moments import square_sums
+from ..kernels.simd_keep import LANES, ROW_BLOCK
 from ..kernels.threads import get_num_threads
 from ..signs import splitmix64
 from . import hadamard as _hadamard
@@ -84,9 +84,6 @@ MAX_GROUP = 5
 
 #: Batches of fewer rows than this run the span path on one thread.
 SPAN_SERIAL_ROWS = 16
-#: Blocked span layouts (``M < SPAN``) serve batches of fewer rows than this;
-#: larger batches are tiled, which is cheaper there (``bench/results/transform_speed_keep4.md``).
-BLOCKED_SPAN_ROWS = 16
 
 
 def _is_pow2(n: int) -> bool:
@@ -206,7 +203,7 @@ class SpanPlan:
 
 
 def _dense(k: int) -> np.ndarray:
-    """The factor of order ``k`` of a window matrix: a Paley core, or the Sylvester matrix for powers of two."""
+    """The factor of order ``k`` of a window matrix: a Paley core, or Sylvester's for powers of two."""
     if _is_pow2(k):
         return _hadamard.sylvester(k.bit_length() - 1).astype(np.float64)
     return _hadamard.core_matrix(k).astype(np.float64)
@@ -467,15 +464,18 @@ class KeepLayout(Layout):
     def takes_span(self, n: int) -> bool:
         """Whether :meth:`forward` of ``n`` rows runs on the span path.
 
-        Always for the natural span layout, for batches under
-        :data:`BLOCKED_SPAN_ROWS` rows for the blocked one, never without a
-        span plan; :attr:`use_span` overrides the choice.
+        The choice depends on ``d`` only, never on ``n``, so that a row's
+        output bits do not depend on the batch it came in: the natural span
+        layout always takes it (it is faster than the tiles for every batch
+        size), the blocked one never (its dense products are slower than the
+        tiles' grouped sums on large batches; ``bench/results/transform_speed_keep4.md``).
+        :attr:`use_span` overrides the choice.
         """
         if self.span is None:
             return False
         if self.use_span is not None:
             return bool(self.use_span)
-        return self.span.natural or n < BLOCKED_SPAN_ROWS
+        return bool(self.span.natural)
 
     def _span_forward(
         self, x: np.ndarray, signs: np.ndarray, first: int, rounds: int, out: np.ndarray
