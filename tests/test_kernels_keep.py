@@ -141,7 +141,7 @@ def test_span_plan_tables():
     sp = span_plan(1536)
     assert sp.natural and sp.m == 128 and list(sp.col_s) == [128]
     # no span path: windows mode, or a factor of order 2 that is not the inner one
-    assert span_plan(50) is None and span_plan(200) is None
+    assert span_plan(50) is None and span_plan(200) is None and span_plan(1) is None
 
 
 def test_path_choice_depends_on_d_only():

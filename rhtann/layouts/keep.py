@@ -212,9 +212,9 @@ def _dense(k: int) -> np.ndarray:
 def span_plan(d: int) -> SpanPlan | None:
     """The span path's layout for ``KeepLayout(d)``, or None where it does not apply.
 
-    It applies in the ``"sylvester"`` and ``"hadamard"`` modes when the
-    Sylvester factor has ``M >= SPAN`` (natural layout) or every factor but
-    the inner one has an order divisible by 4 (blocked layout). The inner
+    It applies in the ``"sylvester"`` and ``"hadamard"`` modes for ``d > 1``
+    when the Sylvester factor has ``M >= SPAN`` (natural layout) or every
+    factor but the inner one has an order divisible by 4 (blocked layout). The inner
     factor of the blocked layout is the one with the least padding
     ``ceil(K / 8) * 8 / K``.
     """
@@ -237,6 +237,8 @@ def span_plan(d: int) -> SpanPlan | None:
             real=np.arange(d, dtype=np.int64), nat=np.arange(d, dtype=np.int64),
         )
     digits = list(cores) + ([m] if m > 1 else [])
+    if not digits:
+        return None
     e = min(range(len(digits)), key=lambda i: (-(-digits[i] // LANES) * LANES / digits[i], -digits[i]))
     if any(k % 4 for i, k in enumerate(digits) if i != e):
         return None
