@@ -76,7 +76,8 @@ WINDOW_SLACK = 1.0 / 16.0
 PERM_SEED = 0x6B656570  # "keep"
 #: Batches of fewer tiles than this run on one thread (no thread launch).
 SERIAL_TILES = 4
-#: Rows of at most this many coordinates take tiles of ``2 * SUM_LANES`` rows, longer ones ``SUM_LANES``.
+#: Rows of at most this many coordinates take tiles of ``2 * SUM_LANES`` rows; longer ones too in
+#: batches of at least that many rows (faster on AVX2 than ``SUM_LANES``-row tiles), else ``SUM_LANES``.
 SHORT_ROWS = 256
 #: Largest number of inputs summed into one group of a dense core (see :func:`core_tables`).
 MAX_GROUP = 5
@@ -393,8 +394,9 @@ class KeepLayout(Layout):
             f"cores={list(cores)}, M={m})"
         )
 
-    def _tile_width(self) -> int:
-        return 2 * _simd.SUM_LANES if self.d <= SHORT_ROWS else _simd.SUM_LANES
+    def _tile_width(self, n: int) -> int:
+        wide = 2 * _simd.SUM_LANES
+        return wide if self.d <= SHORT_ROWS or n >= wide else _simd.SUM_LANES
 
     def _chunks(self, n: int, tw: int) -> int:
         ntiles = -(-n // tw)
@@ -403,7 +405,7 @@ class KeepLayout(Layout):
         return max(1, min(ntiles, 4 * get_num_threads()))
 
     def _buffers(self, n: int, dtype: np.dtype):
-        tw = self._tile_width()
+        tw = self._tile_width(n)
         nch = self._chunks(n, tw)
         width = tw + _kernels_keep.TILE_PAD
         scratch = np.empty((nch, self.d, width), dtype=dtype)
