@@ -433,7 +433,9 @@ class KeepLayout(Layout):
 
         ``signs`` is converted to the dtype of ``x`` when it differs. The
         sums of ``moments`` take one extra pass over ``x`` (the keep kernels
-        do not fuse them).
+        do not fuse them). Where :meth:`takes_span` says so, the rows go
+        through the per-row span kernels (:mod:`rhtann.kernels.keep_span`),
+        otherwise through the tiled ones; both compute the same matrix.
         """
         return self.forward_checked(x, signs, rounds, first=first, out=out, moments=moments)[:2]
 
