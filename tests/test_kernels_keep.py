@@ -110,14 +110,14 @@ def test_span_kernel_serial_and_parallel_agree():
     ssc[:, sp.real] = signs[:, sp.nat[sp.real]] / math.sqrt(d)
     mats, mat_t = sp.tables(np.float64)
     outs = []
-    runs = ((1, 23, keep_span.keep_span_forward_serial), (3, 8, keep_span.keep_span_forward))
+    runs = ((1, 23, keep_span.span_blocked_forward_serial), (3, 8, keep_span.span_blocked_forward))
     for nch, per, kernel in runs:
         out = np.full((23, d), np.nan)
         bufs = np.zeros((nch, 3, sp.rows, sp.p))
         bad = np.zeros(nch, dtype=np.bool_)
         over = np.zeros(nch, dtype=np.bool_)
-        kernel(x, out, 3, False, ssc, sp.perm, sp.gx, sp.gbuf, sp.fin, sp.natural, sp.m, sp.kin,
-               sp.col_k, sp.col_s, sp.col_m, mats, mat_t, bufs[:, 0], bufs[:, 1], per, bad, over)
+        kernel(x, out, 3, ssc, sp.gx, sp.gbuf, sp.fin, sp.kin, sp.col_k, sp.col_s, sp.col_m, mats,
+               mat_t, bufs[:, 0], bufs[:, 1], per, bad, over)
         assert not bad.any() and not over.any()
         outs.append(out)
     np.testing.assert_array_equal(outs[0], outs[1])

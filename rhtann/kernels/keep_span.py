@@ -218,19 +218,24 @@ def _blocked_rows(x, r0, nr, out, rounds, ssc, gx, gbuf, fin, kin, col_k, col_s,
 
 
 @njit(cache=True, inline="always")
-def _span_chunk(x, lo, hi, out, rounds, permute0, ssc, perm, gx, gbuf, fin, natural, m, kin,
-                col_k, col_s, col_m, mats, mat_t, a, b):
-    """Rows ``lo .. hi-1``; returns ``(bad, over)`` for them."""
+def _natural_chunk(x, lo, hi, out, rounds, permute0, ssc, perm, m, col_k, col_s, col_m, mats, a, b):
+    """Rows ``lo .. hi-1`` on the natural layout; returns ``(bad, over)`` for them."""
     acc = x.dtype.type(0.0)
     oacc = x.dtype.type(0.0)
-    if natural:
-        for r in range(lo, hi):
-            o = _natural_row(x, r, out, rounds, permute0, ssc, perm, m, col_k, col_s, col_m, mats,
-                             a, b)
-            if not (o == 0.0):
-                oacc += o
-                acc += _finite_row(x, r)
-        return not (acc == 0.0), not (oacc == 0.0)
+    for r in range(lo, hi):
+        o = _natural_row(x, r, out, rounds, permute0, ssc, perm, m, col_k, col_s, col_m, mats, a, b)
+        if not (o == 0.0):
+            oacc += o
+            acc += _finite_row(x, r)
+    return not (acc == 0.0), not (oacc == 0.0)
+
+
+@njit(cache=True, inline="always")
+def _blocked_chunk(x, lo, hi, out, rounds, ssc, gx, gbuf, fin, kin, col_k, col_s, col_m, mats, mat_t,
+                   a, b):
+    """Rows ``lo .. hi-1`` on the blocked layout, ``R`` at a time; returns ``(bad, over)`` for them."""
+    acc = x.dtype.type(0.0)
+    oacc = x.dtype.type(0.0)
     rr = a.shape[0]
     d = x.shape[1]
     for r0 in range(lo, hi, rr):
@@ -250,14 +255,14 @@ def _span_chunk(x, lo, hi, out, rounds, permute0, ssc, perm, gx, gbuf, fin, natu
 
 
 @njit(cache=True, parallel=True)
-def keep_span_forward(x, out, rounds, permute0, ssc, perm, gx, gbuf, fin, natural, m, kin, col_k,
-                      col_s, col_m, mats, mat_t, bufa, bufb, rows_per_chunk, bad, over):
-    """Forward transform of the rows of ``x`` on the span path, parallel over chunks of rows.
+def span_natural_forward(x, out, rounds, permute0, ssc, perm, m, col_k, col_s, col_m, mats, bufa,
+                         bufb, rows_per_chunk, bad, over):
+    """Forward transform of the rows of ``x`` on the natural span layout, parallel over chunks of rows.
 
     Parameters
     ----------
     x : ndarray, shape (n, d), C-contiguous, float32 or float64
-        Input rows; not modified.
+        Input rows; not modified. ``d`` is a multiple of ``SPAN``.
     out : ndarray, shape (n, d), dtype of ``x``
         Output rows.
     rounds : int
@@ -265,34 +270,20 @@ def keep_span_forward(x, out, rounds, permute0, ssc, perm, gx, gbuf, fin, natura
     permute0 : bool
         Whether the first round applied starts with the permutation (its
         global index is >= 1); later rounds always do.
-    ssc : ndarray, shape (rounds, P), dtype of ``x``
-        Signs times ``1/sqrt(d)`` of each round, at buffer positions
-        (natural layout: ``P = d``, natural order; blocked: zero at pads).
-    perm : ndarray, shape (d,), int64
-        The permutation (natural layout).
-    gx, gbuf : ndarray, shape (P,), int64
-        Blocked layout: the column of ``x`` (first round) and the buffer
-        position of the previous round's output (later rounds) that each
-        buffer position gathers.
-    fin : ndarray, shape (d,), int64
-        Blocked layout: buffer position of each output coordinate.
-    natural : bool
-        Which layout (see the module notes).
+    ssc : ndarray, shape (rounds, d), dtype of ``x``
+        Signs times ``1/sqrt(d)`` of each round.
+    perm : ndarray, shape (d,), int32
+        The permutation.
     m : int
-        Natural layout: Sylvester order ``M``.
-    kin : int
-        Blocked layout: order of the inner core.
+        Order ``M`` of the Sylvester factor, ``SPAN <= M``.
     col_k, col_s, col_m : ndarray, shape (cores,), int64
-        Order, buffer stride and offset in ``mats`` of each core applied
-        along a strided digit.
-    mats : ndarray, shape (sum k^2,), dtype of ``x``
-        Those cores, each transposed and row-major, back to back.
-    mat_t : ndarray, shape (kin, kp), dtype of ``x``
-        Blocked layout: the inner core transposed, columns ``kin ..`` zero.
-    bufa, bufb : ndarray, shape (nchunks, R, P), dtype of ``x``, zeroed
-        Row buffers of each chunk (natural layout: ``R = 1``).
+        Order, stride (a multiple of ``M``) and offset in ``mats`` of each core.
+    mats : ndarray, shape (>= sum k^2,), dtype of ``x``
+        The cores, each transposed and row-major, back to back.
+    bufa, bufb : ndarray, shape (nchunks, 1, d), dtype of ``x``
+        Row buffers of each chunk.
     rows_per_chunk : int
-        Rows per chunk (a multiple of ``R``), except the last.
+        Rows per chunk, except the last.
     bad, over : ndarray, shape (nchunks,), bool
         Set per chunk: whether ``x`` held a NaN or infinity, whether a value
         stored in ``out`` is one.
@@ -301,14 +292,56 @@ def keep_span_forward(x, out, rounds, permute0, ssc, perm, gx, gbuf, fin, natura
     for c in prange(bufa.shape[0]):
         lo = min(n, c * rows_per_chunk)
         hi = min(n, lo + rows_per_chunk)
-        bad[c], over[c] = _span_chunk(x, lo, hi, out, rounds, permute0, ssc, perm, gx, gbuf, fin,
-                                      natural, m, kin, col_k, col_s, col_m, mats, mat_t, bufa[c],
-                                      bufb[c])
+        bad[c], over[c] = _natural_chunk(x, lo, hi, out, rounds, permute0, ssc, perm, m, col_k, col_s,
+                                         col_m, mats, bufa[c], bufb[c])
 
 
 @njit(cache=True)
-def keep_span_forward_serial(x, out, rounds, permute0, ssc, perm, gx, gbuf, fin, natural, m, kin,
-                             col_k, col_s, col_m, mats, mat_t, bufa, bufb, rows_per_chunk, bad, over):
-    """:func:`keep_span_forward` on one thread over all rows (one chunk of buffers)."""
-    bad[0], over[0] = _span_chunk(x, 0, x.shape[0], out, rounds, permute0, ssc, perm, gx, gbuf, fin,
-                                  natural, m, kin, col_k, col_s, col_m, mats, mat_t, bufa[0], bufb[0])
+def span_natural_forward_serial(x, out, rounds, permute0, ssc, perm, m, col_k, col_s, col_m, mats,
+                                bufa, bufb, rows_per_chunk, bad, over):
+    """:func:`span_natural_forward` on one thread over all rows (one chunk of buffers)."""
+    bad[0], over[0] = _natural_chunk(x, 0, x.shape[0], out, rounds, permute0, ssc, perm, m, col_k,
+                                     col_s, col_m, mats, bufa[0], bufb[0])
+
+
+@njit(cache=True, parallel=True)
+def span_blocked_forward(x, out, rounds, ssc, gx, gbuf, fin, kin, col_k, col_s, col_m, mats, mat_t,
+                         bufa, bufb, rows_per_chunk, bad, over):
+    """Forward transform of the rows of ``x`` on the blocked span layout, parallel over chunks of rows.
+
+    Parameters
+    ----------
+    x, out, rounds, rows_per_chunk, bad, over
+        As in :func:`span_natural_forward`.
+    ssc : ndarray, shape (rounds, P), dtype of ``x``
+        Signs times ``1/sqrt(d)`` of each round at buffer positions (zero at pads).
+    gx, gbuf : ndarray, shape (P,), int32
+        The column of ``x`` (first round) and the buffer position of the
+        previous round's output (later rounds) that each buffer position
+        gathers (any valid index at pads).
+    fin : ndarray, shape (d,), int64
+        Buffer position of each output coordinate.
+    kin : int
+        Order of the inner core.
+    col_k, col_s, col_m, mats
+        As in :func:`span_natural_forward`, for the cores along strided
+        digits (strides multiples of ``kp``).
+    mat_t : ndarray, shape (kin, kp), dtype of ``x``
+        The inner core transposed, columns ``kin ..`` zero.
+    bufa, bufb : ndarray, shape (nchunks, R, P), dtype of ``x``, zeroed
+        Row buffers of each chunk; ``R * P / kp`` is a multiple of 4.
+    """
+    n = x.shape[0]
+    for c in prange(bufa.shape[0]):
+        lo = min(n, c * rows_per_chunk)
+        hi = min(n, lo + rows_per_chunk)
+        bad[c], over[c] = _blocked_chunk(x, lo, hi, out, rounds, ssc, gx, gbuf, fin, kin, col_k, col_s,
+                                         col_m, mats, mat_t, bufa[c], bufb[c])
+
+
+@njit(cache=True)
+def span_blocked_forward_serial(x, out, rounds, ssc, gx, gbuf, fin, kin, col_k, col_s, col_m, mats,
+                                mat_t, bufa, bufb, rows_per_chunk, bad, over):
+    """:func:`span_blocked_forward` on one thread over all rows (one chunk of buffers)."""
+    bad[0], over[0] = _blocked_chunk(x, 0, x.shape[0], out, rounds, ssc, gx, gbuf, fin, kin, col_k,
+                                     col_s, col_m, mats, mat_t, bufa[0], bufb[0])

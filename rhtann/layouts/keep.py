@@ -183,7 +183,8 @@ class SpanPlan:
     """Tables of the per-row ("span") forward path of :mod:`rhtann.kernels.keep_span`.
 
     Built by :func:`span_plan`; the attributes are the kernel's arguments of
-    the same names (see :func:`rhtann.kernels.keep_span.keep_span_forward`),
+    the same names (see :func:`rhtann.kernels.keep_span.span_natural_forward`
+    and :func:`rhtann.kernels.keep_span.span_blocked_forward`),
     plus ``p`` (buffer length per row), ``rows`` (rows sharing the
     buffers), ``real`` (buffer positions holding a coordinate) and ``nat``
     (the coordinate each buffer position holds, 0 at pads). The matrices
@@ -513,11 +514,15 @@ class KeepLayout(Layout):
         bufb = bufs[:, 1]
         bad = np.zeros(nch, dtype=np.bool_)
         over = np.zeros(nch, dtype=np.bool_)
-        kernel = _kernels_span.keep_span_forward_serial if serial else _kernels_span.keep_span_forward
-        kernel(
-            x, out, rounds, first >= 1, ssc, sp.perm, gx, sp.gbuf, sp.fin, sp.natural, sp.m, sp.kin,
-            sp.col_k, sp.col_s, sp.col_m, mats, mat_t, bufa, bufb, per, bad, over,
-        )
+        ks = _kernels_span
+        if sp.natural:
+            kernel = ks.span_natural_forward_serial if serial else ks.span_natural_forward
+            kernel(x, out, rounds, first >= 1, ssc, sp.perm, sp.m, sp.col_k, sp.col_s, sp.col_m, mats,
+                   bufa, bufb, per, bad, over)
+        else:
+            kernel = ks.span_blocked_forward_serial if serial else ks.span_blocked_forward
+            kernel(x, out, rounds, ssc, gx, sp.gbuf, sp.fin, sp.kin, sp.col_k, sp.col_s, sp.col_m, mats,
+                   mat_t, bufa, bufb, per, bad, over)
         return out, bool(bad.any()), bool(over.any())
 
     def inverse(
