@@ -144,6 +144,14 @@ def test_span_plan_tables():
     assert span_plan(50) is None and span_plan(200) is None and span_plan(1) is None
 
 
+def test_zero_rounds_is_the_identity_on_both_paths():
+    x = np.random.default_rng(5).standard_normal((3, 768))
+    s = sign_vectors(1, 3, 768)
+    (yt, _, _), (ys, _, _) = paths(KeepLayout(768), x, s, 0)
+    np.testing.assert_array_equal(yt, x)
+    np.testing.assert_array_equal(ys, x)
+
+
 def test_path_choice_depends_on_d_only():
     for n in (1, 16, 10**6):
         assert KeepLayout(768).takes_span(n) and not KeepLayout(784).takes_span(n)

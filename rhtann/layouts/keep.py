@@ -457,7 +457,7 @@ class KeepLayout(Layout):
             square_sums(x, moments)
         if out is None:
             out = empty_output((x.shape[0], self.d), dtype)
-        if self.takes_span(x.shape[0]):
+        if rounds >= 1 and self.takes_span(x.shape[0]):
             return self._span_forward(x, signs, int(first), int(rounds), out)
         scratch, scratch2, comb, tw, bad, over = self._buffers(x.shape[0], dtype)
         kernel = _kernels_keep.keep_forward if bad.size > 1 else _kernels_keep.keep_forward_serial
