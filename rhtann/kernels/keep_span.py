@@ -7,16 +7,20 @@ transposes. One round of the window matrix ``H = H_{K_1} (x) ... (x) H_{K_c}
 (x) H_M`` (see :mod:`rhtann.kernels.keep`) is a chain of passes, each
 reading one buffer and writing the other; the factors act on different
 digits of the coordinate index, so their order does not change the result.
-Two buffer layouts exist (chosen by :meth:`rhtann.layouts.keep.KeepLayout.span_plan`):
+Two buffer layouts exist (built by :func:`rhtann.layouts.keep.span_plan`):
 
 *natural* (``M >= SPAN``)
-    The buffer holds one row in its own order. The round's permutation is a
-    scalar gather; the signs (times ``1/sqrt(d)``) and the Sylvester stages
-    of strides ``1 .. SPAN/2`` run in registers on every span of ``SPAN``
-    coordinates (:func:`rhtann.kernels.simd.span_low_signed`), the strides
-    ``SPAN .. M/2`` as passes between segments, and each dense core, whose
-    stride is a multiple of ``M``, as 8-lane vectors along the contiguous
-    index (:func:`rhtann.kernels.simd_keep.col_core12` and siblings).
+    The buffer holds one row in its own order. On every span of ``SPAN``
+    coordinates, the round's permutation (masked gathers), the signs (times
+    ``1/sqrt(d)``) and the Sylvester stages of strides ``1 .. SPAN/2`` run in
+    registers (:func:`rhtann.kernels.simd_keep.span_low_gather`; round 0
+    without a permutation reads the input row directly,
+    :func:`rhtann.kernels.simd.span_low_signed`), the strides ``SPAN ..
+    M/2`` as passes between segments, and each dense core, whose stride is
+    a multiple of ``M``, as multiply-adds along the contiguous index, 16
+    lanes per call (:func:`rhtann.kernels.simd_keep.col_core6x2` and
+    siblings). :class:`rhtann.layouts.keep.KeepLayout` runs its forward
+    transform this way wherever this layout exists.
 
 *blocked* (``M < SPAN``)
     The Sylvester factor, when ``M > 1``, counts as one more dense core.
@@ -29,7 +33,9 @@ Two buffer layouts exist (chosen by :meth:`rhtann.layouts.keep.KeepLayout.span_p
     that starts each round reads through an index that composes the
     permutation with the change of layout, and multiplies by the signs; the
     last round is written out through the layout map. ``R`` rows share the
-    buffers so that the matrix products see a multiple of 4 rows.
+    buffers so that the matrix products see a multiple of 4 rows. Slower
+    than the tiled kernels' grouped sums on large batches, so the layout
+    uses it only when asked to (``KeepLayout.use_span = True``).
 
 Both give the transform of the tiled kernels up to float rounding (sums are
 accumulated in another order). A row whose output holds a NaN or an
