@@ -14,10 +14,13 @@ The transform is described by a *step list* and a *window Hadamard matrix*:
   ``use_perm`` is set, every round with global index ``r >= 1`` first
   permutes the coordinates, ``v <- v[perm]``.
 
-All kernels work on tiles of ``tw`` rows (a multiple of
+All kernels here work on tiles of ``tw`` rows (a multiple of
 :data:`rhtann.kernels.simd.SUM_LANES`) transposed into a ``(d, tw + pad)`` buffer,
 so that every butterfly and every dense product runs over ``tw`` rows at once
 with vector instructions, and all rounds run while the tile is in cache.
+The forward transform of windows whose Sylvester factor has ``M >= 64``
+runs on the per-row path of :mod:`rhtann.kernels.keep_span` instead (see
+:meth:`rhtann.layouts.keep.KeepLayout.takes_span`); the inverse always runs here.
 
 Dense cores as grouped sums
 ---------------------------

@@ -60,8 +60,10 @@ from functools import cache
 import numpy as np
 
 from ..kernels import keep as _kernels_keep
+from ..kernels import keep_span as _kernels_span
 from ..kernels import simd as _simd
 from ..kernels.moments import square_sums
+from ..kernels.simd_keep import LANES, ROW_BLOCK
 from ..kernels.threads import get_num_threads
 from ..signs import splitmix64
 from . import hadamard as _hadamard
@@ -74,10 +76,15 @@ WINDOW_SLACK = 1.0 / 16.0
 PERM_SEED = 0x6B656570  # "keep"
 #: Batches of fewer tiles than this run on one thread (no thread launch).
 SERIAL_TILES = 4
-#: Rows of at most this many coordinates take tiles of ``2 * SUM_LANES`` rows, longer ones ``SUM_LANES``.
+#: Rows of at most this many coordinates take tiles of ``2 * SUM_LANES`` rows; longer ones too in
+#: batches of at least that many rows (faster on AVX2 than ``SUM_LANES``-row tiles), else ``SUM_LANES``.
 SHORT_ROWS = 256
 #: Largest number of inputs summed into one group of a dense core (see :func:`core_tables`).
 MAX_GROUP = 5
+
+
+#: Batches of fewer rows than this run the span path on one thread.
+SPAN_SERIAL_ROWS = 16
 
 
 def _is_pow2(n: int) -> bool:
@@ -170,6 +177,105 @@ def core_tables(cores: tuple[int, ...], transpose: bool = False):
                 tsgn.append(float(lead))
     ints = tuple(np.asarray(a, dtype=np.int64) for a in (core_k, core_g, gb_off, t_off, gbounds, gcomb, tidx))
     return ints, np.asarray(tsgn, dtype=np.float64), terms
+
+
+class SpanPlan:
+    """Tables of the per-row ("span") forward path of :mod:`rhtann.kernels.keep_span`.
+
+    Built by :func:`span_plan`; the attributes are the kernel's arguments of
+    the same names (see :func:`rhtann.kernels.keep_span.span_natural_forward`
+    and :func:`rhtann.kernels.keep_span.span_blocked_forward`),
+    plus ``p`` (buffer length per row), ``rows`` (rows sharing the
+    buffers), ``real`` (buffer positions holding a coordinate) and ``nat``
+    (the coordinate each buffer position holds, 0 at pads). The matrices
+    ``mats`` and ``mat_t`` are float64; :meth:`tables` gives them in the
+    kernel's dtype.
+    """
+
+    def __init__(self, **fields) -> None:
+        self.__dict__.update(fields)
+        self._cast = {}
+
+    def tables(self, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
+        """``(mats, mat_t)`` in ``dtype`` (cached)."""
+        dtype = np.dtype(dtype)
+        if dtype not in self._cast:
+            self._cast[dtype] = (self.mats.astype(dtype), self.mat_t.astype(dtype))
+        return self._cast[dtype]
+
+
+def _dense(k: int) -> np.ndarray:
+    """The factor of order ``k`` of a window matrix: a Paley core, or Sylvester's for powers of two."""
+    if _is_pow2(k):
+        return _hadamard.sylvester(k.bit_length() - 1).astype(np.float64)
+    return _hadamard.core_matrix(k).astype(np.float64)
+
+
+def span_plan(d: int) -> SpanPlan | None:
+    """The span path's layout for ``KeepLayout(d)``, or None where it does not apply.
+
+    It applies in the ``"sylvester"`` and ``"hadamard"`` modes for ``d > 1``
+    when the Sylvester factor has ``M >= SPAN`` (natural layout) or every
+    factor but the inner one has an order divisible by 4 (blocked layout). The inner
+    factor of the blocked layout is the one with the least padding
+    ``ceil(K / 8) * 8 / K``.
+    """
+    d = int(d)
+    if keep_mode(d) == "windows":
+        return None
+    cores, m = _hadamard.hadamard_plan(d)
+    perm = fixed_permutation(d)
+    zero = np.zeros(LANES, dtype=np.int32)
+    if m >= _simd.SPAN:
+        strides = [int(np.prod(cores[c + 1 :], dtype=np.int64)) * m for c in range(len(cores))]
+        mats = [_dense(k).T.ravel() for k in cores]
+        offs = np.cumsum([0] + [k * k for k in cores])[:-1]
+        return SpanPlan(
+            natural=True, m=m, kin=0, p=d, rows=1, perm=perm.astype(np.int32), gx=zero, gbuf=zero,
+            fin=zero.astype(np.int64),
+            col_k=np.asarray(cores, dtype=np.int64), col_s=np.asarray(strides, dtype=np.int64),
+            col_m=np.asarray(offs, dtype=np.int64),
+            mats=np.concatenate(mats) if mats else np.zeros(1), mat_t=np.zeros((1, LANES)),
+            real=np.arange(d, dtype=np.int64), nat=np.arange(d, dtype=np.int64),
+        )
+    digits = list(cores) + ([m] if m > 1 else [])
+    if not digits:
+        return None
+    e = min(range(len(digits)), key=lambda i: (-(-digits[i] // LANES) * LANES / digits[i], -digits[i]))
+    if any(k % 4 for i, k in enumerate(digits) if i != e):
+        return None
+    kin = digits[e]
+    kp = -(-kin // LANES) * LANES
+    nat_stride = [int(np.prod(digits[i + 1 :], dtype=np.int64)) for i in range(len(digits))]
+    others = [i for i in range(len(digits)) if i != e]
+    buf_stride = {i: kp * int(np.prod([digits[j] for j in others if j > i], dtype=np.int64)) for i in others}
+    buf_stride[e] = 1
+    idx = np.arange(d, dtype=np.int64)
+    pos = np.zeros(d, dtype=np.int64)
+    for i, k in enumerate(digits):
+        pos += (idx // nat_stride[i]) % k * buf_stride[i]
+    p = d // kin * kp
+    nat = np.zeros(p, dtype=np.int64)
+    nat[pos] = idx
+    real = np.sort(pos)
+    gbuf = np.zeros(p, dtype=np.int64)
+    gbuf[pos] = pos[perm]
+    gx_perm = np.zeros(p, dtype=np.int64)
+    gx_perm[pos] = perm
+    mat_t = np.zeros((kin, kp))
+    mat_t[:, :kin] = _dense(kin).T
+    col = [(digits[i], buf_stride[i]) for i in others]
+    mats = [_dense(k).T.ravel() for k, _ in col]
+    offs = np.cumsum([0] + [k * k for k, _ in col])[:-1]
+    nrows = p // kp
+    return SpanPlan(
+        natural=False, m=m, kin=kin, p=p, rows=ROW_BLOCK // math.gcd(nrows, ROW_BLOCK),
+        perm=perm.astype(np.int32), gx=nat.astype(np.int32), gx_perm=gx_perm.astype(np.int32),
+        gbuf=gbuf.astype(np.int32), fin=pos,
+        col_k=np.asarray([k for k, _ in col], dtype=np.int64),
+        col_s=np.asarray([s for _, s in col], dtype=np.int64), col_m=np.asarray(offs, dtype=np.int64),
+        mats=np.concatenate(mats) if mats else np.zeros(1), mat_t=mat_t, real=real, nat=nat,
+    )
 
 
 @cache
@@ -277,6 +383,10 @@ class KeepLayout(Layout):
                 self._tabs[np.dtype(dt), transpose] = (*ints, sgn.astype(dt))
         self._ones = {np.dtype(dt): np.ones(self.sign_length, dtype=dt) for dt in (np.float32, np.float64)}
         self._step_scale = 1.0 / math.sqrt(self.window)
+        self.span = span_plan(self.d)
+        #: None: :meth:`forward` chooses the path by batch size (:meth:`takes_span`);
+        #: True or False forces the span or the tiled path (True where :attr:`span` exists).
+        self.use_span = None
 
     def __repr__(self) -> str:
         cores, m = self.plan
@@ -285,8 +395,9 @@ class KeepLayout(Layout):
             f"cores={list(cores)}, M={m})"
         )
 
-    def _tile_width(self) -> int:
-        return 2 * _simd.SUM_LANES if self.d <= SHORT_ROWS else _simd.SUM_LANES
+    def _tile_width(self, n: int) -> int:
+        wide = 2 * _simd.SUM_LANES
+        return wide if self.d <= SHORT_ROWS or n >= wide else _simd.SUM_LANES
 
     def _chunks(self, n: int, tw: int) -> int:
         ntiles = -(-n // tw)
@@ -295,7 +406,7 @@ class KeepLayout(Layout):
         return max(1, min(ntiles, 4 * get_num_threads()))
 
     def _buffers(self, n: int, dtype: np.dtype):
-        tw = self._tile_width()
+        tw = self._tile_width(n)
         nch = self._chunks(n, tw)
         width = tw + _kernels_keep.TILE_PAD
         scratch = np.empty((nch, self.d, width), dtype=dtype)
@@ -323,7 +434,9 @@ class KeepLayout(Layout):
 
         ``signs`` is converted to the dtype of ``x`` when it differs. The
         sums of ``moments`` take one extra pass over ``x`` (the keep kernels
-        do not fuse them).
+        do not fuse them). Where :meth:`takes_span` says so, the rows go
+        through the per-row span kernels (:mod:`rhtann.kernels.keep_span`),
+        otherwise through the tiled ones; both compute the same matrix.
         """
         return self.forward_checked(x, signs, rounds, first=first, out=out, moments=moments)[:2]
 
@@ -344,6 +457,8 @@ class KeepLayout(Layout):
             square_sums(x, moments)
         if out is None:
             out = empty_output((x.shape[0], self.d), dtype)
+        if rounds >= 1 and self.takes_span(x.shape[0]):
+            return self._span_forward(x, signs, int(first), int(rounds), out)
         scratch, scratch2, comb, tw, bad, over = self._buffers(x.shape[0], dtype)
         kernel = _kernels_keep.keep_forward if bad.size > 1 else _kernels_keep.keep_forward_serial
         kernel(
@@ -351,6 +466,63 @@ class KeepLayout(Layout):
             self._tabs[dtype, False], dtype.type(self._step_scale), self._perm, self._ident,
             self._ones[dtype], True, out, scratch, scratch2, comb, tw, bad, over,
         )
+        return out, bool(bad.any()), bool(over.any())
+
+    def takes_span(self, n: int) -> bool:
+        """Whether :meth:`forward` of ``n`` rows runs on the span path.
+
+        The choice depends on ``d`` only, never on ``n``, so that a row's
+        output bits do not depend on the batch it came in: the natural span
+        layout always takes it (it is faster than the tiles for every batch
+        size), the blocked one never (its dense products are slower than the
+        tiles' grouped sums on large batches; ``bench/results/transform_speed_keep4.md``).
+        :attr:`use_span` overrides the choice.
+        """
+        if self.span is None:
+            return False
+        if self.use_span is not None:
+            return bool(self.use_span)
+        return bool(self.span.natural)
+
+    def _span_forward(
+        self, x: np.ndarray, signs: np.ndarray, first: int, rounds: int, out: np.ndarray
+    ) -> tuple[np.ndarray, bool, bool]:
+        """:meth:`forward_checked` on the span path (:mod:`rhtann.kernels.keep_span`)."""
+        sp = self.span
+        dtype = x.dtype
+        n = x.shape[0]
+        scale = dtype.type(self._step_scale)
+        if sp.natural:
+            ssc = signs[first : first + rounds] * scale
+            gx = sp.gx
+        else:
+            ssc = np.zeros((rounds, sp.p), dtype=dtype)
+            ssc[:, sp.real] = signs[first : first + rounds, sp.nat[sp.real]] * scale
+            gx = sp.gx_perm if first >= 1 else sp.gx
+        mats, mat_t = sp.tables(dtype)
+        serial = n < SPAN_SERIAL_ROWS
+        if serial:
+            nch, per = 1, n
+        else:
+            groups = -(-n // sp.rows)
+            nch = max(1, min(groups, 4 * get_num_threads()))
+            per = -(-groups // nch) * sp.rows
+            nch = -(-n // per)
+        # slot 2 of each chunk separates its buffers from the next chunk's (no false sharing)
+        bufs = np.zeros((nch, 3, sp.rows, sp.p), dtype=dtype)
+        bufa = bufs[:, 0]
+        bufb = bufs[:, 1]
+        bad = np.zeros(nch, dtype=np.bool_)
+        over = np.zeros(nch, dtype=np.bool_)
+        ks = _kernels_span
+        if sp.natural:
+            kernel = ks.span_natural_forward_serial if serial else ks.span_natural_forward
+            kernel(x, out, rounds, first >= 1, ssc, sp.perm, sp.m, sp.col_k, sp.col_s, sp.col_m, mats,
+                   bufa, bufb, per, bad, over)
+        else:
+            kernel = ks.span_blocked_forward_serial if serial else ks.span_blocked_forward
+            kernel(x, out, rounds, ssc, gx, sp.gbuf, sp.fin, sp.kin, sp.col_k, sp.col_s, sp.col_m, mats,
+                   mat_t, bufa, bufb, per, bad, over)
         return out, bool(bad.any()), bool(over.any())
 
     def inverse(

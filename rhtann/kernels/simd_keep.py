@@ -1,0 +1,320 @@
+"""SIMD building blocks of the keep layout's per-row ("span") path.
+
+Both families apply a small dense +-1 core with one fused multiply-add per
+output, input and 8-lane vector, the core's entries broadcast from a small
+table that stays in L1:
+
+* ``col_core{B}x{W}`` (:func:`_make_col_core`): ``B`` outputs of a core
+  acting on coordinates ``stride`` apart, vectorized along the contiguous
+  index below it (``8 W`` consecutive positions per call);
+* ``row_core1``, ``row_core2``, ``row_core3`` (:func:`_make_row_core`): a
+  core acting on the contiguous index, as a small matrix product of 4 rows
+  of a row-major buffer with the transposed core (1 to 3 vectors of 8
+  outputs per call).
+
+Every intrinsic takes arrays of one float dtype whose elements are
+contiguous in memory (the caller guarantees it) and indexes them as flat
+runs from their data pointers, with offsets in elements; the caller
+guarantees that every access is inside the arrays. The vectors are always 8
+lanes wide (one register for float32 on AVX2; LLVM splits them for float64).
+
+``gather8`` and ``gather8_scaled`` fetch 8 values through an int32 index
+vector with one masked gather, for the permutations between rounds;
+:func:`span_low_gather` fuses such gathers into the first Sylvester stages.
+
+numba's on-disk cache is keyed on the source of the module that calls an
+intrinsic: after editing this file, delete the ``*.nbi``/``*.nbc`` files under
+``rhtann/kernels/__pycache__``.
+"""
+
+from __future__ import annotations
+
+from llvmlite import ir
+from numba import types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
+from .simd import SPAN, _Vec, _vertical
+
+#: Lanes of every vector the intrinsics load and store.
+LANES = 8
+#: Rows of one :func:`_make_row_core` product.
+ROW_BLOCK = 4
+
+
+def _float_arrays(*arrays) -> bool:
+    first = arrays[0]
+    return all(
+        isinstance(a, types.Array) and isinstance(a.dtype, types.Float) and a.dtype == first.dtype
+        for a in arrays
+    )
+
+
+class _Flat:
+    """Typed pointers into the flat data of C-contiguous arrays."""
+
+    def __init__(self, context, builder, dtype):
+        self.context = context
+        self.builder = builder
+        self.elty = context.get_data_type(dtype)
+        self.vecty = ir.VectorType(self.elty, LANES)
+        self.intp = context.get_value_type(types.intp)
+        suffix = "f32" if self.elty == ir.FloatType() else "f64"
+        self.fma = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(self.vecty, [self.vecty] * 3), f"llvm.fma.v{LANES}{suffix}"
+        )
+
+    def array(self, aryty, value):
+        return self.context.make_array(aryty)(self.context, self.builder, value)
+
+    def const(self, value):
+        return ir.Constant(self.intp, value)
+
+    def at(self, ary, idx, vector=True):
+        """Pointer to element ``idx`` (intp) of ``ary``, typed as a vector or a scalar."""
+        b = self.builder
+        p = b.gep(b.bitcast(ary.data, self.elty.as_pointer()), [idx])
+        return b.bitcast(p, self.vecty.as_pointer()) if vector else p
+
+    def splat(self, value):
+        b = self.builder
+        undef = ir.Constant(self.vecty, ir.Undefined)
+        one = b.insert_element(undef, value, ir.Constant(ir.IntType(32), 0))
+        return b.shuffle_vector(one, undef, ir.Constant(ir.VectorType(ir.IntType(32), LANES), [0] * LANES))
+
+    def zeros(self, count):
+        """``count`` stack slots holding zero vectors (promoted to registers by LLVM)."""
+        slots = [cgutils.alloca_once(self.builder, self.vecty) for _ in range(count)]
+        for s in slots:
+            self.builder.store(ir.Constant(self.vecty, None), s)
+        return slots
+
+
+def _make_col_core(block: int, width: int):
+    """Build ``f(src, dst, base, stride, k, mat, m0, i0)``: ``block`` outputs of a core of order ``k``.
+
+    For ``b < block`` and the ``8 width`` lanes ``l``: ``dst[base + (i0 + b)
+    stride + l] = sum_{j < k} mat[m0 + j k + i0 + b] src[base + j stride +
+    l]``. ``mat[m0:]`` holds the core transposed (row-major ``(k, k)``, entry
+    ``(i, j)`` of the core at ``j k + i``), so that the ``block`` entries one
+    input meets are adjacent; ``dst`` must not overlap the inputs. Each
+    input vector is loaded once and each entry of the core broadcast once
+    per call, for ``block * width`` (at most 12) accumulators.
+    """
+
+    def typer(typingctx, src, dst, base, stride, k, mat, m0, i0):
+        if not _float_arrays(src, dst, mat):
+            return None
+        sig = types.void(src, dst, base, stride, k, mat, m0, i0)
+
+        def codegen(context, builder, signature, args):
+            tys = signature.args
+            f = _Flat(context, builder, tys[0].dtype)
+            sary, dary, mary = f.array(tys[0], args[0]), f.array(tys[1], args[1]), f.array(tys[5], args[5])
+            base_v, stride_v, k_v, m0_v, i0_v = (
+                context.cast(builder, args[i], tys[i], types.intp) for i in (2, 3, 4, 6, 7)
+            )
+            acc = f.zeros(block * width)
+            first = builder.add(m0_v, i0_v)
+            with cgutils.for_range(builder, k_v) as loop:
+                j = loop.index
+                at = builder.add(base_v, builder.mul(j, stride_v))
+                xs = [builder.load(f.at(sary, builder.add(at, f.const(LANES * w))), align=4)
+                      for w in range(width)]
+                mrow = f.at(mary, builder.add(first, builder.mul(j, k_v)), vector=False)
+                for b in range(block):
+                    s = f.splat(builder.load(builder.gep(mrow, [f.const(b)])))
+                    for w in range(width):
+                        slot = acc[b * width + w]
+                        builder.store(builder.call(f.fma, [s, xs[w], builder.load(slot)]), slot)
+            for b in range(block):
+                pos = builder.add(base_v, builder.mul(builder.add(i0_v, f.const(b)), stride_v))
+                for w in range(width):
+                    builder.store(builder.load(acc[b * width + w]),
+                                  f.at(dary, builder.add(pos, f.const(LANES * w))), align=4)
+            return context.get_dummy_value()
+
+        return sig, codegen
+
+    typer.__name__ = f"col_core{block}x{width}"
+    return intrinsic(typer)
+
+
+col_core12x1 = _make_col_core(12, 1)
+col_core8x1 = _make_col_core(8, 1)
+col_core4x1 = _make_col_core(4, 1)
+col_core6x2 = _make_col_core(6, 2)
+col_core4x2 = _make_col_core(4, 2)
+col_core2x2 = _make_col_core(2, 2)
+col_core4x3 = _make_col_core(4, 3)
+
+
+def _make_row_core(width: int):
+    """Build ``f(src, dst, r0, ld, k, mat_t, ldm, c0)``: ``width`` vectors of outputs of 4 rows.
+
+    Rows ``r0 .. r0 + 3`` of the row-major buffers (``ld`` elements per row)
+    are multiplied by the transposed core: for ``t < 4`` and
+    ``c0 <= c < c0 + 8 width``, ``dst[(r0 + t) ld + c] = sum_{j < k}
+    src[(r0 + t) ld + j] * mat_t[j ldm + c]``. ``mat_t`` is row-major
+    ``(k, ldm)``; ``dst`` must not overlap ``src``.
+    """
+
+    def typer(typingctx, src, dst, r0, ld, k, mat_t, ldm, c0):
+        if not _float_arrays(src, dst, mat_t):
+            return None
+        sig = types.void(src, dst, r0, ld, k, mat_t, ldm, c0)
+
+        def codegen(context, builder, signature, args):
+            tys = signature.args
+            f = _Flat(context, builder, tys[0].dtype)
+            sary, dary, mary = f.array(tys[0], args[0]), f.array(tys[1], args[1]), f.array(tys[5], args[5])
+            r0_v, ld_v, k_v, ldm_v, c0_v = (
+                context.cast(builder, args[i], tys[i], types.intp) for i in (2, 3, 4, 6, 7)
+            )
+            acc = f.zeros(ROW_BLOCK * width)
+            starts = [builder.mul(builder.add(r0_v, f.const(t)), ld_v) for t in range(ROW_BLOCK)]
+            with cgutils.for_range(builder, k_v) as loop:
+                j = loop.index
+                mrow = builder.add(builder.mul(j, ldm_v), c0_v)
+                h = [builder.load(f.at(mary, builder.add(mrow, f.const(LANES * c))), align=4)
+                     for c in range(width)]
+                for t in range(ROW_BLOCK):
+                    xs = f.splat(builder.load(f.at(sary, builder.add(starts[t], j), vector=False)))
+                    for c in range(width):
+                        slot = acc[t * width + c]
+                        builder.store(builder.call(f.fma, [xs, h[c], builder.load(slot)]), slot)
+            for t in range(ROW_BLOCK):
+                for c in range(width):
+                    pos = builder.add(builder.add(starts[t], c0_v), f.const(LANES * c))
+                    builder.store(builder.load(acc[t * width + c]), f.at(dary, pos), align=4)
+            return context.get_dummy_value()
+
+        return sig, codegen
+
+    typer.__name__ = f"row_core{width}"
+    return intrinsic(typer)
+
+
+row_core1 = _make_row_core(1)
+row_core2 = _make_row_core(2)
+row_core3 = _make_row_core(3)
+
+
+def _gather(builder, elty, base, iptr, lanes):
+    """One masked gather: ``base[iptr[l]]`` for ``l < lanes`` (``iptr``: pointer to int32 offsets)."""
+    i32 = ir.IntType(32)
+    offs = builder.load(builder.bitcast(iptr, ir.VectorType(i32, lanes).as_pointer()), align=4)
+    # a vector GEP (one address per lane); llvmlite types GEPs by scalar indices only
+    ptrs = ir.instructions.GEPInstr(builder.block, base, [offs], inbounds=True, name="", source_etype=elty)
+    ptrs.type = ir.VectorType(elty.as_pointer(), lanes)
+    builder._insert(ptrs)
+    suffix = "f32" if elty == ir.FloatType() else "f64"
+    vecty = ir.VectorType(elty, lanes)
+    mask_ty = ir.VectorType(ir.IntType(1), lanes)
+    fn = cgutils.get_or_insert_function(
+        builder.module, ir.FunctionType(vecty, [ptrs.type, i32, mask_ty, vecty]),
+        f"llvm.masked.gather.v{lanes}{suffix}.v{lanes}p0{suffix}",
+    )
+    return builder.call(fn, [ptrs, ir.Constant(i32, 4), ir.Constant(mask_ty, [1] * lanes),
+                             ir.Constant(vecty, ir.Undefined)])
+
+
+def _make_gather(scaled: bool):
+    """Build ``f(src, dst, j, idx[, s])``: ``dst[j + l] = src[idx[j + l]] (* s[j + l])`` for ``l < 8``.
+
+    ``idx`` is an int32 array of element offsets into ``src``; the 8 values
+    are fetched by one masked gather (``vgatherdps`` on AVX2).
+    """
+
+    def build(src, dst, j, idx, *rest):
+        arrays = (src, dst, *rest)
+        if not (_float_arrays(*arrays) and isinstance(idx, types.Array) and idx.dtype == types.int32):
+            return None
+        sig = types.void(src, dst, j, idx, *rest)
+
+        def codegen(context, builder, signature, args):
+            tys = signature.args
+            f = _Flat(context, builder, tys[0].dtype)
+            sary, dary, iary = f.array(tys[0], args[0]), f.array(tys[1], args[1]), f.array(tys[3], args[3])
+            j_v = context.cast(builder, args[2], tys[2], types.intp)
+            i32 = ir.IntType(32)
+            ip = builder.gep(builder.bitcast(iary.data, i32.as_pointer()), [j_v])
+            val = _gather(builder, f.elty, builder.bitcast(sary.data, f.elty.as_pointer()), ip, LANES)
+            if scaled:
+                gary = f.array(tys[4], args[4])
+                val = builder.fmul(val, builder.load(f.at(gary, j_v), align=4))
+            builder.store(val, f.at(dary, j_v), align=4)
+            return context.get_dummy_value()
+
+        return sig, codegen
+
+    if scaled:
+
+        def typer(typingctx, src, dst, j, idx, s):
+            return build(src, dst, j, idx, s)
+
+    else:
+
+        def typer(typingctx, src, dst, j, idx):
+            return build(src, dst, j, idx)
+
+    typer.__name__ = f"gather8{'_scaled' if scaled else ''}"
+    return intrinsic(typer)
+
+
+gather8 = _make_gather(False)
+gather8_scaled = _make_gather(True)
+
+
+@intrinsic
+def span_low_gather(typingctx, src, idx, dst, dj, s, sr):
+    """:func:`rhtann.kernels.simd.span_low_signed` on values gathered through ``idx``.
+
+    Loads ``v[l] = src[idx[dj + l]]`` for ``l < SPAN`` (masked gathers of
+    one register each; ``idx`` int32 offsets into the flat ``src``), then
+    does exactly what ``span_low_signed`` does: multiplies by the signs
+    ``s[sr, dj:dj+SPAN]``, applies the butterflies of strides 1 .. SPAN/2 and
+    stores to ``dst[0, dj:dj+SPAN]`` (``dst`` must not be ``src``).
+    """
+    if not (
+        _float_arrays(src, dst, s) and dst.ndim == 2 and s.ndim == 2
+        and isinstance(idx, types.Array) and idx.dtype == types.int32
+    ):
+        return None
+    sig = types.void(src, idx, dst, dj, s, sr)
+
+    def codegen(context, builder, signature, args):
+        tys = signature.args
+        sary = context.make_array(tys[0])(context, builder, args[0])
+        iary = context.make_array(tys[1])(context, builder, args[1])
+        dary = context.make_array(tys[2])(context, builder, args[2])
+        gary = context.make_array(tys[4])(context, builder, args[4])
+        vec = _Vec(context, builder, tys[0].dtype)
+        dj_v, sr_v = (context.cast(builder, args[k], tys[k], types.intp) for k in (3, 5))
+        lanes = vec.part
+        i32 = ir.IntType(32)
+        suffix = "f32" if vec.elty == ir.FloatType() else "f64"
+        fma = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(vec.partty, [vec.partty] * 3), f"llvm.fma.v{lanes}{suffix}"
+        )
+        base = builder.bitcast(sary.data, vec.elty.as_pointer())
+        ibase = builder.bitcast(iary.data, i32.as_pointer())
+        zero = vec.const(0)
+        vals = []
+        for q in range(SPAN // lanes):
+            col = builder.add(dj_v, vec.const(q * lanes))
+            v = _gather(builder, vec.elty, base, builder.gep(ibase, [col]), lanes)
+            g = builder.load(vec.ptr(gary, sr_v, col, vec.partty), align=4)
+            vals.append(builder.fmul(v, g))
+        step = 1
+        while step < lanes:
+            perm = ir.Constant(ir.VectorType(i32, lanes), [i ^ step for i in range(lanes)])
+            sgn = ir.Constant(vec.partty, [-1.0 if i & step else 1.0 for i in range(lanes)])
+            vals = [builder.call(fma, [v, sgn, builder.shuffle_vector(v, v, perm)]) for v in vals]
+            step *= 2
+        for q, v in enumerate(_vertical(builder, vals)):
+            ptr = vec.ptr(dary, zero, builder.add(dj_v, vec.const(q * lanes)), vec.partty)
+            builder.store(v, ptr, align=4)
+        return context.get_dummy_value()
+
+    return sig, codegen
