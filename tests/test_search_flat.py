@@ -7,6 +7,7 @@ import pytest
 
 import rhtann
 from rhtann.codecs.lloydmax import TQ
+from rhtann.kernels import scan as K
 from rhtann.search import CodecFlat
 
 
@@ -260,3 +261,17 @@ def test_one_query_path_sees_vectors_added_after_a_search():
     assert first[1].max() < 500
     assert (ids[0] >= 500).all() and D[0, 0] < first[0][0, 0]
     assert (ids_small[0] < 100).all()
+
+
+def test_byte_tables_are_7_bit_up_to_256_nibbles_and_8_bit_beyond():
+    # 7-bit tables let the scanners add bytes (narrow kernels); longer codes sum more rounding
+    # errors, so they keep the whole byte
+    rng = np.random.default_rng(4)
+    for d, top in ((100, 127), (256, 127), (300, 255)):
+        x = rng.standard_normal((200, d)).astype(np.float32)
+        idx = CodecFlat(d, "TQ4", rht=rhtann.RHT(d, rounds=2, seed=1, layout="keep"), metric="l2")
+        idx.train(x)
+        idx.add(x)
+        _, luts, _, _ = idx._tables(idx._queries(x[:3]))
+        assert luts.max() == top
+        assert K.narrow_tables(luts.reshape(-1)) == (top == 127)

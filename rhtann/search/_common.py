@@ -169,11 +169,18 @@ class QueryRotation:
         return rotate_checked(x, name, self.metric, self.rht)
 
 
-#: Largest entry of the byte tables of the fast scan. At 127 or less the scanners add the two
-#: looked-up bytes of a pair as bytes (:func:`rhtann.kernels.scan.narrow_tables`); 7-bit
-#: tables select the candidates for re-scoring as well as 8-bit ones
-#: (``bench/results/scan_precision.md``).
+#: Largest entry of the byte tables of the fast scan for codes of at most :data:`NARROW_TABLES`
+#: nibbles. At 127 or less the scanners add the two looked-up bytes of a pair as bytes
+#: (:func:`rhtann.kernels.scan.narrow_tables`); longer codes keep the whole byte, since the
+#: rounding of their sums grows with the number of tables (docs/codecs.md).
 TABLE_TOP = 127
+#: Most nibbles per code whose tables use :data:`TABLE_TOP`; longer codes use 255.
+NARROW_TABLES = 256
+
+
+def table_top(nibbles: int) -> int:
+    """Largest byte-table entry for codes of ``nibbles`` nibbles (:data:`TABLE_TOP` or 255)."""
+    return TABLE_TOP if nibbles <= NARROW_TABLES else 255
 
 #: Id map of an index whose ids are its positions.
 NO_IDS = np.zeros(0, dtype=np.int64)
@@ -210,7 +217,9 @@ class ScanPath:
         luts = np.empty((m, self.store.P * 64), dtype=np.uint8)
         a = np.empty(m, dtype=np.float32)
         b = np.empty(m, dtype=np.float32)
-        bad = _tables.query_tables(yq, codec.levels, codec.bits, self._alpha(), TABLE_TOP, lut, luts, a, b)
+        bad = _tables.query_tables(
+            yq, codec.levels, codec.bits, self._alpha(), table_top(codec.nibbles), lut, luts, a, b
+        )
         if bad >= 0:
             raise ValueError(
                 f"q: the lookup tables of query row {bad} overflow float32 (its inner products with the "

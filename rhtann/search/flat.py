@@ -304,8 +304,9 @@ class CodecFlat(C.ScanPath):
             return got[1]
         mt = rot.dense()
         args = None if mt is None else (
-            mt, codec.levels, codec.bits, self._alpha(), C.TABLE_TOP, st.codes, st.P, st.nblocks(), st.sv,
-            st.ev, st.smax, st.emin, st.ref, key[4], st.R, self.metric == "l2", self._id_map(),
+            mt, codec.levels, codec.bits, self._alpha(), C.table_top(codec.nibbles), st.codes, st.P,
+            st.nblocks(), st.sv, st.ev, st.smax, st.emin, st.ref, key[4], st.R, self.metric == "l2",
+            self._id_map(),
         )
         self._one_cache = (key, args)
         return args
