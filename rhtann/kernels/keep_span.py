@@ -46,7 +46,8 @@ from __future__ import annotations
 
 from numba import njit, prange
 
-from .simd import SPAN, scaled_copy, span_high2, span_high4, span_high8, span_high16, span_low_signed
+from .pad import _finite_row, _high_blocks
+from .simd import SPAN, scaled_copy, span_low_signed
 from .simd_keep import (
     LANES,
     col_core2x2,
@@ -125,39 +126,6 @@ def _row_pass(src, dst, nrows, ld, k, mat_t):
         for _ in range(ones):
             row_core1(src, dst, r0, ld, k, mat_t, ld, c0)
             c0 += LANES
-
-
-@njit(cache=True, inline="always")
-def _high_blocks(flat, d, m):
-    """Butterfly stages of strides ``SPAN .. m/2`` on every block of ``m`` of ``flat[0, :d]``."""
-    stages = 0
-    while (SPAN << stages) < m:
-        stages += 1
-    h = SPAN
-    while stages > 0:
-        take = 4 if stages >= 4 else stages
-        for i in range(0, d, h << take):
-            for j in range(i, i + h, 16):
-                if take == 4:
-                    span_high16(flat, 0, j, h)
-                elif take == 3:
-                    span_high8(flat, 0, j, h)
-                elif take == 2:
-                    span_high4(flat, 0, j, h)
-                else:
-                    span_high2(flat, 0, j, h)
-        h <<= take
-        stages -= take
-
-
-@njit(cache=True, inline="always")
-def _finite_row(x, r):
-    """Sum of ``v - v`` over row ``r`` of ``x``: 0 unless it holds a NaN or an infinity."""
-    acc = x.dtype.type(0.0)
-    for j in range(x.shape[1]):
-        v = x[r, j]
-        acc += v - v
-    return acc
 
 
 @njit(cache=True, inline="always")

@@ -349,18 +349,18 @@ def _row_wht(v, p):
 
 
 @njit(cache=True, inline="always")
-def _span_high(flat, p):
-    """Butterfly stages of strides ``SPAN .. p/2`` on the row ``flat[0, :p]``.
+def _high_blocks(flat, d, m):
+    """Butterfly stages of strides ``SPAN .. m/2`` on every block of ``m`` of ``flat[0, :d]``.
 
     Radix-16 passes, then one pass for the remaining stages.
     """
     stages = 0
-    while (SPAN << stages) < p:
+    while (SPAN << stages) < m:
         stages += 1
     h = SPAN
     while stages > 0:
         take = 4 if stages >= 4 else stages
-        for i in range(0, p, h << take):
+        for i in range(0, d, h << take):
             for j in range(i, i + h, BLOCK):
                 if take == 4:
                     span_high16(flat, 0, j, h)
@@ -372,6 +372,12 @@ def _span_high(flat, p):
                     span_high2(flat, 0, j, h)
         h <<= take
         stages -= take
+
+
+@njit(cache=True, inline="always")
+def _span_high(flat, p):
+    """Butterfly stages of strides ``SPAN .. p/2`` on the row ``flat[0, :p]``."""
+    _high_blocks(flat, p, p)
 
 
 @njit(cache=True, inline="always")
