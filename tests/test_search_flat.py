@@ -275,3 +275,15 @@ def test_byte_tables_are_7_bit_up_to_256_nibbles_and_8_bit_beyond():
         _, luts, _, _ = idx._tables(idx._queries(x[:3]))
         assert luts.max() == top
         assert K.narrow_tables(luts.reshape(-1)) == (top == 127)
+
+
+def test_one_query_arguments_are_kept_after_many_adds():
+    # the store's version is an int beyond the small-int cache after many adds: compared by value
+    x, _ = _data(n=200, m=1, seed=12)
+    idx = CodecFlat(40, "TQ4", rht=rhtann.RHT(40, rounds=2, seed=1, layout="keep"), metric="l2")
+    idx.train(x)
+    for i in range(150):
+        idx.add(x[i : i + 1])
+    assert idx.store.version > 256
+    first = idx._one_args()
+    assert first is not None and idx._one_args() is first

@@ -298,17 +298,17 @@ class CodecFlat(C.ScanPath):
         stay the same objects.
         """
         st, codec, rot = self.store, self.codec, self._rotation()
-        key = (st, st.version, rot, codec.levels, st.delta)
+        key = (st, rot, codec.levels, st.delta)
         got = getattr(self, "_one_cache", None)
-        if got is not None and all(a is b for a, b in zip(got[0], key, strict=True)):
-            return got[1]
+        if got is not None and got[1] == st.version and all(a is b for a, b in zip(got[0], key, strict=True)):
+            return got[2]
         mt = rot.dense()
         args = None if mt is None else (
             mt, codec.levels, codec.bits, self._alpha(), C.table_top(codec.nibbles), st.codes, st.P,
-            st.nblocks(), st.sv, st.ev, st.smax, st.emin, st.ref, key[4], st.R, self.metric == "l2",
+            st.nblocks(), st.sv, st.ev, st.smax, st.emin, st.ref, key[3], st.R, self.metric == "l2",
             self._id_map(),
         )
-        self._one_cache = (key, args)
+        self._one_cache = (key, st.version, args)
         return args
 
     def _fastscan(self, yq: np.ndarray, k_out: int, kk: int, rerank: str) -> tuple[np.ndarray, np.ndarray]:
