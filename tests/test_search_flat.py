@@ -278,7 +278,7 @@ def test_byte_tables_are_7_bit_up_to_256_nibbles_and_8_bit_beyond():
 
 
 def test_one_query_arguments_are_kept_after_many_adds():
-    # the store's version is an int beyond the small-int cache after many adds: compared by value
+    # the cached arguments are reused while the store's version stays the same, whatever its value
     x, _ = _data(n=200, m=1, seed=12)
     idx = CodecFlat(40, "TQ4", rht=rhtann.RHT(40, rounds=2, seed=1, layout="keep"), metric="l2")
     idx.train(x)
