@@ -7,7 +7,7 @@ import numpy as np
 import rhtann
 from rhtann.kernels.query import flat_search_one
 from rhtann.search import CodecFlat
-from rhtann.search._common import TABLE_TOP
+from rhtann.search._common import TABLE_TOP, normalized, row_dots
 
 
 def _index():
@@ -19,16 +19,34 @@ def _index():
     return idx, rng.standard_normal((1, 24)).astype(np.float32)
 
 
-def _call(idx, q, k=5, kk=20):
+def _call(idx, q, k=5, kk=20, norm=False, omean=None, alpha=2.0, l2=True):
     st, c = idx.store, idx.codec
     D = np.full((1, k), np.nan, dtype=np.float32)
     ids = np.full((1, k), -7, dtype=np.int64)
     ok = flat_search_one(
-        q, np.zeros(0, np.float32), np.zeros(0, np.float32), False, kk, D, ids, idx._rotation().dense(),
-        c.levels, c.bits, 2.0, TABLE_TOP, st.codes, st.P, st.nblocks(), st.sv, st.ev, st.smax, st.emin,
-        st.ref, st.delta, st.R, True, np.zeros(0, dtype=np.int64),
+        q, norm, np.zeros(0, np.float32), np.zeros(0, np.float32) if omean is None else omean, kk, D, ids,
+        idx._rotation().dense(), c.levels, c.bits, alpha, TABLE_TOP, st.codes, st.P, st.nblocks(), st.sv,
+        st.ev, st.smax, st.emin, st.ref, st.delta, st.R, l2, np.zeros(0, dtype=np.int64),
     )
     return ok, D, ids
+
+
+def test_normalization_and_offset_inside_the_call_equal_the_python_steps():
+    # the call normalizes and adds <q, mean> with the arithmetic of normalized() and row_dots()
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((700, 24)).astype(np.float32)
+    idx = CodecFlat(24, "TQ4", rht=rhtann.RHT(24, rounds=2, seed=2, layout="keep"), metric="ip")
+    idx.train(x)
+    idx.add(x)
+    q = (5 * rng.standard_normal((1, 24))).astype(np.float32)
+    mean = rng.standard_normal(24).astype(np.float32)
+    ok, D, ids = _call(idx, q, norm=True, omean=mean, alpha=1.0, l2=False)
+    assert ok
+    qn = normalized(q)
+    ok2, D2, ids2 = _call(idx, qn, alpha=1.0, l2=False)
+    assert ok2
+    np.testing.assert_array_equal(ids, ids2)
+    np.testing.assert_array_equal(D, D2 + row_dots(qn, mean)[0])
 
 
 def test_one_call_gives_the_separate_steps_results():

@@ -500,3 +500,14 @@ def test_narrow_intrinsics_equal_the_general_ones(npairs, fill):
     np.testing.assert_array_equal(o1n, o4n[:LANES])
     luts[0, 5] = 128
     assert not K.narrow_tables(luts.reshape(-1))
+
+
+@pytest.mark.parametrize("n", [0, 1, 31, 32, 33, 4096])
+def test_narrow_tables_finds_one_wide_entry_anywhere(n):
+    tables = np.full(n, 127, np.uint8)
+    assert K.narrow_tables(tables)
+    for at in sorted({0, n // 2, n - 1}) if n else []:
+        for value in (128, 255):
+            wide = tables.copy()
+            wide[at] = value
+            assert not K.narrow_tables(wide)

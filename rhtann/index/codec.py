@@ -34,6 +34,7 @@ from __future__ import annotations
 import os
 import re
 from numbers import Integral
+from time import perf_counter
 from typing import Any
 
 import numpy as np
@@ -44,7 +45,7 @@ from ..codecs.registry import codec_from_state, is_codec_token, make_codec, pars
 from ..progress import timed
 from ..search import CodecFlat, CodecIVF
 from ..search import _common as SC
-from ..threads import thread_scope
+from ..threads import get_num_threads, thread_scope
 from ..transform import RHT
 from .core import STAT_KEYS, Index
 from .locking import exclusive, shared
@@ -182,6 +183,8 @@ class CodecIndex(Index, variant="codec"):
 
     #: Whether a spec names an rhtann codec (used by ``Index.__new__``).
     claims = staticmethod(claims)
+    #: The cosine normalization of the engines' own arithmetic, which the single-query call repeats.
+    _normalized = staticmethod(SC.normalized)
 
     def __init__(
         self,
@@ -261,7 +264,7 @@ class CodecIndex(Index, variant="codec"):
         q = self._prepare(qm, "q")
         if self.metric == "l2":
             return np.ascontiguousarray(q - self.mean_, dtype=np.float32), None
-        return q, q @ self.mean_
+        return q, SC.row_dots(q, self.mean_)
 
     @staticmethod
     def _add_offset(D: np.ndarray, ids: np.ndarray, offset: np.ndarray | None) -> np.ndarray:
@@ -380,6 +383,10 @@ class CodecIndex(Index, variant="codec"):
         D : ndarray of float32, shape (nq, k)
         I : ndarray of int64, shape (nq, k)
         """
+        if type(q) is np.ndarray and type(k) is int and params.keys() <= _ONE:
+            found = self._search_single(q, k, params)
+            if found is not None:
+                return found
         with timed(self.stats, "search_s"):
             self._check_trained("search")
             qm = as_matrix(q, "q", self.d)
@@ -407,19 +414,47 @@ class CodecIndex(Index, variant="codec"):
                     D, ids = self._search_exact(qe, k, **params)
                 return self._add_offset(D, ids, offset), ids
 
+    def _search_single(self, q: np.ndarray, k: int, params: dict) -> tuple[np.ndarray, np.ndarray] | None:
+        """:meth:`search` of one query that needs no conversion, by the shortest route; or None.
+
+        Applies to a trained flat index without ``IVF`` or exact re-ranking,
+        ``q`` a C-contiguous float32 array of shape ``(1, d)``, ``k`` an int
+        in ``[1, ntotal]`` and an effective thread count of one; then it
+        does what :meth:`search` does (the same compiled call of
+        :meth:`_search_one`, the same ``stats``) with fewer Python steps,
+        which for one query cost as much as a scan of thousands of codes.
+        None means "take :meth:`search`'s general route", which handles
+        every other case and names what is wrong.
+        """
+        eng = self.engine
+        if (
+            eng is None or not self._trained or self.nlist is not None or self._exact is not None
+            or q.dtype != np.float32 or q.shape != (1, self.d) or not q.flags.c_contiguous
+            or not 0 < k <= eng.ntotal
+            or (self.threads if self.threads is not None else get_num_threads()) != 1
+        ):
+            return None
+        t0 = perf_counter()
+        found = self._search_one(q, k, params)
+        if found is not None:
+            stats = self.stats
+            stats["search_s"] = stats.get("search_s", 0.0) + perf_counter() - t0
+        return found
+
     def _search_one(self, qm: np.ndarray, k: int, params: dict) -> tuple[np.ndarray, np.ndarray] | None:
         """One query of a flat index through :meth:`rhtann.search.CodecFlat.search_one`, or None.
 
-        The ``Center`` shift (L2) and score offset (inner products) of
-        :meth:`_engine_queries` and :meth:`_add_offset` are applied inside
-        the engine's compiled call, with the same float32 arithmetic.
+        The ``Center`` shift (L2), the cosine normalization and the score
+        offset (inner products) of :meth:`_engine_queries` and
+        :meth:`_add_offset` are applied inside the engine's compiled call,
+        with the same arithmetic.
         """
         if not self.center:
             return self.engine.search_one(qm, k, **params)
         if self.metric == "l2":
             return self.engine.search_one(qm, k, shift=self.mean_, **params)
-        q = self._prepare(qm, "q")
-        return self.engine.search_one(q, k, offset=q @ self.mean_, **params)
+        cosine = self.metric == "cosine"
+        return self.engine.search_one(qm, k, offset_by=self.mean_, normalize=cosine, **params)
 
     def _search_exact(self, qm: np.ndarray, k: int, **params: Any) -> tuple[np.ndarray, np.ndarray]:
         """IVF candidates from the codes, re-ranked with the stored originals."""

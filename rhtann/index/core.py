@@ -304,13 +304,17 @@ class Index(FaissExport):
     # below the edge: trusted chunks
     # ------------------------------------------------------------------
 
+    #: Unit-norm copy of checked float32 rows for the cosine metric (faiss's ``normalize_L2``, so that
+    #: a faiss ``NormalizationTransform`` downstream gives the same bits).
+    _normalized = staticmethod(normalized)
+
     def _prepare(self, x: Any, name: str) -> np.ndarray:
         """One validated chunk: C-contiguous float32, normalized for cosine, finite."""
         if not (type(x) is np.ndarray and x.dtype == np.float32 and x.flags.c_contiguous):
             with np.errstate(over="ignore"):  # overflow to inf is reported below
                 x = np.ascontiguousarray(x, dtype=np.float32)
         if self.metric == "cosine":
-            x = normalized(x)
+            x = self._normalized(x)
         if self.rht is None:
             check_finite_flag(not bool(np.isfinite(x).all()), name)
         return x

@@ -23,20 +23,22 @@ class RWLock:
     """Many readers or one writer; writer-preferring, not reentrant."""
 
     def __init__(self) -> None:
-        self._cond = threading.Condition(threading.Lock())
+        # the readers' paths enter the plain lock directly (cheaper than the condition's ``with``)
+        self._mutex = threading.Lock()
+        self._cond = threading.Condition(self._mutex)
         self._readers = 0
         self._writer = False
         self._waiting_writers = 0
 
     def acquire_read(self) -> None:
         """Take the lock shared (waits while a writer holds or waits for it)."""
-        with self._cond:
+        with self._mutex:
             while self._writer or self._waiting_writers:
                 self._cond.wait()
             self._readers += 1
 
     def release_read(self) -> None:
-        with self._cond:
+        with self._mutex:
             self._readers -= 1
             if not self._readers and self._waiting_writers:  # only writers wait for the readers
                 self._cond.notify_all()

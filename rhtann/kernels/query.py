@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .dense import rotate_dense
+from .dense import normalize_rows, rotate_dense, row_dots
 from .results import finish_rows
 from .scan import fastscan_topk, rescore_topk
 from .tables import query_tables
@@ -21,7 +21,7 @@ from .topk import heap_reset
 
 @njit(cache=True)
 def flat_search_one(
-    x, shift, off, has_off, kk, out_d, out_i, mt, levels, bits, alpha, top, codes, P, nblocks, sv, ev, smax,
+    x, norm, shift, omean, kk, out_d, out_i, mt, levels, bits, alpha, top, codes, P, nblocks, sv, ev, smax,
     emin, ref, delta, R, l2, ids,
 ):
     """Rotate, build the tables, scan, re-score from the codes and write the results of queries ``x``.
@@ -29,15 +29,18 @@ def flat_search_one(
     Parameters
     ----------
     x : ndarray, shape (m, d_in), float32
-        Checked queries, normalized for cosine; usually ``m = 1``.
+        Checked queries; usually ``m = 1``.
+    norm : bool
+        Normalize the queries first (:func:`rhtann.kernels.dense.normalize_rows`;
+        the cosine metric).
     shift : ndarray, shape (d_in,) or (0,), float32
         Subtracted from every query before the rotation (``Center`` with
         L2: the training mean); empty for none. The distances are those of
         the shifted queries.
-    off : ndarray, shape (m,), float32
-        Added to query ``i``'s returned scores of ids >= 0 when ``has_off``
-        (``Center`` with inner products: ``<q_i, mean>``, from the caller).
-    has_off : bool
+    omean : ndarray, shape (d_in,) or (0,), float32
+        When not empty, ``<q_i, omean>`` (:func:`rhtann.kernels.dense.row_dots`
+        of the normalized query) is added to query ``i``'s returned scores
+        of ids >= 0 (``Center`` with inner products: the training mean).
     mt : ndarray, shape (d_in, d_code), float64
         Transposed rotation matrix (:func:`rhtann.kernels.dense.rotate_dense`).
     levels, bits, alpha, top
@@ -64,9 +67,17 @@ def flat_search_one(
         caller takes the general path, which rotates such queries safely
         and reports tables that overflow.
     """
+    m = x.shape[0]
+    if norm:
+        xn = np.empty_like(x)
+        normalize_rows(x, xn)
+        x = xn
+    has_off = omean.shape[0] > 0
+    off = np.empty(m, dtype=np.float32)
+    if has_off:
+        row_dots(x, omean, off)
     if shift.shape[0]:
         x = x - shift
-    m = x.shape[0]
     k = out_d.shape[1]
     dc = mt.shape[1]
     y = np.empty((m, dc), dtype=np.float32)

@@ -117,10 +117,11 @@ def narrow_tables(lflat):
     looked-up bytes of a pair as bytes before widening (one shift and one
     add fewer per pair); the sums are the same.
     """
+    # an OR over every entry (no early exit) compiles to a vector reduction
+    bits = np.uint8(0)
     for j in range(lflat.shape[0]):
-        if lflat[j] > 127:
-            return False
-    return True
+        bits |= lflat[j]
+    return bits < 128
 
 
 @numba.njit(**_OPTS)

@@ -93,9 +93,23 @@ def prepare_vectors(x: object, name: str, d: int, metric: str, rht: RHT | None) 
 
 
 def normalized(x: np.ndarray) -> np.ndarray:
-    """Rows scaled to unit norm (zero rows stay zero), float32."""
-    nrm = np.linalg.norm(x, axis=1, keepdims=True)
-    return x / np.where(nrm > 0, nrm, 1.0).astype(np.float32)
+    """Rows of float32 ``x`` (n, d) scaled to unit norm, a new float32 array (zero rows stay zero).
+
+    The arithmetic of :func:`rhtann.kernels.dense.normalize_rows`, which the
+    single-query call (:func:`rhtann.kernels.query.flat_search_one`) also
+    uses, so a query normalized here and there gets the same bits.
+    """
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    out = np.empty_like(x)
+    _dense.normalize_rows(x, out)
+    return out
+
+
+def row_dots(x: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """``<x[i], v>`` of float32 rows ``x`` (n, d) and ``v`` (d,) as float32 (n,), summed in float64."""
+    out = np.empty(x.shape[0], dtype=np.float32)
+    _dense.row_dots(np.ascontiguousarray(x, dtype=np.float32), np.ascontiguousarray(v, dtype=np.float32), out)
+    return out
 
 
 def rotate_checked(x: np.ndarray, name: str, metric: str, rht: RHT | None) -> np.ndarray:

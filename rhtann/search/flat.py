@@ -232,7 +232,8 @@ class CodecFlat(C.ScanPath):
         k_factor: int | None = None,
         *,
         shift: np.ndarray | None = None,
-        offset: np.ndarray | None = None,
+        offset_by: np.ndarray | None = None,
+        normalize: bool = False,
     ) -> tuple[np.ndarray, np.ndarray] | None:
         """:meth:`search` of one query with the default ``rerank`` and ``method``, or None.
 
@@ -245,14 +246,18 @@ class CodecFlat(C.ScanPath):
         :meth:`search`, which handles every case and names what is wrong.
 
         The other arguments are the ``Center`` step of :class:`rhtann.Index`,
-        done inside the same compiled call: ``shift`` (float32, shape
-        ``(d,)``) is subtracted from the query, and ``offset`` (float32,
-        shape ``(1,)``) added to the distances found.
+        done inside the same compiled call: ``normalize`` first scales the
+        query to unit norm as :func:`rhtann.search._common.normalized` does
+        (the index's cosine metric; the engine's own cosine metric
+        normalizes in any case); ``shift`` (float32, shape ``(d,)``) is
+        subtracted from the query; ``offset_by`` (float32, shape ``(d,)``)
+        adds ``<q, offset_by>`` of the (normalized) query to the scores
+        found, as :func:`rhtann.search._common.row_dots` computes it.
         """
         if self.refine or self.rht is None or not (self.store.fast and HAS_AVX2) or get_num_threads() != 1:
             return None
         kf = 8 if k_factor is None else C.check_k(k_factor, "k_factor")
-        return self._search_one(q, k, k * kf, shift, offset)
+        return self._search_one(q, k, k * kf, shift, offset_by, normalize)
 
     def _search_general(
         self, qm: np.ndarray, k: int, kk: int, rerank: str, method: str
@@ -268,7 +273,7 @@ class CodecFlat(C.ScanPath):
 
     def _search_one(
         self, qm: np.ndarray, k: int, kk: int, shift: np.ndarray | None = None,
-        offset: np.ndarray | None = None,
+        offset_by: np.ndarray | None = None, normalize: bool = False,
     ) -> tuple[np.ndarray, np.ndarray] | None:
         """``D, ids`` of one checked query by one compiled call, or None where it does not apply.
 
@@ -281,12 +286,11 @@ class CodecFlat(C.ScanPath):
         args = self._one_args()
         if args is None:
             return None
-        x = C.normalized(qm) if self.metric == "cosine" else qm
         D = np.empty((1, k), dtype=np.float32)
         ids = np.empty((1, k), dtype=np.int64)
         done = _query.flat_search_one(
-            x, _NONE if shift is None else shift, _NONE if offset is None else offset, offset is not None, kk,
-            D, ids, *args,
+            qm, normalize or self.metric == "cosine", _NONE if shift is None else shift,
+            _NONE if offset_by is None else offset_by, kk, D, ids, *args,
         )
         return (D, ids) if done else None
 
@@ -298,10 +302,15 @@ class CodecFlat(C.ScanPath):
         stay the same objects.
         """
         st, codec, rot = self.store, self.codec, self._rotation()
-        key = (st, rot, codec.levels, st.delta)
         got = getattr(self, "_one_cache", None)
-        if got is not None and got[1] == st.version and all(a is b for a, b in zip(got[0], key, strict=True)):
-            return got[2]
+        if got is not None:
+            key = got[0]
+            if (
+                got[1] == st.version and key[0] is st and key[1] is rot and key[2] is codec.levels
+                and key[3] is st.delta
+            ):
+                return got[2]
+        key = (st, rot, codec.levels, st.delta)
         mt = rot.dense()
         args = None if mt is None else (
             mt, codec.levels, codec.bits, self._alpha(), C.table_top(codec.nibbles), st.codes, st.P,
