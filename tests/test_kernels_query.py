@@ -10,10 +10,10 @@ from rhtann.search import CodecFlat
 from rhtann.search._common import TABLE_TOP, normalized, row_dots
 
 
-def _index():
+def _index(metric="l2"):
     rng = np.random.default_rng(3)
     x = rng.standard_normal((700, 24)).astype(np.float32)
-    idx = CodecFlat(24, "TQ4", rht=rhtann.RHT(24, rounds=2, seed=2, layout="keep"), metric="l2")
+    idx = CodecFlat(24, "TQ4", rht=rhtann.RHT(24, rounds=2, seed=2, layout="keep"), metric=metric)
     idx.train(x)
     idx.add(x)
     return idx, rng.standard_normal((1, 24)).astype(np.float32)
@@ -33,12 +33,9 @@ def _call(idx, q, k=5, kk=20, norm=False, omean=None, alpha=2.0, l2=True):
 
 def test_normalization_and_offset_inside_the_call_equal_the_python_steps():
     # the call normalizes and adds <q, mean> with the arithmetic of normalized() and row_dots()
+    idx, q = _index("ip")
     rng = np.random.default_rng(5)
-    x = rng.standard_normal((700, 24)).astype(np.float32)
-    idx = CodecFlat(24, "TQ4", rht=rhtann.RHT(24, rounds=2, seed=2, layout="keep"), metric="ip")
-    idx.train(x)
-    idx.add(x)
-    q = (5 * rng.standard_normal((1, 24))).astype(np.float32)
+    q = 5 * q
     mean = rng.standard_normal(24).astype(np.float32)
     ok, D, ids = _call(idx, q, norm=True, omean=mean, alpha=1.0, l2=False)
     assert ok
