@@ -34,7 +34,6 @@ from __future__ import annotations
 import os
 import re
 from numbers import Integral
-from time import perf_counter
 from typing import Any
 
 import numpy as np
@@ -421,7 +420,7 @@ class CodecIndex(Index, variant="codec"):
         ``q`` a C-contiguous float32 array of shape ``(1, d)``, ``k`` an int
         in ``[1, ntotal]`` and an effective thread count of one; then it
         does what :meth:`search` does (the same compiled call of
-        :meth:`_search_one`, the same ``stats``) with fewer Python steps,
+        :meth:`_search_one`, timed into the same ``stats``) with fewer Python steps,
         which for one query cost as much as a scan of thousands of codes.
         None means "take :meth:`search`'s general route", which handles
         every other case and names what is wrong.
@@ -434,12 +433,8 @@ class CodecIndex(Index, variant="codec"):
             or (self.threads if self.threads is not None else get_num_threads()) != 1
         ):
             return None
-        t0 = perf_counter()
-        found = self._search_one(q, k, params)
-        if found is not None:
-            stats = self.stats
-            stats["search_s"] = stats.get("search_s", 0.0) + perf_counter() - t0
-        return found
+        with timed(self.stats, "search_s"):
+            return self._search_one(q, k, params)
 
     def _search_one(self, qm: np.ndarray, k: int, params: dict) -> tuple[np.ndarray, np.ndarray] | None:
         """One query of a flat index through :meth:`rhtann.search.CodecFlat.search_one`, or None.

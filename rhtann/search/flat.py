@@ -314,7 +314,7 @@ class CodecFlat(C.ScanPath):
         mt = rot.dense()
         args = None if mt is None else (
             mt, codec.levels, codec.bits, self._alpha(), C.table_top(codec.nibbles), st.codes, st.P,
-            st.nblocks(), st.sv, st.ev, st.smax, st.emin, st.ref, key[3], st.R, self.metric == "l2",
+            st.nblocks(), st.sv, st.ev, st.smax, st.emin, st.ref, st.delta, st.R, self.metric == "l2",
             self._id_map(),
         )
         self._one_cache = (key, st.version, args)
