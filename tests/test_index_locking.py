@@ -124,3 +124,63 @@ def test_adaptive_two_adds_at_once():
     for t in ts:
         t.join(60)
     assert ix.ntotal == 3000 and sum(ix.level_counts.values()) == 3000
+
+
+def test_single_query_route_waits_for_a_writer():
+    # a one-query search of a codec index takes its own short route; it must hold the lock too
+    import rhtann
+    from rhtann.index.locking import _lock_of
+
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((300, 16)).astype(np.float32)
+    ix = rhtann.Index(16, "RHT2keep,Center,TQ4", threads=1)
+    ix.train(x)
+    ix.add(x)
+    q = x[:1].copy()
+    want = ix.search(q, 3)
+    got = []
+    with _lock_of(ix).write():
+        t = threading.Thread(target=lambda: got.append(ix.search(q, 3)))
+        t.start()
+        time.sleep(0.1)
+        assert got == []  # still waiting for the writer
+    t.join(10)
+    assert len(got) == 1
+    np.testing.assert_array_equal(got[0][1], want[1])
+    np.testing.assert_array_equal(got[0][0], want[0])
+
+
+def test_single_queries_while_adding_to_a_codec_index_in_child():
+    body = """
+    import threading, numpy as np, rhtann
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((3000, 24)).astype("float32")
+    for spec in ["RHT2keep,TQ4", "RHT2keep,Center,TQ4"]:
+        ix = rhtann.Index(24, spec, "cosine" if "Center" in spec else "l2", threads=1)
+        ix.train(x)
+        ix.add(x[:64])
+        errors = []
+        def adder():
+            try:
+                for i in range(64, len(x), 97):
+                    ix.add(x[i:i + 97])
+            except Exception as exc:
+                errors.append(repr(exc))
+        def searcher(seed):
+            try:
+                r = np.random.default_rng(seed)
+                for _ in range(300):
+                    D, I = ix.search(x[r.integers(64)][None, :], 5)
+                    assert I.shape == (1, 5) and (I >= 0).all() and (I < len(x)).all()
+                    assert np.isfinite(D).all()
+            except Exception as exc:
+                errors.append(repr(exc))
+        ts = [threading.Thread(target=adder)] + [threading.Thread(target=searcher, args=(s,)) for s in (1, 2)]
+        for t in ts: t.start()
+        for t in ts: t.join()
+        case(spec, lambda: (errors, ix.ntotal))
+    """
+    res = run_cases(body, timeout=240)
+    assert len(res) == 2
+    for spec, rec in res.items():
+        assert rec["value"] == "([], 3000)", (spec, rec)

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from numbers import Integral
 from typing import Any
 
@@ -47,7 +48,7 @@ from ..search import _common as SC
 from ..threads import get_num_threads, thread_scope
 from ..transform import RHT
 from .core import STAT_KEYS, Index
-from .locking import exclusive, shared
+from .locking import _lock_of, exclusive, shared
 from .spec import Spec, parse_spec
 
 _IVF = re.compile(r"^IVF(\d+)$")
@@ -56,8 +57,9 @@ _CENTER = "Center"
 #: Search parameters each engine takes.
 FLAT_PARAMS = ("k_factor", "rerank", "method")
 IVF_PARAMS = ("nprobe", "k_factor", "rerank")
-#: Query parameters the single-query short path (:meth:`rhtann.search.CodecFlat.search_one`) takes.
+#: Query parameters the single-query short path (:meth:`CodecIndex._search_single`) takes.
 _ONE = frozenset({"k_factor"})
+_F32 = np.dtype(np.float32)
 
 
 def codec_target(token: str) -> str:
@@ -365,7 +367,6 @@ class CodecIndex(Index, variant="codec"):
                 self._exact.add(self._exact_rows(xe), seq)
 
     # -- search ----------------------------------------------------------------------
-    @shared
     def search(self, q: Any, k: int, **params: Any) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` nearest stored vectors of each query.
 
@@ -386,6 +387,11 @@ class CodecIndex(Index, variant="codec"):
             found = self._search_single(q, k, params)
             if found is not None:
                 return found
+        return self._search(q, k, **params)
+
+    @shared
+    def _search(self, q: Any, k: int, **params: Any) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`search` by the general route, holding the lock shared."""
         with timed(self.stats, "search_s"):
             self._check_trained("search")
             qm = as_matrix(q, "q", self.d)
@@ -402,10 +408,6 @@ class CodecIndex(Index, variant="codec"):
                     f"unknown query parameters {unknown} for spec {self.spec.text!r}; known: {list(known)}"
                 )
             with thread_scope(self.threads):
-                if qm.shape[0] == 1 and self._exact is None and self.nlist is None and params.keys() <= _ONE:
-                    found = self._search_one(qm, k, params)
-                    if found is not None:
-                        return found
                 qe, offset = self._engine_queries(qm)
                 if self._exact is None:
                     D, ids = self.engine.search(qe, k, **params)
@@ -416,40 +418,45 @@ class CodecIndex(Index, variant="codec"):
     def _search_single(self, q: np.ndarray, k: int, params: dict) -> tuple[np.ndarray, np.ndarray] | None:
         """:meth:`search` of one query that needs no conversion, by the shortest route; or None.
 
-        Applies to a trained flat index without ``IVF`` or exact re-ranking,
-        ``q`` a C-contiguous float32 array of shape ``(1, d)``, ``k`` an int
-        in ``[1, ntotal]`` and an effective thread count of one; then it
-        does what :meth:`search` does (the same compiled call of
-        :meth:`_search_one`, timed into the same ``stats``) with fewer Python steps,
-        which for one query cost as much as a scan of thousands of codes.
-        None means "take :meth:`search`'s general route", which handles
-        every other case and names what is wrong.
+        Applies to a trained flat index without ``IVF`` or exact re-ranking
+        whose engine takes the one-call route, ``q`` a C-contiguous float32
+        array of shape ``(1, d)``, ``k`` an int in ``[1, ntotal]`` and an
+        effective thread count of one. It takes the lock shared, as
+        :meth:`search` does, calls the engine's compiled call
+        (:meth:`rhtann.search.CodecFlat._search_one`) directly and adds its
+        time to ``stats["search_s"]``. For one query each Python step costs
+        as much as a scan of thousands of codes (more once a scan has pushed
+        the interpreter's data out of the caches), so the route makes as few
+        as it can. None means "take the general route", which handles every
+        other case and names what is wrong.
         """
-        eng = self.engine
-        if (
-            eng is None or not self._trained or self.nlist is not None or self._exact is not None
-            or q.dtype != np.float32 or q.shape != (1, self.d) or not q.flags.c_contiguous
-            or not 0 < k <= eng.ntotal
-            or (self.threads if self.threads is not None else get_num_threads()) != 1
-        ):
+        if q.dtype != _F32 or q.shape != (1, self.d) or not q.flags.c_contiguous:
             return None
-        with timed(self.stats, "search_s"):
-            return self._search_one(q, k, params)
-
-    def _search_one(self, qm: np.ndarray, k: int, params: dict) -> tuple[np.ndarray, np.ndarray] | None:
-        """One query of a flat index through :meth:`rhtann.search.CodecFlat.search_one`, or None.
-
-        The ``Center`` shift (L2), the cosine normalization and the score
-        offset (inner products) of :meth:`_engine_queries` and
-        :meth:`_add_offset` are applied inside the engine's compiled call,
-        with the same arithmetic.
-        """
-        if not self.center:
-            return self.engine.search_one(qm, k, **params)
-        if self.metric == "l2":
-            return self.engine.search_one(qm, k, shift=self.mean_, **params)
-        cosine = self.metric == "cosine"
-        return self.engine.search_one(qm, k, offset_by=self.mean_, normalize=cosine, **params)
+        lock = _lock_of(self)
+        lock.acquire_read()
+        try:
+            t0 = time.perf_counter()
+            eng = self.engine
+            if (
+                eng is None or not self._trained or self.nlist is not None or self._exact is not None
+                or not 0 < k <= eng.ntotal or eng.refine or eng.rht is None or not eng.one_call
+                or (self.threads if self.threads is not None else get_num_threads()) != 1
+            ):
+                return None
+            kf = params.get("k_factor")
+            kk = k * (8 if kf is None else SC.check_k(kf, "k_factor"))
+            if not self.center:
+                found = eng._search_one(q, k, kk)
+            elif self.metric == "l2":
+                found = eng._search_one(q, k, kk, self.mean_)
+            else:
+                found = eng._search_one(q, k, kk, None, self.mean_, self.metric == "cosine")
+            if found is not None:
+                stats = self.stats
+                stats["search_s"] += time.perf_counter() - t0
+            return found
+        finally:
+            lock.release_read()
 
     def _search_exact(self, qm: np.ndarray, k: int, **params: Any) -> tuple[np.ndarray, np.ndarray]:
         """IVF candidates from the codes, re-ranked with the stored originals."""

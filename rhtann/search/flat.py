@@ -254,10 +254,19 @@ class CodecFlat(C.ScanPath):
         adds ``<q, offset_by>`` of the (normalized) query to the scores
         found, as :func:`rhtann.search._common.row_dots` computes it.
         """
-        if self.refine or self.rht is None or not (self.store.fast and HAS_AVX2) or get_num_threads() != 1:
+        if self.refine or self.rht is None or not self.one_call or get_num_threads() != 1:
             return None
         kf = 8 if k_factor is None else C.check_k(k_factor, "k_factor")
         return self._search_one(q, k, k * kf, shift, offset_by, normalize)
+
+    @property
+    def one_call(self) -> bool:
+        """Whether the store's codes can take the one-call route (nibble codes, an AVX2 CPU).
+
+        The route also needs a query rotation (``rht``) that is dense
+        (:meth:`_one_args`), no ``refine`` and one thread.
+        """
+        return self.store.fast and HAS_AVX2
 
     def _search_general(
         self, qm: np.ndarray, k: int, kk: int, rerank: str, method: str
