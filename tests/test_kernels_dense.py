@@ -23,6 +23,21 @@ def test_product_is_the_float64_product_rounded_once(m: int, d: int, p: int) -> 
     np.testing.assert_array_equal(one[0], out[m - 1])
 
 
+@pytest.mark.parametrize(("m", "d", "p"), [(1, 50, 50), (4, 128, 128), (2, 9, 3)])
+def test_float32_entries_give_the_exact_float64_products_rounded_once(m: int, d: int, p: int) -> None:
+    # the query rotation keeps float32 entries: each product is exact in float64, so the output
+    # is the float64 sum in coordinate order of exact products, rounded once
+    rng = np.random.default_rng(d + p)
+    x = rng.standard_normal((m, d)).astype(np.float32)
+    mt = rng.standard_normal((d, p)).astype(np.float32)
+    acc = np.zeros((m, p))
+    for j in range(d):
+        acc = acc + x[:, j : j + 1].astype(np.float64) * mt[j].astype(np.float64)
+    out = np.empty((m, p), dtype=np.float32)
+    assert rotate_dense(x, mt, out, np.empty(p))
+    np.testing.assert_array_equal(out, acc.astype(np.float32))
+
+
 @pytest.mark.parametrize("d", [1, 7, 8, 9, 16, 23, 50])
 def test_sums_run_in_coordinate_order(d: int) -> None:
     # the kernel adds eight coordinates per pass plus a tail; each output must still be the

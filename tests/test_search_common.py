@@ -24,6 +24,10 @@ def test_dense_query_rotation_equals_the_kernels(d: int, layout: str, rounds: in
     np.testing.assert_allclose(dense, kern, rtol=0, atol=2e-6 * np.abs(kern).max())
     # one query alone gets the same rotation as inside a batch
     np.testing.assert_array_equal(rot(q[2:3])[0], dense[2])
+    # the matrix is the transform's, its entries rounded to float32
+    mt = rot.dense()
+    assert mt.dtype == np.float32 and mt.flags.c_contiguous
+    np.testing.assert_array_equal(mt, rht.matrix().T.astype(np.float32))
 
 
 def test_dense_query_rotation_refers_non_finite_queries_to_the_kernels() -> None:

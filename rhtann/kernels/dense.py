@@ -13,8 +13,9 @@ def rotate_dense(x, mt, out, acc):
     Parameters
     ----------
     x : ndarray, shape (m, d), float32
-    mt : ndarray, shape (d, p), float64
-        The transposed transform matrix.
+    mt : ndarray, shape (d, p), float32 or float64
+        The transposed transform matrix (the query rotation passes float32
+        entries; a float32 times float32 product is exact in float64).
     out : ndarray, shape (m, p), float32
         Receives the products, each the float64 sum (in coordinate order)
         of float64 products, rounded once to float32.
@@ -54,13 +55,14 @@ def rotate_dense(x, mt, out, acc):
             r6 = mt[j + 6]
             r7 = mt[j + 7]
             for c in range(p):
-                a = (((acc[c] + x0 * r0[c]) + x1 * r1[c]) + x2 * r2[c]) + x3 * r3[c]
-                acc[c] = (((a + x4 * r4[c]) + x5 * r5[c]) + x6 * r6[c]) + x7 * r7[c]
+                a = (((acc[c] + x0 * np.float64(r0[c])) + x1 * np.float64(r1[c])) + x2 * np.float64(r2[c]))
+                a = (a + x3 * np.float64(r3[c])) + x4 * np.float64(r4[c])
+                acc[c] = ((a + x5 * np.float64(r5[c])) + x6 * np.float64(r6[c])) + x7 * np.float64(r7[c])
         for j in range(d8, d):
             xj = np.float64(x[i, j])
             row = mt[j]
             for c in range(p):
-                acc[c] += xj * row[c]
+                acc[c] += xj * np.float64(row[c])
         for c in range(p):
             v = np.float32(acc[c])
             out[i, c] = v

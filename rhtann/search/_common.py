@@ -146,10 +146,14 @@ class QueryRotation:
     """The rotation of query batches: a dense product for small transforms, the kernels otherwise.
 
     For ``rht.d_in * rht.d_out <= DENSE_QUERY_MAX`` a query batch is
-    multiplied by the transform's float64 matrix (built on first use,
-    ``8 * d_in * d_out`` bytes), which for a few queries costs less than
-    starting the transform kernels; the result is the exact rotation
-    rounded once to float32. Non-finite results (NaN or infinity in the
+    multiplied by the transform's matrix with float32 entries (built on
+    first use, ``4 * d_in * d_out`` bytes), which for a few queries costs
+    less than starting the transform kernels. The products and their sums
+    are float64 (a float32 query times a float32 entry is exact in float64),
+    rounded once to float32; the entries' own rounding keeps the result
+    within a few float32 units of the exact rotation. float32 entries halve
+    what a single query reads: after a scan has pushed the matrix out of the
+    caches, reading it back is most of a single query's rotation. Non-finite results (NaN or infinity in the
     queries, or float32 overflow) go through the kernels instead, which
     rotate large finite values safely and name the argument for NaN.
     Larger transforms always use the kernels. Safe to share between
@@ -162,13 +166,13 @@ class QueryRotation:
         self._mt: np.ndarray | None = None
 
     def dense(self) -> np.ndarray | None:
-        """The transposed float64 matrix, float64 (d_in, d_out), or None where the kernels rotate."""
+        """The transposed matrix, float32 (d_in, d_out), or None where the kernels rotate."""
         rht = self.rht
         if rht is None or rht.d_in * rht.d_out > DENSE_QUERY_MAX:
             return None
         mt = self._mt
         if mt is None:
-            mt = self._mt = np.ascontiguousarray(rht.matrix().T)
+            mt = self._mt = np.ascontiguousarray(rht.matrix().T, dtype=np.float32)
         return mt
 
     def __call__(self, x: np.ndarray, name: str = "q") -> np.ndarray:
