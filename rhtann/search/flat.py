@@ -225,40 +225,6 @@ class CodecFlat(C.ScanPath):
                 return found
         return self._search_general(qm, k, kk, rerank, method)
 
-    def search_one(
-        self,
-        q: np.ndarray,
-        k: int,
-        k_factor: int | None = None,
-        *,
-        shift: np.ndarray | None = None,
-        offset_by: np.ndarray | None = None,
-        normalize: bool = False,
-    ) -> tuple[np.ndarray, np.ndarray] | None:
-        """:meth:`search` of one query with the default ``rerank`` and ``method``, or None.
-
-        The short path of a single query, for callers that have already
-        checked it: ``q`` is a C-contiguous float32 array of shape
-        ``(1, d)`` and ``1 <= k <= ntotal``. Returns :meth:`search`'s result
-        where the one-call path applies (a nibble codec with the fast scan,
-        no ``refine``, one thread, a dense query rotation, a rotated query
-        that is finite in float32), else None: the caller then calls
-        :meth:`search`, which handles every case and names what is wrong.
-
-        The other arguments are the ``Center`` step of :class:`rhtann.Index`,
-        done inside the same compiled call: ``normalize`` first scales the
-        query to unit norm as :func:`rhtann.search._common.normalized` does
-        (the index's cosine metric; the engine's own cosine metric
-        normalizes in any case); ``shift`` (float32, shape ``(d,)``) is
-        subtracted from the query; ``offset_by`` (float32, shape ``(d,)``)
-        adds ``<q, offset_by>`` of the (normalized) query to the scores
-        found, as :func:`rhtann.search._common.row_dots` computes it.
-        """
-        if self.refine or self.rht is None or not self.one_call or get_num_threads() != 1:
-            return None
-        kf = 8 if k_factor is None else C.check_k(k_factor, "k_factor")
-        return self._search_one(q, k, k * kf, shift, offset_by, normalize)
-
     @property
     def one_call(self) -> bool:
         """Whether the store's codes can take the one-call route (nibble codes, an AVX2 CPU).
@@ -290,7 +256,19 @@ class CodecFlat(C.ScanPath):
         result is that of the separate steps (rotation, tables, a scan in
         one chunk, re-score from the codes, results). None also when the
         rotated query is not finite (the caller's general path handles it).
-        See :meth:`search_one` for the other arguments.
+
+        The caller has checked the query: ``qm`` is a C-contiguous float32
+        array of shape ``(1, d)``, ``1 <= k <= ntotal``, ``kk = k *
+        k_factor``, and the route applies (:attr:`one_call`, an ``rht``, no
+        ``refine``, one thread). The other arguments are the ``Center`` step
+        of :class:`rhtann.Index`, done inside the same compiled call:
+        ``normalize`` first scales the query to unit norm as
+        :func:`rhtann.search._common.normalized` does (the index's cosine
+        metric; the engine's own cosine metric normalizes in any case);
+        ``shift`` (float32, shape ``(d,)``) is subtracted from the query;
+        ``offset_by`` (float32, shape ``(d,)``) adds ``<q, offset_by>`` of the
+        (normalized) query to the scores found, as
+        :func:`rhtann.search._common.row_dots` computes it.
         """
         args = self._one_args()
         if args is None:
