@@ -372,3 +372,19 @@ def test_codec_index_concurrent_adds_and_searches_keep_every_row():
         t.join(timeout=120)
     assert not errors, errors
     assert index.ntotal == 4000
+
+
+def test_single_query_route_is_timed_into_stats(data) -> None:
+    x, q = data
+    index = rhtann.Index(D, "RHT2keep,Center,TQ4", "l2", seed=3, threads=1)
+    index.train(x)
+    index.add(x)
+    calls = []
+    one = index.engine._search_one
+    index.engine._search_one = lambda *a: calls.append(1) or one(*a)
+    before = index.stats["search_s"]
+    index.search(q[:1], K)
+    assert calls == [1] and index.stats["search_s"] > before
+    index.stats = {}  # a caller's own dict without the key
+    index.search(q[1:2], K)
+    assert len(calls) == 2 and index.stats["search_s"] > 0

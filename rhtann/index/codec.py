@@ -453,7 +453,7 @@ class CodecIndex(Index, variant="codec"):
                 found = eng._search_one(q, k, kk, None, self.mean_, self.metric == "cosine")
             if found is not None:
                 stats = self.stats
-                stats["search_s"] += time.perf_counter() - t0
+                stats["search_s"] = stats.get("search_s", 0.0) + time.perf_counter() - t0
             return found
         finally:
             lock.release_read()
