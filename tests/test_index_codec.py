@@ -158,7 +158,7 @@ def test_recall_against_brute_force_on_decoded(spec: str, metric: str, data) -> 
 @pytest.mark.parametrize("spec", ["RHT2keep,TQ4", "RHT2keep,Center,TQ4", "RHT2,Center,TQ2"])
 def test_one_query_at_a_time_gives_the_batch_rows(spec: str, metric: str, data) -> None:
     # single queries on one thread take the engine's one-call path (Center's shift or offset
-    # inside it; a dense float64 query rotation, so distances agree to float32 rounding);
+    # inside it; the same dense query rotation, so distances agree to float32 rounding);
     # with more threads a single query's scan is split and keeps more candidates
     x, q = data
     index = rhtann.Index(D, spec, metric, seed=3, threads=1)

@@ -33,8 +33,8 @@ from __future__ import annotations
 
 import os
 import re
-import time
 from numbers import Integral
+from time import perf_counter
 from typing import Any
 
 import numpy as np
@@ -435,7 +435,7 @@ class CodecIndex(Index, variant="codec"):
         lock = _lock_of(self)
         lock.acquire_read()
         try:
-            t0 = time.perf_counter()
+            t0 = perf_counter()
             eng = self.engine
             if (
                 eng is None or not self._trained or self.nlist is not None or self._exact is not None
@@ -453,7 +453,7 @@ class CodecIndex(Index, variant="codec"):
                 found = eng._search_one(q, k, kk, None, self.mean_, self.metric == "cosine")
             if found is not None:
                 stats = self.stats
-                stats["search_s"] = stats.get("search_s", 0.0) + time.perf_counter() - t0
+                stats["search_s"] = stats.get("search_s", 0.0) + perf_counter() - t0
             return found
         finally:
             lock.release_read()

@@ -153,8 +153,9 @@ class QueryRotation:
     rounded once to float32; the entries' own rounding keeps the result
     within a few float32 units of the exact rotation. float32 entries halve
     what a single query reads: after a scan has pushed the matrix out of the
-    caches, reading it back is most of a single query's rotation. Non-finite results (NaN or infinity in the
-    queries, or float32 overflow) go through the kernels instead, which
+    caches, reading it back is most of a single query's rotation.
+    Non-finite results (NaN or infinity in the queries, or float32
+    overflow) go through the kernels instead, which
     rotate large finite values safely and name the argument for NaN.
     Larger transforms always use the kernels. Safe to share between
     threads (the matrix is built at most a few times, never changed).
