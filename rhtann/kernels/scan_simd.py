@@ -33,9 +33,22 @@ of a pair then add as bytes without carry (at most 254), and that byte sum
 goes into the two accumulators, one shift and one addition fewer per pair
 and query. Their sums equal the general kernels'.
 
+On CPUs with AVX-512 VBMI (:data:`HAS_VBMI`) the pair loop takes two
+pairs per step instead: the 64 code bytes of pairs ``p`` and ``p + 1`` are
+reordered so that each 16-bit word holds one vector's byte of both pairs,
+each nibble fetches its entry from the two pairs' 128 table bytes with one
+two-table byte permute (``vpermi2b``: bit 6 of the index picks the pair,
+bit 5 the high nibble's table), and the two bytes of each word are added by
+a multiply-add by ones (``vpmaddubsw``) into per-vector 16-bit sums, which
+are folded into the even/odd sums above at the end of a segment (the same
+sums modulo 2**16). An odd last pair takes the one-pair step. Per query and
+two pairs that is two permutes and three additions where the one-pair step
+needs four shuffles and eight additions and shifts.
+
 The intrinsics take integer byte addresses (``arr.ctypes.data`` plus an
 offset) instead of arrays, so that a call inside a scan loop costs no
-reference counting. They need AVX2 (``llvm.x86.avx2.pshuf.b``).
+reference counting. They need AVX2 (``llvm.x86.avx2.pshuf.b``); the VBMI
+step uses ``llvm.x86.avx512.vpermi2var.qi.512`` and ``llvm.x86.avx512.pmaddubs.w.512``.
 
 numba's on-disk cache is keyed on the calling module's source, not this
 file: after editing it, delete the cache files under ``rhtann/kernels/__pycache__``.
@@ -53,19 +66,25 @@ from numba.extending import intrinsic
 LANES = 32
 
 
-def _host_has_avx2() -> bool:
+def _host_has(*names: str) -> bool:
     try:
-        return bool(_llvm.get_host_cpu_features().get("avx2", False))
+        features = _llvm.get_host_cpu_features()
     except Exception:  # pragma: no cover - exotic hosts: be safe, never emit AVX2
         return False
+    return all(bool(features.get(n, False)) for n in names)
 
 
 #: Whether this CPU runs the AVX2 byte shuffles. The intrinsics must not be
 #: compiled or called where it is False (callers use the GEMM path instead).
-HAS_AVX2 = _host_has_avx2()
+HAS_AVX2 = _host_has("avx2")
+#: Whether the pair loop takes two pairs per step with 64-byte two-table byte
+#: permutes (AVX-512 VBMI, see the module docs). numba's cache is keyed on the
+#: host CPU, so code built for one choice never loads on a host of the other.
+HAS_VBMI = HAS_AVX2 and _host_has("avx512f", "avx512bw", "avx512vbmi")
 
 _I8, _I16, _I32 = ir.IntType(8), ir.IntType(16), ir.IntType(32)
 _V32I8 = ir.VectorType(_I8, 32)
+_V64I8 = ir.VectorType(_I8, 64)
 _V16I16 = ir.VectorType(_I16, 16)
 _V32I16 = ir.VectorType(_I16, 32)
 _V32F = ir.VectorType(ir.FloatType(), 32)
@@ -77,6 +96,20 @@ def _shuffle_bytes(builder, table, idx):
     fnty = ir.FunctionType(_V32I8, [_V32I8, _V32I8])
     fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.x86.avx2.pshuf.b")
     return builder.call(fn, [table, idx])
+
+
+def _permute_two(builder, first, idx, second):
+    """Byte ``j`` = byte ``idx[j] % 128`` of ``first ++ second`` (64 bytes each, ``vpermi2b``)."""
+    fnty = ir.FunctionType(_V64I8, [_V64I8, _V64I8, _V64I8])
+    fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.x86.avx512.vpermi2var.qi.512")
+    return builder.call(fn, [first, idx, second])
+
+
+def _pair_sums(builder, x):
+    """Sum of the two bytes of each 16-bit word of ``x`` (``vpmaddubsw`` by ones; sums <= 510)."""
+    fnty = ir.FunctionType(_V32I16, [_V64I8, _V64I8])
+    fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.x86.avx512.pmaddubs.w.512")
+    return builder.call(fn, [x, ir.Constant(_V64I8, [1] * 64)])
 
 
 #: Pairs of nibble tables accumulated in 16-bit lanes before they are widened to 32 bits
@@ -154,6 +187,16 @@ def _fastscan_typer(
         low = ir.Constant(_V32I8, [15] * 32)
         four = ir.Constant(_V16I16, [4] * 16)
         eight = ir.Constant(_V16I16, [8] * 16)
+        zero64 = ir.Constant(_V32I16, None)
+        low64 = ir.Constant(_V64I8, [15] * 64)
+        four32 = ir.Constant(_V32I16, [4] * 32)
+        # word v of a reordered pair of pairs: (vector v's byte of pair p, its byte of pair p + 1)
+        interleave = ir.Constant(ir.VectorType(_I32, 64), [j // 2 + 32 * (j % 2) for j in range(64)])
+        # table bytes of a pair: low nibble's entries at 0, high nibble's at 32; pair p + 1's at 64 on
+        pick_lo = ir.Constant(_V64I8, [64 * (j % 2) for j in range(64)])
+        pick_hi = ir.Constant(_V64I8, [64 * (j % 2) + 32 for j in range(64)])
+        even_lanes = ir.Constant(ir.VectorType(_I32, 16), list(range(0, 32, 2)))
+        odd_lanes = ir.Constant(ir.VectorType(_I32, 16), list(range(1, 32, 2)))
         qoff = [builder.add(luts_v, builder.mul(lstride_v, c(t))) for t in range(qb)]
         seg = c(SEG_PAIRS)
         f32 = ir.FloatType()
@@ -184,6 +227,58 @@ def _fastscan_typer(
                     odd = builder.add(builder.lshr(w_lo, eight), builder.lshr(w_hi, eight))
                 builder.store(builder.add(builder.load(accs[2 * t]), both), accs[2 * t])
                 builder.store(builder.add(builder.load(accs[2 * t + 1]), odd), accs[2 * t + 1])
+
+        def pair_step2(p, sums):
+            """Pairs ``p`` and ``p + 1`` into the per-vector 16-bit sums ``sums`` (VBMI).
+
+            The 64 code bytes of the two pairs are reordered so that word
+            ``v`` holds vector ``v``'s bytes of both pairs; each nibble picks
+            its entry from the two pairs' 128 table bytes by one two-table
+            permute (bit 6 of the index selects the pair, bit 5 the high
+            nibble's table), and the two bytes of each word are added.
+            """
+            cv = builder.load(at(codes_v, builder.mul(p, c(32)), _V64I8), align=1)
+            cv = builder.shuffle_vector(cv, cv, interleave)
+            lo = builder.or_(builder.and_(cv, low64), pick_lo)
+            shifted = builder.lshr(builder.bitcast(cv, _V32I16), four32)
+            hi = builder.or_(builder.and_(builder.bitcast(shifted, _V64I8), low64), pick_hi)
+            p64 = builder.mul(p, c(64))
+            for t in range(qb):
+                first = builder.load(at(qoff[t], p64, _V64I8), align=1)
+                second = builder.load(at(qoff[t], builder.add(p64, c(64)), _V64I8), align=1)
+                b_lo = _permute_two(builder, first, lo, second)
+                b_hi = _permute_two(builder, first, hi, second)
+                if narrow:
+                    # entries <= 127: the two looked-up bytes add without carry
+                    both = _pair_sums(builder, builder.add(b_lo, b_hi))
+                else:
+                    both = builder.add(_pair_sums(builder, b_lo), _pair_sums(builder, b_hi))
+                builder.store(builder.add(builder.load(sums[t]), both), sums[t])
+
+        def pair_range(p0, count, accs):
+            """Add pairs ``p0 .. p0 + count - 1`` into the 16-bit sums ``accs``.
+
+            With VBMI (:data:`HAS_VBMI`) two pairs go per step into
+            per-vector sums, which are then added into ``accs`` in their
+            even/odd form (the same sums modulo 2**16), and an odd last pair
+            takes the one-pair step.
+            """
+            if not HAS_VBMI:
+                with cgutils.for_range(builder, count) as loop:
+                    pair_step(builder.add(p0, loop.index), accs)
+                return
+            sums = [cgutils.alloca_once_value(builder, zero64) for _ in range(qb)]
+            with cgutils.for_range(builder, builder.ashr(count, c(1))) as loop:
+                pair_step2(builder.add(p0, builder.shl(loop.index, c(1))), sums)
+            for t in range(qb):
+                w = builder.load(sums[t])
+                even = builder.shuffle_vector(w, w, even_lanes)
+                odd = builder.shuffle_vector(w, w, odd_lanes)
+                both = builder.add(even, builder.shl(odd, eight))
+                builder.store(builder.add(builder.load(accs[2 * t]), both), accs[2 * t])
+                builder.store(builder.add(builder.load(accs[2 * t + 1]), odd), accs[2 * t + 1])
+            with builder.if_then(builder.icmp_signed("!=", builder.and_(count, c(1)), c(0))):
+                pair_step(builder.add(p0, builder.sub(count, c(1))), accs)
 
         def splat(x):
             undef = ir.Constant(_V32F, ir.Undefined)
@@ -247,8 +342,7 @@ def _fastscan_typer(
             with one_seg:
                 # every sum stays below 2**16: no widening, the pre-filter compares 16-bit sums
                 accs = [cgutils.alloca_once_value(builder, zero) for _ in range(2 * qb)]
-                with cgutils.for_range(builder, npairs_v) as loop:
-                    pair_step(loop.index, accs)
+                pair_range(c(0), npairs_v, accs)
                 for t in range(qb):
                     e16, o16 = split(accs, t)
                     ti = builder.load(at(thr_v, c(4 * qb + 4 * t), _I32))
@@ -272,8 +366,7 @@ def _fastscan_typer(
                     p0 = builder.mul(sloop.index, seg)
                     left = builder.sub(npairs_v, p0)
                     count = builder.select(builder.icmp_signed("<", left, seg), left, seg)
-                    with cgutils.for_range(builder, count) as loop:
-                        pair_step(builder.add(p0, loop.index), accs)
+                    pair_range(p0, count, accs)
                 for t in range(qb):
                     # the last segment's sums are still 16-bit; earlier segments' are in ``wide``
                     e16, o16 = split(accs, t)
