@@ -231,8 +231,8 @@ def _isa() -> str:
         flags = next(line for line in open("/proc/cpuinfo") if line.startswith("flags")).split()
     except (OSError, StopIteration):
         return "instruction set unknown"
-    have = [f for f in ("sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512vnni")
-            if f in flags]
+    names = ("sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512vbmi", "avx512_vnni")
+    have = [f for f in names if f in flags]
     return "ISA: " + ", ".join(have) + ("" if "avx512f" in flags else " (no AVX-512)")
 
 

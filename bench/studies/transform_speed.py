@@ -23,8 +23,8 @@ Sections
 
 Run from the repository root::
 
-    python bench/transform_speed.py                 # N = 200,000 vectors
-    python bench/transform_speed.py --n 20000 --dims 128 1024   # quick look
+    python bench/studies/transform_speed.py                 # N = 200,000 vectors
+    python bench/studies/transform_speed.py --n 20000 --dims 128 1024   # quick look
 
 The dense contenders (RR, numpy) cost O(d^2) per vector; for d >= 2048 they
 are timed on a subset of ``--dense-n`` rows, since their per-vector cost does
@@ -449,7 +449,8 @@ def main(argv=None) -> None:
         f"Instruction set detected: {instruction_set()}; load average at start: "
         f"{' '.join(f'{v:.1f}' for v in os.getloadavg())}",
         "",
-        "Command: `python bench/transform_speed.py " + " ".join(sys.argv[1:] if argv is None else argv) + "`",
+        "Command: `python bench/studies/transform_speed.py "
+        + " ".join(sys.argv[1:] if argv is None else argv) + "`",
         "",
     ]
     print("\n".join(lines), flush=True)

@@ -46,7 +46,7 @@ round mixes the coordinates depends on ``d``:
     entries of the transform form a doubly stochastic matrix whose distance
     to the uniform one (:func:`variance_spread`) is at most ``(d - h) / h``
     after one round and shrinks quickly with more rounds; sampled quality is
-    measured by ``bench/layout_quality.py``.
+    measured by ``bench/studies/layout_quality.py``.
 
 The ``"auto"`` rule that chooses between this layout and padding is in
 :mod:`rhtann.layouts.auto`.
@@ -104,7 +104,7 @@ def group_size(k: int) -> int:
     storing the ``2^(g-1)`` sums of each group, then one multiply-add per
     output and group. The weight 1.5 and the cap :data:`MAX_GROUP` (larger
     groups spill registers) come from timing ``g = 3 .. 6`` at
-    ``k = 12, 28, 100`` (``bench/transform_speed.py``). Ties go to the larger ``g``.
+    ``k = 12, 28, 100`` (``bench/studies/transform_speed.py``). Ties go to the larger ``g``.
     """
     best = None
     for g in range(1, MAX_GROUP + 1):
