@@ -511,3 +511,26 @@ def test_narrow_tables_finds_one_wide_entry_anywhere(n):
             wide = tables.copy()
             wide[at] = value
             assert not K.narrow_tables(wide)
+
+
+def _cpu_flags() -> set[str] | None:
+    try:
+        with open("/proc/cpuinfo") as f:
+            return set(next(line for line in f if line.startswith("flags")).split(":", 1)[1].split())
+    except (OSError, StopIteration):
+        return None
+
+
+def test_vbmi_step_follows_the_host():
+    """The two-pair VBMI step is chosen exactly where the CPU has AVX-512 F, BW and VBMI (and AVX2).
+
+    The exact-sum tests above then exercise whichever pair loop this host runs.
+    """
+    from rhtann.kernels import scan_simd
+
+    flags = _cpu_flags()
+    if flags is None:
+        pytest.skip("no /proc/cpuinfo on this platform")
+    want = {"avx2", "avx512f", "avx512bw", "avx512vbmi"} <= flags
+    assert scan_simd.HAS_VBMI == want
+    assert scan_simd.HAS_AVX2 == ("avx2" in flags)
