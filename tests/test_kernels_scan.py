@@ -533,4 +533,5 @@ def test_vbmi_step_follows_the_host():
         pytest.skip("no /proc/cpuinfo on this platform")
     want = {"avx2", "avx512f", "avx512bw", "avx512vbmi"} <= flags
     assert scan_simd.HAS_VBMI == want
+    assert K.PREFILTER == (not want)  # the flat scan scores every block on VBMI hosts
     assert scan_simd.HAS_AVX2 == ("avx2" in flags)

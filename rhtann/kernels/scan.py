@@ -33,6 +33,7 @@ from numba import prange, types
 from numba.extending import overload
 
 from .scan_simd import (
+    HAS_VBMI,
     LANES,
     QB,
     fastscan_block1,
@@ -61,6 +62,15 @@ TILE_BYTES = 32768
 
 #: Queries whose candidate buffers the scanners hold at once (at most).
 QBATCH = 1024
+
+#: Whether the flat scan (:func:`fastscan_topk`) skips a block's float scores when no integer
+#: sum reaches the query's bound (:func:`int_bound`). With the VBMI pair step
+#: (:data:`rhtann.kernels.scan_simd.HAS_VBMI`) the bound's global scale lets about half the
+#: blocks through anyway, and scoring every block without the unpredictable branch measured
+#: faster (never slower) there, so the flat scan passes no bound; the inverted-list scan,
+#: where it measured even, keeps it. The candidates are the same either way: the bound only
+#: skips blocks that hold none.
+PREFILTER = not HAS_VBMI
 
 
 _OPTS = {"nogil": True, "cache": True, "fastmath": False, "error_model": "numpy", "boundscheck": False}
@@ -221,8 +231,11 @@ def fastscan_topk(codes, P, nblocks, luts, a, b, sv, ev, chunks, hs, hi, smax, e
     Notes
     -----
     Candidates are collected in buffers (:mod:`rhtann.kernels.topk`) of
-    at most :data:`QBATCH` queries at a time.
+    at most :data:`QBATCH` queries at a time. ``smax`` and ``emin`` are
+    used only where :data:`PREFILTER` is true.
     """
+    if not PREFILTER:
+        emin = -np.inf  # int_bound then returns 0: every block is scored
     m = luts.shape[0]
     kk = hs.shape[1]
     per = (nblocks + chunks - 1) // chunks
