@@ -26,6 +26,7 @@ for _var in ("RAYON_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MK
 
 import argparse  # noqa: E402
 import importlib  # noqa: E402
+import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
@@ -65,6 +66,17 @@ def _data(name: str, n_base: int, n_query: int) -> tuple[np.ndarray, np.ndarray,
 
 def _normalized(x: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(x / np.linalg.norm(x, axis=1, keepdims=True), np.float32)
+
+
+def _commit(path: str) -> str:
+    """The short commit id of checkout ``path``, or ``"unknown"`` when it is not a git checkout."""
+    try:
+        out = subprocess.run(
+            ["git", "-C", path, "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=10
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+    return out.stdout.strip() if out.returncode == 0 and out.stdout.strip() else "unknown"
 
 
 def _import_baseline(path: str) -> Any:
@@ -175,9 +187,9 @@ def main(argv: list[str] | None = None) -> None:
         + (f" --baseline {args.baseline}" if args.baseline else "")
         + f" --repeats {args.repeats} --single {args.single}`. One thread, process CPU time, medians of "
         f"{args.repeats} interleaved rounds; batch = all queries in one call, single = {args.single} "
-        "calls of one query. `baseline` rows: the rhtann package of the checkout given to --baseline, in the "
-        "same "
-        "process and rounds.",
+        "calls of one query. `baseline` rows: the rhtann package of the checkout given to --baseline"
+        + (f" (commit {_commit(args.baseline)})" if args.baseline else "")
+        + ", in the same process and rounds.",
         "",
         f"CPU: {cpu}, {_isa()}; load average {load0[0]:.2f} at the start, {load1[0]:.2f} at the end; "
         f"numpy {np.__version__}, faiss {faiss.__version__}.",
