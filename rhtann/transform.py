@@ -12,6 +12,7 @@ from . import io
 from ._validation import as_matrix, check_dim, check_finite_flag, check_int, check_out
 from .layouts import LAYOUTS, make_layout, safe
 from .layouts.base import Layout
+from .layouts.keep import KeepLayout
 from .rounds import (
     MAX_ROUNDS,
     TARGET_ROUNDS,
@@ -408,6 +409,8 @@ class RHT:
         mine, theirs = self.get_params(), other.get_params()
         if mine != theirs or self.n_rounds_ != other.n_rounds_:
             raise AssertionError(f"transforms differ: {mine} vs {theirs}")
+        if repr(self.layout_) != repr(other.layout_):
+            raise AssertionError(f"layouts differ: {self.layout_!r} vs {other.layout_!r}")
 
     # ------------------------------------------------------------------
     # scikit-learn verbs
@@ -529,6 +532,12 @@ class RHT:
         )
         built = repr(obj.layout_)
         resolved = state.get("layout_resolved", built)
+        if resolved != built and isinstance(obj.layout_, KeepLayout):
+            # saved before the block-and-lane permutation became the default for this d
+            legacy = KeepLayout(obj.d_in, perm="shuffle")
+            if repr(legacy) == resolved:
+                obj.layout_ = legacy
+                built = resolved
         if resolved != built:
             raise ValueError(
                 f"layout {state['layout']!r} was saved as {resolved}, but this version of rhtann "

@@ -9,22 +9,23 @@ import pytest
 
 from rhtann.kernels import keep_span
 from rhtann.layouts import hadamard
-from rhtann.layouts.keep import KeepLayout, fixed_permutation, span_plan
+from rhtann.layouts.keep import KeepLayout, keep_permutation, span_plan
 from rhtann.signs import sign_vectors
 
 # natural span layout (M >= 64): Sylvester only, one core, two cores (the smallest such d;
 # its dense reference is a 9216 x 9216 product, so it runs for three rounds only)
 TWO_CORES = 12 * 12 * 64
-NATURAL = [64, 128, 768, 1024, 1536, TWO_CORES]
+NATURAL = [64, 128, 256, 768, 1024, 1536, TWO_CORES]
 # blocked span layout (M < 64): one dense core, inner core padded, three factors
 BLOCKED = [12, 48, 96, 100, 784, 960]
 
 
-def dense_reference(d: int, signs: np.ndarray, first: int, rounds: int, x: np.ndarray) -> np.ndarray:
+def dense_reference(d: int, signs: np.ndarray, first: int, rounds: int, x: np.ndarray,
+                    perm_kind: str | None = None) -> np.ndarray:
     """Rounds ``first .. first+rounds-1`` of the keep transform as dense float64 products."""
     cores, m = hadamard.hadamard_plan(d)
     h = hadamard.plan_matrix(cores, m).astype(np.float64) / math.sqrt(d)
-    perm = fixed_permutation(d)
+    perm = keep_permutation(d, perm_kind or KeepLayout(d).perm_kind)
     v = x.astype(np.float64)
     for r in range(first, first + rounds):
         if r >= 1:
@@ -63,6 +64,25 @@ def test_span_matches_tiled_and_dense_float64(d, first, rounds):
         np.testing.assert_allclose(ys, ref, rtol=0, atol=1e-12 * scale)
         np.testing.assert_allclose(ys, yt, rtol=0, atol=1e-12 * scale)
         assert not (bt or ot or bs or os_)
+
+
+@pytest.mark.parametrize("d", [256, 768, 1536])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_span_with_the_shuffle_permutation(d, dtype):
+    # the permutation of earlier versions stays available on the natural span layout
+    # (gathered values instead of block loads); both dtypes, 3 rounds and a later start
+    lay = KeepLayout(d, perm="shuffle")
+    assert lay.span.natural and not lay.span.blocks and KeepLayout(d).span.blocks
+    rng = np.random.default_rng(d)
+    x = rng.standard_normal((9, d)).astype(dtype)
+    signs = sign_vectors(5, 3, lay.sign_length).astype(dtype)
+    for first, rounds in ((0, 3), (1, 2)):
+        (yt, _, _), (ys, _, _) = paths(lay, x, signs, rounds, first)
+        ref = dense_reference(d, signs.astype(np.float64), first, rounds, x, "shuffle")
+        tol = 3 * math.log2(d) * np.finfo(dtype).eps * np.linalg.norm(x, axis=1, keepdims=True)
+        assert np.all(np.abs(ys - ref) <= tol) and np.all(np.abs(yt - ref) <= tol)
+        new = KeepLayout(d).forward(x, signs, rounds, first=first)[0]
+        assert np.abs(new - ys).max() > 0.1  # the default permutation differs
 
 
 @pytest.mark.parametrize("d", [100, 768, 784, 1024])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pickle
+
 import faiss
 import numpy as np
 import pytest
@@ -12,8 +14,11 @@ from rhtann.layouts import LAYOUTS, make_layout
 from rhtann.layouts.auto import AUTO_MAX_SPREAD, auto_choice
 from rhtann.layouts.keep import (
     KeepLayout,
+    block_permutation,
+    block_permuted,
     fixed_permutation,
     keep_mode,
+    keep_permutation,
     variance_spread,
     window_order,
 )
@@ -163,6 +168,71 @@ def test_determinism_by_seed(d, rng):
     assert np.array_equal(p, fixed_permutation.__wrapped__(d))
 
 
+@pytest.mark.parametrize("d", [64, 128, 768, 1536, 3072])
+def test_block_permutation_structure(d):
+    perm, bsrc, lperm = block_permutation(d)
+    nb = d // 8
+    assert perm.dtype == np.int64 and bsrc.shape == (nb,) and lperm.shape == (nb, 8)
+    assert np.array_equal(np.sort(perm), np.arange(d))
+    assert np.array_equal(np.sort(bsrc // 8), np.arange(nb)) and np.all(bsrc % 8 == 0)
+    assert np.array_equal(np.sort(lperm, axis=1), np.tile(np.arange(8), (nb, 1)))
+    # span g, row a, column b holds lane a of block j = 8 g + b after its lane shuffle
+    g, a, b = np.meshgrid(np.arange(d // 64), np.arange(8), np.arange(8), indexing="ij")
+    j = 8 * g + b
+    assert np.array_equal(perm[64 * g + 8 * a + b], bsrc[j] + lperm[j, a])
+    # lane shuffles differ between blocks (a shared set keeps a lane pattern)
+    assert len({tuple(r) for r in lperm.tolist()}) > nb // 2
+    assert np.array_equal(perm, block_permutation.__wrapped__(d)[0])
+    assert not perm.flags.writeable and not lperm.flags.writeable
+
+
+def test_block_permutation_where_it_applies():
+    # the natural span layout (Sylvester factor of order >= 64) from d = 256 on
+    assert [d for d in (50, 64, 100, 128, 256, 384, 768, 784, 960, 1024, 1536) if block_permuted(d)] == [
+        256, 768, 1024, 1536]
+    for d in (256, 768):
+        assert KeepLayout(d).perm_kind == "blocks" and "perm='blocks'" in repr(KeepLayout(d))
+    for d in (100, 128, 784):
+        assert KeepLayout(d).perm_kind == "shuffle" and "perm" not in repr(KeepLayout(d))
+    with pytest.raises(ValueError, match="multiple of 64"):
+        block_permutation(100)
+    with pytest.raises(ValueError, match="perm='blocks'"):
+        KeepLayout(784, perm="blocks")
+    with pytest.raises(ValueError, match="perm='blocks'"):
+        KeepLayout(128, perm="blocks")
+    with pytest.raises(ValueError, match="perm must be one of"):
+        KeepLayout(768, perm="random")
+
+
+def test_transform_saved_with_the_shuffle_permutation_loads_as_saved(tmp_path, rng):
+    # a state written before the block permutation became the default for d = 768
+    d = 768
+    x = rng.standard_normal((6, d)).astype(np.float32)
+    new = rhtann.RHT(d, rounds=3, seed=4, layout="keep")
+    state = new._state()
+    old_repr = repr(KeepLayout(d, perm="shuffle"))
+    state["layout_resolved"] = old_repr
+    old = rhtann.RHT._from_state(state)
+    assert old.layout_.perm_kind == "shuffle" and repr(old.layout_) == old_repr
+    lay = KeepLayout(d, perm="shuffle")
+    ref = lay.forward(x, old.signs_, 3)[0]
+    np.testing.assert_allclose(old.apply(x), ref, atol=1e-5)
+    assert np.abs(old.apply(x) - new.apply(x)).max() > 0.1
+    np.testing.assert_allclose(old.reverse_transform(old.apply(x)), x, atol=1e-4)
+    # save/load and pickling keep the old permutation; the new default stays new
+    old.save(tmp_path / "old.rht")
+    back = rhtann.load(tmp_path / "old.rht")
+    assert back.layout_.perm_kind == "shuffle"
+    np.testing.assert_array_equal(back.apply(x), old.apply(x))
+    assert pickle.loads(pickle.dumps(old)).layout_.perm_kind == "shuffle"
+    with pytest.raises(AssertionError, match="layouts differ"):
+        old.check_identical(new)
+    # any other saved layout still fails clearly
+    state["layout_resolved"] = old_repr.replace("M=64", "M=32")
+    with pytest.raises(ValueError, match="the transform would differ"):
+        rhtann.RHT._from_state(state)
+
+
 @pytest.mark.parametrize("d", [50, 100, 384])
 def test_to_faiss_equivalence(d, rng):
     xb = rng.standard_normal((500, d)).astype(np.float32)
@@ -298,7 +368,7 @@ def dense_reference(lay, s: np.ndarray, rounds: int) -> np.ndarray:
     d, h = lay.d, lay.window
     hm = plan_matrix(*lay.plan).astype(np.float64) / np.sqrt(h)
     starts = [0] if lay.mode != "windows" else [0, d - h, 0]
-    perm = fixed_permutation(d)
+    perm = keep_permutation(d, lay.perm_kind)
     a = np.eye(d)
     for r in range(rounds):
         if r:

@@ -65,7 +65,7 @@ from rhtann.layouts.keep import KeepLayout, variance_spread  # noqa: E402
 from rhtann.layouts.pad import PadLayout  # noqa: E402
 from rhtann.threads import default_threads  # noqa: E402
 
-DIMS = [50, 100, 128, 200, 384, 768, 784, 960, 1536]
+DIMS = [50, 100, 128, 200, 256, 384, 768, 784, 960, 1024, 1536, 3072]
 ROUNDS = (1, 2, 3)
 #: Groups of independent dense-rotation samples (one per input in each group)
 #: drawn to estimate that reference's noise.

@@ -19,7 +19,10 @@ Sections
 3. the dimension-preserving layout against the padded one (when available);
 4. end to end: ``rhtann.Index("RHT,SQ4")`` add and search against faiss
    ``"HR,SQ4"``, rhtann's rotation feeding faiss's own SQ4 add in between,
-   and SQ4/SQ8 encoding alone (``rhtann.sq`` against ``sa_encode``).
+   and SQ4/SQ8 encoding alone (``rhtann.sq`` against ``sa_encode``);
+5. keep with its block-and-lane inter-round permutation against the uniform
+   shuffle (``KeepLayout(d, perm=...)``) and pad, one thread, at the
+   ``--side-dims`` where the block permutation applies.
 
 Run from the repository root::
 
@@ -422,6 +425,49 @@ def encode_only(index, xb, repeats, lines):
         print(lines[-1], flush=True)
 
 
+def permutations(dims, n, repeats, rng, lines):
+    """keep with its block-and-lane permutation against the uniform shuffle, and pad (one thread)."""
+    from rhtann.layouts.keep import KeepLayout, block_permuted
+
+    dims = [d for d in dims if block_permuted(d)]
+    lines += [
+        "",
+        "## keep: block-and-lane against uniform-shuffle inter-round permutation, 3 rounds, one thread",
+        "",
+        "`KeepLayout(d, perm=...)` forward into a preallocated output; process CPU time, "
+        "contenders interleaved, medians of per-repeat ratios (above 1: the first one named is faster).",
+        "",
+        "| d | blocks (us/row) | shuffle (us/row) | pad (us/row) | shuffle / blocks | keep / pad, blocks | "
+        "keep / pad, shuffle |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    print("\n".join(lines[-6:]), flush=True)
+    saved = rhtann.get_num_threads()
+    set_threads(1)
+    try:
+        for d in dims:
+            x = rng.standard_normal((n, d)).astype(np.float32)
+            lays = {"blocks": KeepLayout(d, "blocks"), "shuffle": KeepLayout(d, "shuffle"),
+                    "pad": LAYOUTS["pad"](d)}
+            fns = {}
+            for name, lay in lays.items():
+                out = np.empty((n, lay.d_out), dtype=np.float32)
+                signs = np.ascontiguousarray(rhtann.RHT(d, seed=1, layout="keep" if name != "pad" else "pad")
+                                             .signs_)
+                fns[name] = partial(lay.forward, x, signs, 3, out=out)
+            t = paired_times(fns, repeats, clock=time.process_time)
+            us = {k: 1e6 * float(np.median(v)) / n for k, v in t.items()}
+            lines.append(
+                f"| {d} | {us['blocks']:.3f} | {us['shuffle']:.3f} | {us['pad']:.3f} "
+                f"| {np.median(t['shuffle'] / t['blocks']):.2f} | {np.median(t['pad'] / t['blocks']):.2f} "
+                f"| {np.median(t['pad'] / t['shuffle']):.2f} |"
+            )
+            print(lines[-1], flush=True)
+    finally:
+        set_threads(saved)
+    lines.append("")
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--n", type=int, default=200_000, help="vectors per batch (default 200000)")
@@ -432,7 +478,8 @@ def main(argv=None) -> None:
     ap.add_argument("--side-dims", type=int, nargs="+", default=SIDE_DIMS,
                     help="dimensions of the keep/pad/faiss/copy table")
     ap.add_argument(
-        "--skip", nargs="*", default=[], choices=["side", "throughput", "latency", "layouts", "e2e"]
+        "--skip", nargs="*", default=[],
+        choices=["side", "throughput", "latency", "layouts", "e2e", "perm"],
     )
     ap.add_argument("--out", default="bench/results/transform_speed.md", help="Markdown output file")
     args = ap.parse_args(argv)
@@ -464,6 +511,8 @@ def main(argv=None) -> None:
         layouts([100, 768, 1536], args.n, args.repeats, rng, lines)
     if "e2e" not in args.skip:
         end_to_end(1024, args.n, 200, args.repeats, rng, lines)
+    if "perm" not in args.skip:
+        permutations(args.side_dims, min(args.n, 20_000), args.repeats, rng, lines)
     write_report(lines, args.out)
 
 

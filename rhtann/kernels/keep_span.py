@@ -13,7 +13,9 @@ Two buffer layouts exist (built by :func:`rhtann.layouts.keep.span_plan`):
     The buffer holds one row in its own order. On every span of ``SPAN``
     coordinates, the round's permutation (masked gathers), the signs (times
     ``1/sqrt(d)``) and the Sylvester stages of strides ``1 .. SPAN/2`` run in
-    registers (:func:`rhtann.kernels.simd_keep.span_low_gather`; round 0
+    registers (:func:`rhtann.kernels.simd_keep.span_low_blocks` for the
+    block-and-lane permutation, :func:`rhtann.kernels.simd_keep.span_low_gather`
+    for any other; round 0
     without a permutation reads the input row directly,
     :func:`rhtann.kernels.simd.span_low_signed`), the strides ``SPAN ..
     M/2`` as passes between segments, and each dense core, whose stride is
@@ -61,6 +63,7 @@ from .simd_keep import (
     row_core1,
     row_core2,
     row_core3,
+    span_low_blocks,
     span_low_gather,
 )
 
@@ -129,8 +132,14 @@ def _row_pass(src, dst, nrows, ld, k, mat_t):
 
 
 @njit(cache=True, inline="always")
-def _natural_row(x, r, out, rounds, permute0, ssc, perm, m, col_k, col_s, col_m, mats, a, b):
-    """Rounds of the natural layout on row ``r`` of ``x``; returns the check of the stored row."""
+def _natural_row(x, r, out, rounds, permute0, ssc, perm, blocks, bsrc, lperm, m, col_k, col_s, col_m,
+                 mats, a, b):
+    """Rounds of the natural layout on row ``r`` of ``x``; returns the check of the stored row.
+
+    ``blocks``: the permutation is a block-and-lane one, read from ``bsrc``
+    and ``lperm`` (:func:`rhtann.kernels.simd_keep.span_low_blocks`);
+    otherwise it is gathered through ``perm``.
+    """
     d = x.shape[1]
     cur = a
     oth = b
@@ -142,10 +151,16 @@ def _natural_row(x, r, out, rounds, permute0, ssc, perm, m, col_k, col_s, col_m,
             if k == 0:
                 xr = x[r]
                 for g in range(0, d, SPAN):
-                    span_low_gather(xr, perm, cur, g, ssc, k)
+                    if blocks:
+                        span_low_blocks(xr, bsrc, lperm, cur, g, ssc, k)
+                    else:
+                        span_low_gather(xr, perm, cur, g, ssc, k)
             else:
                 for g in range(0, d, SPAN):
-                    span_low_gather(cur, perm, oth, g, ssc, k)
+                    if blocks:
+                        span_low_blocks(cur, bsrc, lperm, oth, g, ssc, k)
+                    else:
+                        span_low_gather(cur, perm, oth, g, ssc, k)
                 cur, oth = oth, cur
         _high_blocks(cur, d, m)
         for c in range(col_k.shape[0]):
@@ -192,12 +207,14 @@ def _blocked_rows(x, r0, nr, out, rounds, ssc, gx, gbuf, fin, kin, col_k, col_s,
 
 
 @njit(cache=True, inline="always")
-def _natural_chunk(x, lo, hi, out, rounds, permute0, ssc, perm, m, col_k, col_s, col_m, mats, a, b):
+def _natural_chunk(x, lo, hi, out, rounds, permute0, ssc, perm, blocks, bsrc, lperm, m, col_k, col_s,
+                   col_m, mats, a, b):
     """Rows ``lo .. hi-1`` on the natural layout; returns ``(bad, over)`` for them."""
     acc = x.dtype.type(0.0)
     oacc = x.dtype.type(0.0)
     for r in range(lo, hi):
-        o = _natural_row(x, r, out, rounds, permute0, ssc, perm, m, col_k, col_s, col_m, mats, a, b)
+        o = _natural_row(x, r, out, rounds, permute0, ssc, perm, blocks, bsrc, lperm, m, col_k, col_s,
+                         col_m, mats, a, b)
         if not (o == 0.0):
             oacc += o
             acc += _finite_row(x, r)
@@ -229,8 +246,8 @@ def _blocked_chunk(x, lo, hi, out, rounds, ssc, gx, gbuf, fin, kin, col_k, col_s
 
 
 @njit(cache=True, parallel=True)
-def span_natural_forward(x, out, rounds, permute0, ssc, perm, m, col_k, col_s, col_m, mats, bufa,
-                         bufb, rows_per_chunk, bad, over):
+def span_natural_forward(x, out, rounds, permute0, ssc, perm, blocks, bsrc, lperm, m, col_k, col_s,
+                         col_m, mats, bufa, bufb, rows_per_chunk, bad, over):
     """Forward transform of the rows of ``x`` on the natural span layout, parallel over chunks of rows.
 
     Parameters
@@ -248,6 +265,14 @@ def span_natural_forward(x, out, rounds, permute0, ssc, perm, m, col_k, col_s, c
         Signs times ``1/sqrt(d)`` of each round.
     perm : ndarray, shape (d,), int32
         The permutation.
+    blocks : bool
+        Whether ``perm`` is a block-and-lane permutation
+        (:func:`rhtann.layouts.keep.block_permutation`), applied from
+        ``bsrc`` and ``lperm`` instead of gathered through ``perm``.
+    bsrc : ndarray, shape (d // 8,), int32
+        Start of each block's source (read only when ``blocks``).
+    lperm : ndarray, shape (d // 8, 8), int32
+        Lane permutation of each block (read only when ``blocks``).
     m : int
         Order ``M`` of the Sylvester factor, ``SPAN <= M``.
     col_k, col_s, col_m : ndarray, shape (cores,), int64
@@ -266,16 +291,16 @@ def span_natural_forward(x, out, rounds, permute0, ssc, perm, m, col_k, col_s, c
     for c in prange(bufa.shape[0]):
         lo = min(n, c * rows_per_chunk)
         hi = min(n, lo + rows_per_chunk)
-        bad[c], over[c] = _natural_chunk(x, lo, hi, out, rounds, permute0, ssc, perm, m, col_k, col_s,
-                                         col_m, mats, bufa[c], bufb[c])
+        bad[c], over[c] = _natural_chunk(x, lo, hi, out, rounds, permute0, ssc, perm, blocks, bsrc,
+                                         lperm, m, col_k, col_s, col_m, mats, bufa[c], bufb[c])
 
 
 @njit(cache=True)
-def span_natural_forward_serial(x, out, rounds, permute0, ssc, perm, m, col_k, col_s, col_m, mats,
-                                bufa, bufb, rows_per_chunk, bad, over):
+def span_natural_forward_serial(x, out, rounds, permute0, ssc, perm, blocks, bsrc, lperm, m, col_k,
+                                col_s, col_m, mats, bufa, bufb, rows_per_chunk, bad, over):
     """:func:`span_natural_forward` on one thread over all rows (one chunk of buffers)."""
-    bad[0], over[0] = _natural_chunk(x, 0, x.shape[0], out, rounds, permute0, ssc, perm, m, col_k,
-                                     col_s, col_m, mats, bufa[0], bufb[0])
+    bad[0], over[0] = _natural_chunk(x, 0, x.shape[0], out, rounds, permute0, ssc, perm, blocks, bsrc,
+                                     lperm, m, col_k, col_s, col_m, mats, bufa[0], bufb[0])
 
 
 @njit(cache=True, parallel=True)

@@ -20,7 +20,10 @@ lanes wide (one register for float32 on AVX2; LLVM splits them for float64).
 
 ``gather8`` and ``gather8_scaled`` fetch 8 values through an int32 index
 vector with one masked gather, for the permutations between rounds;
-:func:`span_low_gather` fuses such gathers into the first Sylvester stages.
+:func:`span_low_gather` fuses such gathers into the first Sylvester stages,
+and :func:`span_low_blocks` does the same for the block-and-lane
+permutations with block loads, lane permutes and a transpose instead of
+gathers (``llvm.x86.avx2.permps`` on AVX2 hosts, element moves elsewhere).
 
 numba's on-disk cache is keyed on the source of the module that calls an
 intrinsic: after editing this file, delete the ``*.nbi``/``*.nbc`` files under
@@ -34,6 +37,7 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
+from .scan_simd import HAS_AVX2
 from .simd import SPAN, _Vec, _vertical
 
 #: Lanes of every vector the intrinsics load and store.
@@ -293,28 +297,163 @@ def span_low_gather(typingctx, src, idx, dst, dj, s, sr):
         dj_v, sr_v = (context.cast(builder, args[k], tys[k], types.intp) for k in (3, 5))
         lanes = vec.part
         i32 = ir.IntType(32)
-        suffix = "f32" if vec.elty == ir.FloatType() else "f64"
-        fma = cgutils.get_or_insert_function(
-            builder.module, ir.FunctionType(vec.partty, [vec.partty] * 3), f"llvm.fma.v{lanes}{suffix}"
-        )
         base = builder.bitcast(sary.data, vec.elty.as_pointer())
         ibase = builder.bitcast(iary.data, i32.as_pointer())
-        zero = vec.const(0)
-        vals = []
-        for q in range(SPAN // lanes):
-            col = builder.add(dj_v, vec.const(q * lanes))
-            v = _gather(builder, vec.elty, base, builder.gep(ibase, [col]), lanes)
-            g = builder.load(vec.ptr(gary, sr_v, col, vec.partty), align=4)
-            vals.append(builder.fmul(v, g))
-        step = 1
-        while step < lanes:
-            perm = ir.Constant(ir.VectorType(i32, lanes), [i ^ step for i in range(lanes)])
-            sgn = ir.Constant(vec.partty, [-1.0 if i & step else 1.0 for i in range(lanes)])
-            vals = [builder.call(fma, [v, sgn, builder.shuffle_vector(v, v, perm)]) for v in vals]
-            step *= 2
-        for q, v in enumerate(_vertical(builder, vals)):
-            ptr = vec.ptr(dary, zero, builder.add(dj_v, vec.const(q * lanes)), vec.partty)
-            builder.store(v, ptr, align=4)
+        vals = [
+            _gather(builder, vec.elty, base, builder.gep(ibase, [builder.add(dj_v, vec.const(q * lanes))]),
+                    lanes)
+            for q in range(SPAN // lanes)
+        ]
+        _signed_low_store(builder, vec, vals, gary, sr_v, dary, dj_v)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+def _signed_low_store(builder, vec, vals, gary, sr_v, dary, dj_v):
+    """Signs ``s[sr, dj:dj+SPAN]``, butterflies of strides 1 .. SPAN/2, store to ``dst[0, dj:]``.
+
+    ``vals`` are the ``SPAN / vec.part`` registers of the span's values in
+    order; the steps are those of :func:`rhtann.kernels.simd.span_low_signed`.
+    """
+    lanes = vec.part
+    i32 = ir.IntType(32)
+    suffix = "f32" if vec.elty == ir.FloatType() else "f64"
+    fma = cgutils.get_or_insert_function(
+        builder.module, ir.FunctionType(vec.partty, [vec.partty] * 3), f"llvm.fma.v{lanes}{suffix}"
+    )
+    zero = vec.const(0)
+    vals = [
+        builder.fmul(v, builder.load(vec.ptr(gary, sr_v, builder.add(dj_v, vec.const(q * lanes)), vec.partty),
+                                     align=4))
+        for q, v in enumerate(vals)
+    ]
+    step = 1
+    while step < lanes:
+        perm = ir.Constant(ir.VectorType(i32, lanes), [i ^ step for i in range(lanes)])
+        sgn = ir.Constant(vec.partty, [-1.0 if i & step else 1.0 for i in range(lanes)])
+        vals = [builder.call(fma, [v, sgn, builder.shuffle_vector(v, v, perm)]) for v in vals]
+        step *= 2
+    for q, v in enumerate(_vertical(builder, vals)):
+        ptr = vec.ptr(dary, zero, builder.add(dj_v, vec.const(q * lanes)), vec.partty)
+        builder.store(v, ptr, align=4)
+
+
+def _lane_permute(builder, v, idx, native):
+    """``w[a] = v[idx[a]]`` for 8-lane ``v`` and int32 ``idx`` (``vpermps`` where ``native``)."""
+    if native:
+        fn = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(v.type, [v.type, idx.type]), "llvm.x86.avx2.permps"
+        )
+        return builder.call(fn, [v, idx])
+    w = ir.Constant(v.type, ir.Undefined)
+    i32 = ir.IntType(32)
+    for a in range(LANES):
+        lane = builder.extract_element(idx, ir.Constant(i32, a))
+        w = builder.insert_element(w, builder.extract_element(v, lane), ir.Constant(i32, a))
+    return w
+
+
+def _transpose8(builder, rows):
+    """The 8 x 8 transpose of 8 registers of 8 lanes.
+
+    Lane ``b`` of output ``a`` is lane ``a`` of ``rows[b]``.
+    """
+    i32 = ir.IntType(32)
+
+    def mix(u, v, mask):
+        return builder.shuffle_vector(u, v, ir.Constant(ir.VectorType(i32, LANES), mask))
+
+    # interleave pairs of rows, then pairs of pairs, then the two 4-lane halves
+    t = []
+    for k in range(0, 8, 2):
+        t.append(mix(rows[k], rows[k + 1], [0, 8, 1, 9, 4, 12, 5, 13]))
+        t.append(mix(rows[k], rows[k + 1], [2, 10, 3, 11, 6, 14, 7, 15]))
+    u = []
+    for k in (0, 4):
+        u.append(mix(t[k], t[k + 2], [0, 1, 8, 9, 4, 5, 12, 13]))
+        u.append(mix(t[k], t[k + 2], [2, 3, 10, 11, 6, 7, 14, 15]))
+        u.append(mix(t[k + 1], t[k + 3], [0, 1, 8, 9, 4, 5, 12, 13]))
+        u.append(mix(t[k + 1], t[k + 3], [2, 3, 10, 11, 6, 7, 14, 15]))
+    out = [None] * 8
+    for k in range(4):
+        out[k] = mix(u[k], u[k + 4], [0, 1, 2, 3, 8, 9, 10, 11])
+        out[k + 4] = mix(u[k], u[k + 4], [4, 5, 6, 7, 12, 13, 14, 15])
+    return out
+
+
+def _regroup(builder, vecs, lanes):
+    """The 8-lane registers ``vecs`` (consecutive values) as registers of ``lanes`` lanes."""
+    if lanes == LANES:
+        return vecs
+    i32 = ir.IntType(32)
+    if lanes > LANES:
+        per = lanes // LANES
+        out = []
+        for k in range(0, len(vecs), per):
+            group = vecs[k : k + per]
+            while len(group) > 1:
+                width = group[0].type.count
+                mask = ir.Constant(ir.VectorType(i32, 2 * width), list(range(2 * width)))
+                group = [builder.shuffle_vector(group[i], group[i + 1], mask)
+                         for i in range(0, len(group), 2)]
+            out.append(group[0])
+        return out
+    out = []
+    for v in vecs:
+        for k in range(0, LANES, lanes):
+            mask = ir.Constant(ir.VectorType(i32, lanes), list(range(k, k + lanes)))
+            out.append(builder.shuffle_vector(v, v, mask))
+    return out
+
+
+@intrinsic
+def span_low_blocks(typingctx, src, bsrc, lperm, dst, dj, s, sr):
+    """:func:`span_low_gather` for a permutation of :func:`rhtann.layouts.keep.block_permutation`.
+
+    For the span at ``dj`` (a multiple of ``SPAN``), block ``j = dj / 8 +
+    b`` (``b < 8``) of the permuted values is ``src[bsrc[j] + lperm[j, a]]``
+    for ``a < 8``: one 8-lane load at ``bsrc[j]`` and one lane permute
+    (``vpermps`` for float32 on AVX2 hosts, element moves elsewhere), and
+    the span is the ``8 x 8`` transpose of these blocks. Then the same signs,
+    butterflies and store as :func:`span_low_gather` (``dst`` must not be
+    ``src``). ``bsrc`` and ``lperm`` are int32, ``lperm`` of shape ``(B, 8)``
+    C-contiguous.
+    """
+    if not (
+        _float_arrays(src, dst, s) and dst.ndim == 2 and s.ndim == 2
+        and all(isinstance(a, types.Array) and a.dtype == types.int32 for a in (bsrc, lperm))
+    ):
+        return None
+    sig = types.void(src, bsrc, lperm, dst, dj, s, sr)
+
+    def codegen(context, builder, signature, args):
+        tys = signature.args
+        sary = context.make_array(tys[0])(context, builder, args[0])
+        bary = context.make_array(tys[1])(context, builder, args[1])
+        lary = context.make_array(tys[2])(context, builder, args[2])
+        dary = context.make_array(tys[3])(context, builder, args[3])
+        gary = context.make_array(tys[5])(context, builder, args[5])
+        vec = _Vec(context, builder, tys[0].dtype)
+        dj_v, sr_v = (context.cast(builder, args[k], tys[k], types.intp) for k in (4, 6))
+        i32 = ir.IntType(32)
+        v8 = ir.VectorType(vec.elty, LANES)
+        iv8 = ir.VectorType(i32, LANES)
+        native = HAS_AVX2 and vec.elty == ir.FloatType()
+        base = builder.bitcast(sary.data, vec.elty.as_pointer())
+        bptr = builder.bitcast(bary.data, i32.as_pointer())
+        lptr = builder.bitcast(lary.data, i32.as_pointer())
+        j0 = builder.udiv(dj_v, vec.const(LANES))
+        rows = []
+        for b in range(LANES):
+            j = builder.add(j0, vec.const(b))
+            start = builder.sext(builder.load(builder.gep(bptr, [j])), vec.intp)
+            blk = builder.load(builder.bitcast(builder.gep(base, [start]), v8.as_pointer()), align=4)
+            idx = builder.load(builder.bitcast(builder.gep(lptr, [builder.mul(j, vec.const(LANES))]),
+                                               iv8.as_pointer()), align=4)
+            rows.append(_lane_permute(builder, blk, idx, native))
+        vals = _regroup(builder, _transpose8(builder, rows), vec.part)
+        _signed_low_store(builder, vec, vals, gary, sr_v, dary, dj_v)
         return context.get_dummy_value()
 
     return sig, codegen

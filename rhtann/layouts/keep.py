@@ -2,8 +2,12 @@
 
 ``KeepLayout(d)`` has ``d_out == d`` for every ``d``. In every mode, each round
 after the first starts with a fixed pseudo-random permutation of the ``d``
-coordinates (:func:`fixed_permutation`: it depends on ``d`` only, not on the
-seed). The permutation costs one pass over the data and changes no guarantee
+coordinates (:func:`keep_permutation`: it depends on ``d`` only, not on the
+seed). Where the per-row span path runs (:func:`block_permuted`), the
+permutation moves whole 8-coordinate blocks and mixes lanes inside them
+(:func:`block_permutation`), so that it runs as vector loads and in-register
+shuffles; elsewhere it is a uniform shuffle of all ``d`` coordinates
+(:func:`fixed_permutation`). The permutation costs one pass over the data and changes no guarantee
 (a Hadamard matrix with permuted columns is a Hadamard matrix), but it breaks
 the algebraic structure that makes consecutive Sylvester rounds align: the
 ``(e0 + e1) / sqrt(2)`` input, whose two output coordinates ``0`` and ``1``
@@ -65,15 +69,15 @@ from ..kernels import simd as _simd
 from ..kernels.moments import square_sums
 from ..kernels.simd_keep import LANES, ROW_BLOCK
 from ..kernels.threads import get_num_threads
-from ..signs import splitmix64
 from . import hadamard as _hadamard
 from .base import Layout
 from .output import empty_output
+from .permutations import PERM_KINDS, block_permutation, fixed_permutation, keep_permutation
 
+#: Smallest ``d`` that takes the block-and-lane permutation (:func:`block_permuted`).
+BLOCK_MIN_D = 256
 #: Fraction of ``d`` a window may leave out when a cheaper window order exists.
 WINDOW_SLACK = 1.0 / 16.0
-#: Seed offset of the fixed inter-round permutation (mixed with ``d``).
-PERM_SEED = 0x6B656570  # "keep"
 #: Batches of fewer tiles than this run on one thread (no thread launch).
 SERIAL_TILES = 4
 #: Rows of at most this many coordinates take tiles of ``2 * SUM_LANES`` rows; longer ones too in
@@ -211,8 +215,8 @@ def _dense(k: int) -> np.ndarray:
     return _hadamard.core_matrix(k).astype(np.float64)
 
 
-def span_plan(d: int) -> SpanPlan | None:
-    """The span path's layout for ``KeepLayout(d)``, or None where it does not apply.
+def span_plan(d: int, perm_kind: str | None = None) -> SpanPlan | None:
+    """The span path's layout for ``KeepLayout(d, perm_kind)``, or None where it does not apply.
 
     It applies in the ``"sylvester"`` and ``"hadamard"`` modes for ``d > 1``
     when the Sylvester factor has ``M >= SPAN`` (natural layout) or every
@@ -224,14 +228,20 @@ def span_plan(d: int) -> SpanPlan | None:
     if keep_mode(d) == "windows":
         return None
     cores, m = _hadamard.hadamard_plan(d)
-    perm = fixed_permutation(d)
+    kind = perm_kind or default_perm_kind(d)
+    perm = keep_permutation(d, kind)
     zero = np.zeros(LANES, dtype=np.int32)
     if m >= _simd.SPAN:
+        if kind == "blocks":
+            _, bsrc, lperm = block_permutation(d)
+        else:
+            bsrc, lperm = zero, np.zeros((1, LANES), dtype=np.int32)
         strides = [int(np.prod(cores[c + 1 :], dtype=np.int64)) * m for c in range(len(cores))]
         mats = [_dense(k).T.ravel() for k in cores]
         offs = np.cumsum([0] + [k * k for k in cores])[:-1]
         return SpanPlan(
             natural=True, m=m, kin=0, p=d, rows=1, perm=perm.astype(np.int32), gx=zero, gbuf=zero,
+            blocks=kind == "blocks", bsrc=bsrc, lperm=lperm,
             fin=zero.astype(np.int64),
             col_k=np.asarray(cores, dtype=np.int64), col_s=np.asarray(strides, dtype=np.int64),
             col_m=np.asarray(offs, dtype=np.int64),
@@ -269,7 +279,7 @@ def span_plan(d: int) -> SpanPlan | None:
     offs = np.cumsum([0] + [k * k for k, _ in col])[:-1]
     nrows = p // kp
     return SpanPlan(
-        natural=False, m=m, kin=kin, p=p, rows=ROW_BLOCK // math.gcd(nrows, ROW_BLOCK),
+        natural=False, m=m, kin=kin, p=p, rows=ROW_BLOCK // math.gcd(nrows, ROW_BLOCK), blocks=False,
         perm=perm.astype(np.int32), gx=nat.astype(np.int32), gx_perm=gx_perm.astype(np.int32),
         gbuf=gbuf.astype(np.int32), fin=pos,
         col_k=np.asarray([k for k, _ in col], dtype=np.int64),
@@ -298,21 +308,25 @@ def window_order(d: int) -> int:
     return _hadamard.largest_planned_order(d)
 
 
-@cache
-def fixed_permutation(d: int) -> np.ndarray:
-    """The inter-round permutation of the keep layout, shape (d,), int64.
+def block_permuted(d: int) -> bool:
+    """Whether ``KeepLayout(d)`` permutes by :func:`block_permutation` (by default).
 
-    A Fisher-Yates shuffle driven by SplitMix64 seeded with
-    ``PERM_SEED + d``; it depends on ``d`` only and is stable across numpy
-    versions. The result is read-only.
+    True where the per-row span path runs on its natural layout (the
+    ``"sylvester"`` and ``"hadamard"`` modes with a Sylvester factor of order
+    ``M >= SPAN``, so ``d`` is a multiple of ``SPAN``) and ``d >= BLOCK_MIN_D``.
+    Below that there are too few blocks: the pair dependence after two
+    rounds depends on the draw of the block shuffle and can be twice the
+    uniform shuffle's (``bench/results/layout_quality.md``).
     """
-    z = splitmix64(PERM_SEED + int(d), max(int(d), 1))
-    perm = np.arange(d, dtype=np.int64)
-    for i in range(d - 1, 0, -1):
-        j = int(z[i] % np.uint64(i + 1))
-        perm[i], perm[j] = perm[j], perm[i]
-    perm.setflags(write=False)
-    return perm
+    d = int(d)
+    if d < BLOCK_MIN_D or keep_mode(d) == "windows":
+        return False
+    return _hadamard.hadamard_plan(d)[1] >= _simd.SPAN
+
+
+def default_perm_kind(d: int) -> str:
+    """``"blocks"`` where :func:`block_permuted`, else ``"shuffle"``."""
+    return "blocks" if block_permuted(d) else "shuffle"
 
 
 def keep_mode(d: int) -> str:
@@ -332,9 +346,15 @@ class KeepLayout(Layout):
     ----------
     d : int
         Input dimension, >= 1.
+    perm : {"shuffle", "blocks"} or None, default None
+        The inter-round permutation; None takes :func:`default_perm_kind`
+        (``"blocks"`` only where :func:`block_permuted`). The other kind
+        exists to read transforms saved before the default changed.
 
     Attributes
     ----------
+    perm_kind : str
+        The inter-round permutation in use (:data:`PERM_KINDS`).
     mode : str
         ``"sylvester"``, ``"hadamard"`` or ``"windows"`` (see the module
         documentation). Every mode permutes the coordinates before each round
@@ -354,10 +374,17 @@ class KeepLayout(Layout):
 
     name = "keep"
 
-    def __init__(self, d: int) -> None:
+    def __init__(self, d: int, perm: str | None = None) -> None:
         self.d = int(d)
         if self.d < 1:
             raise ValueError(f"d must be >= 1; got {d}")
+        if perm is None:
+            perm = default_perm_kind(self.d)
+        if perm not in PERM_KINDS:
+            raise ValueError(f"perm must be one of {PERM_KINDS} or None; got {perm!r}")
+        if perm == "blocks" and not block_permuted(self.d):
+            raise ValueError(f"perm='blocks' needs a d that block_permuted() accepts; got d={self.d}")
+        self.perm_kind = perm
         self.d_out = self.d
         self.mode = keep_mode(self.d)
         if self.mode == "windows":
@@ -366,7 +393,7 @@ class KeepLayout(Layout):
         else:
             self.window = self.d
             starts = [0]
-        self._perm = fixed_permutation(self.d)
+        self._perm = keep_permutation(self.d, self.perm_kind)
         self._inv_perm = np.argsort(self._perm).astype(np.int64)
         self._ident = np.arange(self.d, dtype=np.int64)
         self.plan = _hadamard.hadamard_plan(self.window)
@@ -383,16 +410,19 @@ class KeepLayout(Layout):
                 self._tabs[np.dtype(dt), transpose] = (*ints, sgn.astype(dt))
         self._ones = {np.dtype(dt): np.ones(self.sign_length, dtype=dt) for dt in (np.float32, np.float64)}
         self._step_scale = 1.0 / math.sqrt(self.window)
-        self.span = span_plan(self.d)
+        self.span = span_plan(self.d, self.perm_kind)
         #: None: :meth:`forward` chooses the path by batch size (:meth:`takes_span`);
         #: True or False forces the span or the tiled path (True where :attr:`span` exists).
         self.use_span = None
 
     def __repr__(self) -> str:
         cores, m = self.plan
+        # the shuffle permutation is what every earlier version used: its repr carries no tag,
+        # so that transforms saved by those versions compare equal
+        tag = ", perm='blocks'" if self.perm_kind == "blocks" else ""
         return (
             f"KeepLayout(d={self.d}, mode={self.mode!r}, window={self.window}, "
-            f"cores={list(cores)}, M={m})"
+            f"cores={list(cores)}, M={m}{tag})"
         )
 
     def _tile_width(self, n: int) -> int:
@@ -517,8 +547,8 @@ class KeepLayout(Layout):
         ks = _kernels_span
         if sp.natural:
             kernel = ks.span_natural_forward_serial if serial else ks.span_natural_forward
-            kernel(x, out, rounds, first >= 1, ssc, sp.perm, sp.m, sp.col_k, sp.col_s, sp.col_m, mats,
-                   bufa, bufb, per, bad, over)
+            kernel(x, out, rounds, first >= 1, ssc, sp.perm, sp.blocks, sp.bsrc, sp.lperm, sp.m,
+                   sp.col_k, sp.col_s, sp.col_m, mats, bufa, bufb, per, bad, over)
         else:
             kernel = ks.span_blocked_forward_serial if serial else ks.span_blocked_forward
             kernel(x, out, rounds, ssc, gx, sp.gbuf, sp.fin, sp.kin, sp.col_k, sp.col_s, sp.col_m, mats,
