@@ -62,3 +62,26 @@ def test_adaptive_fixture_stores_both_levels():
     assert sorted(counts) == [1, 2]
     assert all(c > 0 for c in counts.values())
     assert sum(counts.values()) == index.ntotal
+
+
+def test_keep_transform_saved_with_the_uniform_shuffle_keeps_it():
+    # d = 768 takes the block-and-lane permutation since a146406; the file predates it
+    rht = rhtann.load(HERE / "keep768_rht.rhtann")
+    want = np.load(HERE / "keep768_expected.npz")
+    assert rht.layout_.perm_kind == "shuffle"
+    y = rht.apply(want["x"])
+    np.testing.assert_allclose(y, want["y"], rtol=0, atol=ATOL)
+    np.testing.assert_allclose(rht.reverse_transform(y), want["x"], rtol=0, atol=ATOL)
+    fresh = rhtann.RHT(768, rounds=3, seed=7, layout="keep")
+    assert fresh.layout_.perm_kind == "blocks"
+    assert np.abs(fresh.apply(want["x"]) - want["y"]).max() > 0.1  # the check can fail
+
+
+def test_keep_index_saved_with_the_uniform_shuffle_searches_the_same():
+    index = rhtann.load(HERE / "keep768_index.rhtann")
+    want = np.load(HERE / "keep768_expected.npz")
+    assert index.rht.layout_.perm_kind == "shuffle"
+    dist, labels = index.search(want["q"], 5)
+    np.testing.assert_array_equal(labels, want["I"])
+    np.testing.assert_allclose(dist, want["D"], rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(index.reconstruct(want["keys"]), want["reconstructed"], atol=1e-4)
