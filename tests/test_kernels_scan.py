@@ -535,3 +535,18 @@ def test_vbmi_step_follows_the_host():
     assert scan_simd.HAS_VBMI == want
     assert K.PREFILTER == (not want)  # the flat scan scores every block on VBMI hosts
     assert scan_simd.HAS_AVX2 == ("avx2" in flags)
+
+
+def test_vnni_sums_follow_the_host():
+    """The per-vector 32-bit dot-product sums are chosen exactly where VBMI and AVX-512 VNNI both exist.
+
+    The exact-sum tests above (odd and even pair counts, entries up to 255, the
+    bounds) then exercise that pair loop on such hosts.
+    """
+    from rhtann.kernels import scan_simd
+
+    flags = _cpu_flags()
+    if flags is None:
+        pytest.skip("no /proc/cpuinfo on this platform")
+    want = {"avx2", "avx512f", "avx512bw", "avx512vbmi", "avx512_vnni"} <= flags
+    assert scan_simd.HAS_VNNI == want

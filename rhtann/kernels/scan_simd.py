@@ -45,6 +45,18 @@ sums modulo 2**16). An odd last pair takes the one-pair step. Per query and
 two pairs that is two permutes and three additions where the one-pair step
 needs four shuffles and eight additions and shifts.
 
+Where AVX-512 VNNI comes with VBMI (:data:`HAS_VNNI`), the sums are kept
+per vector in 32-bit lanes instead, for every table range and length: the
+64 code bytes of two pairs are reordered so that each 64-bit word holds
+four vectors' bytes of both pairs, a multishift (``vpmultishiftqb``)
+spreads one vector's four nibbles over the four bytes of a 32-bit lane
+(low and high nibble of pair ``p``, then of pair ``p + 1``; bits 5 and 6
+of each index then pick the table), two two-table permutes fetch the
+entries of 32 vectors, and two byte dot products by ones (``vpdpbusd``) add
+them into the lanes. Per query and two pairs that is two permutes and two
+dot products, with no 16-bit segments; an odd last pair takes the one-pair
+step and is added in. The sums are the same.
+
 The intrinsics take integer byte addresses (``arr.ctypes.data`` plus an
 offset) instead of arrays, so that a call inside a scan loop costs no
 reference counting. They need AVX2 (``llvm.x86.avx2.pshuf.b``); the VBMI
@@ -81,6 +93,10 @@ HAS_AVX2 = _host_has("avx2")
 #: permutes (AVX-512 VBMI, see the module docs). numba's cache is keyed on the
 #: host CPU, so code built for one choice never loads on a host of the other.
 HAS_VBMI = HAS_AVX2 and _host_has("avx512f", "avx512bw", "avx512vbmi")
+#: Whether the blocks are summed per vector in 32-bit lanes by byte dot products (AVX-512
+#: VNNI with VBMI, see the module docs): the pair loop then takes two pairs per step with
+#: two permutes and two ``vpdpbusd`` per query, for tables of any entries up to 255.
+HAS_VNNI = HAS_VBMI and _host_has("avx512vnni")
 
 _I8, _I16, _I32 = ir.IntType(8), ir.IntType(16), ir.IntType(32)
 _V32I8 = ir.VectorType(_I8, 32)
@@ -103,6 +119,21 @@ def _permute_two(builder, first, idx, second):
     fnty = ir.FunctionType(_V64I8, [_V64I8, _V64I8, _V64I8])
     fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.x86.avx512.vpermi2var.qi.512")
     return builder.call(fn, [first, idx, second])
+
+
+def _multishift(builder, ctrl, data):
+    """Byte ``j`` = the 8 bits of ``data``'s qword ``j // 8`` from bit ``ctrl[j]`` on (``vpmultishiftqb``)."""
+    fnty = ir.FunctionType(_V64I8, [_V64I8, _V64I8])
+    fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.x86.avx512.pmultishift.qb.512")
+    return builder.call(fn, [ctrl, data])
+
+
+def _dot_bytes(builder, acc, x):
+    """``acc`` plus, per 32-bit lane, the sum of ``x``'s four unsigned bytes (``vpdpbusd`` by ones)."""
+    fnty = ir.FunctionType(_V16I32, [_V16I32, _V16I32, _V16I32])
+    fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.x86.avx512.vpdpbusd.512")
+    ones = ir.Constant(_V16I32, [0x01010101] * 16)
+    return builder.call(fn, [acc, builder.bitcast(x, _V16I32), ones])
 
 
 def _pair_sums(builder, x):
@@ -336,6 +367,61 @@ def _fastscan_typer(
             """Even and odd lanes' 16-bit sums of query ``t``."""
             o16 = builder.load(accs[2 * t + 1])
             return builder.sub(builder.load(accs[2 * t]), builder.shl(o16, eight)), o16
+
+        if HAS_VNNI:
+            # 32-bit per-vector sums: two pairs per step, vector v's four nibbles in one lane
+            # (bytes: low, high nibble of pair p, low, high of pair p + 1), summed by vpdpbusd.
+            # The code bytes are arranged so that qword q holds vectors 2q, 2q+1 (both pairs)
+            # then 16+2q, 17+2q; a multishift picks each lane's nibbles, and bits 5 and 6 of an
+            # index select the high-nibble table and pair p + 1's tables.
+            arrange = []
+            for q in range(8):
+                for v in (2 * q, 2 * q + 1, 16 + 2 * q, 17 + 2 * q):
+                    arrange += [v, 32 + v]
+            arrange_c = ir.Constant(ir.VectorType(_I32, 64), arrange)
+            ctrl = [ir.Constant(_V64I8, [4 * (j % 8) + 32 * half for j in range(64)]) for half in (0, 1)]
+            sel = ir.Constant(_V64I8, [32 * (j % 4) for j in range(64)])
+            lanes = [cgutils.alloca_once_value(builder, zero32) for _ in range(2 * qb)]
+            with cgutils.for_range(builder, builder.ashr(npairs_v, c(1))) as loop:
+                p = builder.shl(loop.index, c(1))
+                cv = builder.load(at(codes_v, builder.mul(p, c(32)), _V64I8), align=1)
+                cv = builder.shuffle_vector(cv, cv, arrange_c)
+                idx = [builder.or_(builder.and_(_multishift(builder, ctrl[h], cv), low64), sel)
+                       for h in (0, 1)]
+                p64 = builder.mul(p, c(64))
+                for t in range(qb):
+                    first = builder.load(at(qoff[t], p64, _V64I8), align=1)
+                    second = builder.load(at(qoff[t], builder.add(p64, c(64)), _V64I8), align=1)
+                    for h in (0, 1):
+                        got = _permute_two(builder, first, idx[h], second)
+                        slot = lanes[2 * t + h]
+                        builder.store(_dot_bytes(builder, builder.load(slot), got), slot)
+            odd_pair = builder.icmp_signed("!=", builder.and_(npairs_v, c(1)), c(0))
+            with builder.if_then(odd_pair):
+                # the last pair of an odd count: the one-pair step into 16-bit even/odd sums
+                accs = [cgutils.alloca_once_value(builder, zero) for _ in range(2 * qb)]
+                pair_step(builder.sub(npairs_v, c(1)), accs)
+                spread = ir.Constant(ir.VectorType(_I32, 32), [k // 2 + 16 * (k % 2) for k in range(32)])
+                for t in range(qb):
+                    e16, o16 = split(accs, t)
+                    both = builder.shuffle_vector(
+                        builder.zext(e16, _V16I32), builder.zext(o16, _V16I32), spread
+                    )
+                    for h in (0, 1):
+                        part = builder.shuffle_vector(
+                            both, both, ir.Constant(ir.VectorType(_I32, 16), list(range(16 * h, 16 * h + 16)))
+                        )
+                        slot = lanes[2 * t + h]
+                        builder.store(builder.add(builder.load(slot), part), slot)
+            whole = ir.Constant(ir.VectorType(_I32, 32), list(range(32)))
+            for t in range(qb):
+                lo_v, hi_v = builder.load(lanes[2 * t]), builder.load(lanes[2 * t + 1])
+                ti = builder.load(at(thr_v, c(4 * qb + 4 * t), _I32))
+                hit = any_at_least(lo_v, hi_v, splat_int(ti, _V16I32))
+                # the sums are below 2**31 (255 * M < 2**31), so a signed conversion is exact
+                finish(t, hit, lambda lo_v=lo_v, hi_v=hi_v: builder.sitofp(
+                    builder.shuffle_vector(lo_v, hi_v, whole), _V32F))
+            return builder.load(total_p)
 
         single = builder.icmp_signed("<=", npairs_v, seg)
         with builder.if_else(single, likely=True) as (one_seg, many_segs):
