@@ -54,8 +54,9 @@ spreads one vector's four nibbles over the four bytes of a 32-bit lane
 of each index then pick the table), two two-table permutes fetch the
 entries of 32 vectors, and two byte dot products by ones (``vpdpbusd``) add
 them into the lanes. Per query and two pairs that is two permutes and two
-dot products, with no 16-bit segments; an odd last pair takes the one-pair
-step and is added in. The sums are the same.
+dot products, with no 16-bit segments; an odd last pair takes the same
+step with zero code bytes for its missing partner, which look up a zero
+table. The sums are the same.
 
 The intrinsics take integer byte addresses (``arr.ctypes.data`` plus an
 offset) instead of arrays, so that a call inside a scan loop costs no
@@ -382,37 +383,39 @@ def _fastscan_typer(
             ctrl = [ir.Constant(_V64I8, [4 * (j % 8) + 32 * half for j in range(64)]) for half in (0, 1)]
             sel = ir.Constant(_V64I8, [32 * (j % 4) for j in range(64)])
             lanes = [cgutils.alloca_once_value(builder, zero32) for _ in range(2 * qb)]
-            with cgutils.for_range(builder, builder.ashr(npairs_v, c(1))) as loop:
-                p = builder.shl(loop.index, c(1))
-                cv = builder.load(at(codes_v, builder.mul(p, c(32)), _V64I8), align=1)
+
+            def vnni_step(cv, p64, last):
+                """Add two pairs' entries (``cv``: their 64 code bytes, tables at ``p64``) into ``lanes``.
+
+                ``last``: only the first pair exists; its partner's code bytes are
+                zero and look up a zero table.
+                """
                 cv = builder.shuffle_vector(cv, cv, arrange_c)
                 idx = [builder.or_(builder.and_(_multishift(builder, ctrl[h], cv), low64), sel)
                        for h in (0, 1)]
-                p64 = builder.mul(p, c(64))
                 for t in range(qb):
                     first = builder.load(at(qoff[t], p64, _V64I8), align=1)
-                    second = builder.load(at(qoff[t], builder.add(p64, c(64)), _V64I8), align=1)
+                    if last:
+                        second = ir.Constant(_V64I8, None)
+                    else:
+                        second = builder.load(at(qoff[t], builder.add(p64, c(64)), _V64I8), align=1)
                     for h in (0, 1):
                         got = _permute_two(builder, first, idx[h], second)
                         slot = lanes[2 * t + h]
                         builder.store(_dot_bytes(builder, builder.load(slot), got), slot)
+
+            with cgutils.for_range(builder, builder.ashr(npairs_v, c(1))) as loop:
+                p = builder.shl(loop.index, c(1))
+                cv = builder.load(at(codes_v, builder.mul(p, c(32)), _V64I8), align=1)
+                vnni_step(cv, builder.mul(p, c(64)), False)
             odd_pair = builder.icmp_signed("!=", builder.and_(npairs_v, c(1)), c(0))
             with builder.if_then(odd_pair):
-                # the last pair of an odd count: the one-pair step into 16-bit even/odd sums
-                accs = [cgutils.alloca_once_value(builder, zero) for _ in range(2 * qb)]
-                pair_step(builder.sub(npairs_v, c(1)), accs)
-                spread = ir.Constant(ir.VectorType(_I32, 32), [k // 2 + 16 * (k % 2) for k in range(32)])
-                for t in range(qb):
-                    e16, o16 = split(accs, t)
-                    both = builder.shuffle_vector(
-                        builder.zext(e16, _V16I32), builder.zext(o16, _V16I32), spread
-                    )
-                    for h in (0, 1):
-                        part = builder.shuffle_vector(
-                            both, both, ir.Constant(ir.VectorType(_I32, 16), list(range(16 * h, 16 * h + 16)))
-                        )
-                        slot = lanes[2 * t + h]
-                        builder.store(builder.add(builder.load(slot), part), slot)
+                # the last pair of an odd count, with zero bytes for the missing partner
+                p = builder.sub(npairs_v, c(1))
+                half = builder.load(at(codes_v, builder.mul(p, c(32)), _V32I8), align=1)
+                cv = builder.shuffle_vector(half, ir.Constant(_V32I8, None),
+                                            ir.Constant(ir.VectorType(_I32, 64), list(range(64))))
+                vnni_step(cv, builder.mul(p, c(64)), True)
             whole = ir.Constant(ir.VectorType(_I32, 32), list(range(32)))
             for t in range(qb):
                 lo_v, hi_v = builder.load(lanes[2 * t]), builder.load(lanes[2 * t + 1])
