@@ -52,6 +52,11 @@ SETS: dict[str, dict[str, Any]] = {
         "rhtann": [("RHT2keep,Center,TQ4", 4), ("RHT2keep,Center,TQ2", 4)],
         "faiss": ["RR64,PQ64x4fs", "RR72,PQ36x4fs"],
     },
+    "patches": {
+        "dataset": "sklearn-patches-768-euclidean", "n_base": 20_000, "n_query": 100,
+        "rhtann": [("RHT2keep,Center,TQ4", 4)],
+        "faiss": ["PQ768x4fs"],
+    },
 }
 
 
@@ -156,7 +161,7 @@ def main(argv: list[str] | None = None) -> None:
     import rhtann
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--sets", default="sift,glove", help="comma-separated subset of: " + ", ".join(SETS))
+    ap.add_argument("--sets", default="sift,glove,patches", help="comma-separated subset of: " + ", ".join(SETS))
     ap.add_argument("--baseline", default=None, help="checkout whose rhtann package is timed alongside")
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--single", type=int, default=100, help="one-query calls per round")

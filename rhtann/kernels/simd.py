@@ -566,29 +566,41 @@ def span_low_signed(typingctx, src, si, sj, dst, di, dj, s, sr):
             context.cast(builder, args[k], tys[k], types.intp) for k in (1, 2, 4, 5, 7)
         )
         lanes = vec.part
-        i32 = ir.IntType(32)
-        suffix = "f32" if vec.elty == ir.FloatType() else "f64"
-        fma = cgutils.get_or_insert_function(
-            builder.module, ir.FunctionType(vec.partty, [vec.partty] * 3), f"llvm.fma.v{lanes}{suffix}"
-        )
         vals = []
         for q in range(SPAN // lanes):
             off = vec.const(q * lanes)
             v = builder.load(vec.ptr(sary, si_v, builder.add(sj_v, off), vec.partty), align=4)
             g = builder.load(vec.ptr(gary, sr_v, builder.add(dj_v, off), vec.partty), align=4)
             vals.append(builder.fmul(v, g))
-        step = 1
-        while step < lanes:
-            perm = ir.Constant(ir.VectorType(i32, lanes), [i ^ step for i in range(lanes)])
-            sgn = ir.Constant(vec.partty, [-1.0 if i & step else 1.0 for i in range(lanes)])
-            vals = [builder.call(fma, [v, sgn, builder.shuffle_vector(v, v, perm)]) for v in vals]
-            step *= 2
-        for q, v in enumerate(_vertical(builder, vals)):
+        for q, v in enumerate(low_butterflies(builder, vec, vals)):
             ptr = vec.ptr(dary, di_v, builder.add(dj_v, vec.const(q * lanes)), vec.partty)
             builder.store(v, ptr, align=4)
         return context.get_dummy_value()
 
     return sig, codegen
+
+
+def low_butterflies(builder, vec, vals):
+    """The butterflies of strides 1 .. SPAN/2, in order, on the registers ``vals`` of one span.
+
+    ``vals`` holds the span's values in order, ``vec.part`` lanes per
+    register; returns the registers of the result. Strides below a register
+    are done inside it (see :func:`span_low_signed`), larger ones between
+    registers (:func:`_vertical`).
+    """
+    lanes = vec.part
+    i32 = ir.IntType(32)
+    suffix = "f32" if vec.elty == ir.FloatType() else "f64"
+    fma = cgutils.get_or_insert_function(
+        builder.module, ir.FunctionType(vec.partty, [vec.partty] * 3), f"llvm.fma.v{lanes}{suffix}"
+    )
+    step = 1
+    while step < lanes:
+        perm = ir.Constant(ir.VectorType(i32, lanes), [i ^ step for i in range(lanes)])
+        sgn = ir.Constant(vec.partty, [-1.0 if i & step else 1.0 for i in range(lanes)])
+        vals = [builder.call(fma, [v, sgn, builder.shuffle_vector(v, v, perm)]) for v in vals]
+        step *= 2
+    return _vertical(builder, vals)
 
 
 def _make_span_high(radix: int):

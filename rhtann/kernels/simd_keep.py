@@ -38,7 +38,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 from .scan_simd import HAS_AVX2
-from .simd import SPAN, _Vec, _vertical
+from .simd import SPAN, _Vec, low_butterflies
 
 #: Lanes of every vector the intrinsics load and store.
 LANES = 8
@@ -317,24 +317,13 @@ def _signed_low_store(builder, vec, vals, gary, sr_v, dary, dj_v):
     order; the steps are those of :func:`rhtann.kernels.simd.span_low_signed`.
     """
     lanes = vec.part
-    i32 = ir.IntType(32)
-    suffix = "f32" if vec.elty == ir.FloatType() else "f64"
-    fma = cgutils.get_or_insert_function(
-        builder.module, ir.FunctionType(vec.partty, [vec.partty] * 3), f"llvm.fma.v{lanes}{suffix}"
-    )
     zero = vec.const(0)
     vals = [
         builder.fmul(v, builder.load(vec.ptr(gary, sr_v, builder.add(dj_v, vec.const(q * lanes)), vec.partty),
                                      align=4))
         for q, v in enumerate(vals)
     ]
-    step = 1
-    while step < lanes:
-        perm = ir.Constant(ir.VectorType(i32, lanes), [i ^ step for i in range(lanes)])
-        sgn = ir.Constant(vec.partty, [-1.0 if i & step else 1.0 for i in range(lanes)])
-        vals = [builder.call(fma, [v, sgn, builder.shuffle_vector(v, v, perm)]) for v in vals]
-        step *= 2
-    for q, v in enumerate(_vertical(builder, vals)):
+    for q, v in enumerate(low_butterflies(builder, vec, vals)):
         ptr = vec.ptr(dary, zero, builder.add(dj_v, vec.const(q * lanes)), vec.partty)
         builder.store(v, ptr, align=4)
 
