@@ -161,7 +161,8 @@ def main(argv: list[str] | None = None) -> None:
     import rhtann
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--sets", default="sift,glove,patches", help="comma-separated subset of: " + ", ".join(SETS))
+    ap.add_argument("--sets", default="sift,glove,patches",
+                    help="comma-separated subset of: " + ", ".join(SETS))
     ap.add_argument("--baseline", default=None, help="checkout whose rhtann package is timed alongside")
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--single", type=int, default=100, help="one-query calls per round")

@@ -11,7 +11,8 @@ Two buffer layouts exist (built by :func:`rhtann.layouts.keep.span_plan`):
 
 *natural* (``M >= SPAN``)
     The buffer holds one row in its own order. On every span of ``SPAN``
-    coordinates, the round's permutation (masked gathers), the signs (times
+    coordinates, the round's permutation (block loads and lane permutes, or
+    masked gathers), the signs (times
     ``1/sqrt(d)``) and the Sylvester stages of strides ``1 .. SPAN/2`` run in
     registers (:func:`rhtann.kernels.simd_keep.span_low_blocks` for the
     block-and-lane permutation, :func:`rhtann.kernels.simd_keep.span_low_gather`
