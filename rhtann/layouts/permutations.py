@@ -28,6 +28,15 @@ LANE_SEED = 0x6C616E65  # "lane"
 PERM_KINDS = ("shuffle", "blocks")
 
 
+def _shuffle(n: int, z: np.ndarray) -> np.ndarray:
+    """``arange(n)`` shuffled by Fisher-Yates, step ``i`` swapping with ``z[i] % (i + 1)``, int64."""
+    perm = np.arange(n, dtype=np.int64)
+    for i in range(n - 1, 0, -1):
+        j = int(z[i] % np.uint64(i + 1))
+        perm[i], perm[j] = perm[j], perm[i]
+    return perm
+
+
 @cache
 def fixed_permutation(d: int) -> np.ndarray:
     """The inter-round permutation of the keep layout, shape (d,), int64.
@@ -36,11 +45,7 @@ def fixed_permutation(d: int) -> np.ndarray:
     ``PERM_SEED + d``; it depends on ``d`` only and is stable across numpy
     versions. The result is read-only.
     """
-    z = splitmix64(PERM_SEED + int(d), max(int(d), 1))
-    perm = np.arange(d, dtype=np.int64)
-    for i in range(d - 1, 0, -1):
-        j = int(z[i] % np.uint64(i + 1))
-        perm[i], perm[j] = perm[j], perm[i]
+    perm = _shuffle(int(d), splitmix64(PERM_SEED + int(d), max(int(d), 1)))
     perm.setflags(write=False)
     return perm
 
@@ -78,18 +83,9 @@ def block_permutation(d: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     if d < _simd.SPAN or d % _simd.SPAN:
         raise ValueError(f"d must be a positive multiple of {_simd.SPAN}; got {d}")
     nb = d // LANES
-    z = splitmix64(PERM_SEED + d, nb)
-    pi = np.arange(nb, dtype=np.int64)
-    for i in range(nb - 1, 0, -1):
-        j = int(z[i] % np.uint64(i + 1))
-        pi[i], pi[j] = pi[j], pi[i]
+    pi = _shuffle(nb, splitmix64(PERM_SEED + d, nb))
     zl = splitmix64(LANE_SEED + d, d).reshape(nb, LANES)
-    lperm = np.tile(np.arange(LANES, dtype=np.int64), (nb, 1))
-    for blk in range(nb):
-        row = lperm[blk]
-        for i in range(LANES - 1, 0, -1):
-            j = int(zl[blk, i] % np.uint64(i + 1))
-            row[i], row[j] = row[j], row[i]
+    lperm = np.stack([_shuffle(LANES, zl[blk]) for blk in range(nb)])
     pre = (LANES * pi)[:, None] + lperm  # pre[j, a]: source of lane a of block j
     perm = pre.reshape(d // _simd.SPAN, LANES, LANES).transpose(0, 2, 1).reshape(d)
     perm = np.ascontiguousarray(perm)
