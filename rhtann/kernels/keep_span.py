@@ -133,13 +133,26 @@ def _row_pass(src, dst, nrows, ld, k, mat_t):
 
 
 @njit(cache=True, inline="always")
+def _permuted_low(src, dst, d, k, ssc, perm, blocks, bsrc, lperm):
+    """Round ``k``'s permutation of ``src``, its signs and strides ``1 .. SPAN/2``, into ``dst[0]``.
+
+    ``blocks``: a block-and-lane permutation from ``bsrc`` and ``lperm``
+    (:func:`rhtann.kernels.simd_keep.span_low_blocks`); otherwise gathered
+    through ``perm``.
+    """
+    for g in range(0, d, SPAN):
+        if blocks:
+            span_low_blocks(src, bsrc, lperm, dst, g, ssc, k)
+        else:
+            span_low_gather(src, perm, dst, g, ssc, k)
+
+
+@njit(cache=True, inline="always")
 def _natural_row(x, r, out, rounds, permute0, ssc, perm, blocks, bsrc, lperm, m, col_k, col_s, col_m,
                  mats, a, b):
     """Rounds of the natural layout on row ``r`` of ``x``; returns the check of the stored row.
 
-    ``blocks``: the permutation is a block-and-lane one, read from ``bsrc``
-    and ``lperm`` (:func:`rhtann.kernels.simd_keep.span_low_blocks`);
-    otherwise it is gathered through ``perm``.
+    ``perm``, ``blocks``, ``bsrc`` and ``lperm`` describe the permutation (:func:`_permuted_low`).
     """
     d = x.shape[1]
     cur = a
@@ -150,18 +163,9 @@ def _natural_row(x, r, out, rounds, permute0, ssc, perm, blocks, bsrc, lperm, m,
                 span_low_signed(x, r, g, cur, 0, g, ssc, 0)
         else:
             if k == 0:
-                xr = x[r]
-                for g in range(0, d, SPAN):
-                    if blocks:
-                        span_low_blocks(xr, bsrc, lperm, cur, g, ssc, k)
-                    else:
-                        span_low_gather(xr, perm, cur, g, ssc, k)
+                _permuted_low(x[r], cur, d, k, ssc, perm, blocks, bsrc, lperm)
             else:
-                for g in range(0, d, SPAN):
-                    if blocks:
-                        span_low_blocks(cur, bsrc, lperm, oth, g, ssc, k)
-                    else:
-                        span_low_gather(cur, perm, oth, g, ssc, k)
+                _permuted_low(cur, oth, d, k, ssc, perm, blocks, bsrc, lperm)
                 cur, oth = oth, cur
         _high_blocks(cur, d, m)
         for c in range(col_k.shape[0]):
