@@ -5,6 +5,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 import pytest
+from nibble_tables import lay_out, tables_of
 
 from rhtann.codecs.lloydmax import TQ
 from rhtann.kernels import scan as K
@@ -85,7 +86,7 @@ def test_interleave_round_trip():
 
 
 @pytest.mark.parametrize("d", [7, 16, 50])
-def test_fastscan_block_matches_the_uint8_tables(d):
+def test_fastscan_block_matches_the_uint8tables_of(d):
     """The SIMD kernel's 16-bit sums equal the sums of the table entries."""
     rng = np.random.default_rng(d)
     c = TQ(d, 4)
@@ -101,7 +102,7 @@ def test_fastscan_block_matches_the_uint8_tables(d):
         np.zeros(nb * LANES, np.float32),
         np.zeros(LANES, np.float32),
     )
-    tab = lu[0].reshape(P, 2, 2, 16)[:, :, 0, :].astype(np.int64)  # (pair, half, value)
+    tab = tables_of(lu[0], P).astype(np.int64)  # (pair, half, value)
     for blk in range(nb):
         _block(il, blk * P * LANES, P, lu[0], 0, ones, zeros, blk * LANES, 1.0, 0.0, -np.inf, out)
         sums = out.copy()
@@ -245,24 +246,44 @@ def test_topk_update_matches_argsort():
     np.testing.assert_array_equal(out_i, np.argsort(-full, axis=1)[:, :5])
 
 
+@pytest.mark.parametrize("compact", [False, True])
+def test_table_slots_cover_the_row_once_per_copy(compact, monkeypatch):
+    """Both layouts: both copies of every table lie inside the P * 64 bytes and together fill them
+    exactly once; the compact layout holds two pairs' four tables in 64 contiguous bytes."""
+    from rhtann.kernels import tables
+
+    monkeypatch.setattr(tables, "COMPACT_TABLES", compact)
+    slots = tables.table_slots.py_func
+    for npairs in (1, 2, 3, 4, 25, 64, 65):
+        seen = np.zeros(npairs * 64, np.int64)
+        for t in range(2 * npairs):
+            first, second = slots(t, npairs)
+            for at in (first, second):
+                assert 0 <= at and at + 16 <= npairs * 64
+                seen[at:at + 16] += 1
+            if compact:  # the VNNI step reads the 64 bytes of pairs 2s, 2s + 1 at 128 s
+                assert first == 128 * (t // 4) + 16 * (t % 4)
+            else:  # pair p: the low nibble's table twice, then the high one's
+                assert (first, second) == (64 * (t // 2) + 32 * (t % 2), 64 * (t // 2) + 32 * (t % 2) + 16)
+        assert np.all(seen == 1), npairs
+
+
 def _random_block(rng, npairs):
     """One block: random code bytes (interleaved) and uint8 tables using the full range."""
     il = rng.integers(0, 256, npairs * LANES, dtype=np.uint8)
-    lu = rng.integers(0, 256, npairs * 64, dtype=np.uint8)
-    lu.reshape(npairs, 2, 2, 16)[:, :, 1, :] = lu.reshape(npairs, 2, 2, 16)[:, :, 0, :]
-    return il, lu
+    return il, lay_out(rng.integers(0, 256, (npairs, 2, 16), dtype=np.uint8))
 
 
 def _numpy_sums(il, lu, npairs):
     """Per lane, the sum of the table entries its nibbles select (int64 reference)."""
     codes = il.reshape(npairs, LANES).astype(np.int64)
-    tab = lu.reshape(npairs, 2, 2, 16)[:, :, 0, :].astype(np.int64)
+    tab = tables_of(lu, npairs).astype(np.int64)
     p = np.arange(npairs)[:, None]
     return (tab[p, 0, codes & 15] + tab[p, 1, codes >> 4]).sum(0)
 
 
 @pytest.mark.parametrize("npairs", [1, 2, 127, 128, 129, 200, 256, 257, 385, 2048])
-def test_fastscan_sums_are_exact_for_full_range_tables(npairs):
+def test_fastscan_sums_are_exact_for_full_rangetables_of(npairs):
     """Entries 0..255 over any number of pairs (segments of 128 widened to 32 bits) sum exactly."""
     rng = np.random.default_rng(npairs)
     il, lu = _random_block(rng, npairs)
@@ -321,10 +342,10 @@ def test_quantize_luts_matches_numpy_and_uses_the_full_range(top):
     a, b = np.zeros(m, np.float32), np.zeros(m, np.float32)
     K.quantize_luts(lut, lu, a, b, top)
     ref, delta, bias = _numpy_quantize(lut, top)
-    got = lu.reshape(m, P, 2, 2, 16)
-    np.testing.assert_array_equal(got[:, :, :, 0, :].reshape(m, 2 * P, 16)[:, :M], ref)
-    np.testing.assert_array_equal(got[:, :, :, 1, :].reshape(m, 2 * P, 16)[:, :M], ref)
-    assert np.all(got.reshape(m, 2 * P, 2, 16)[:, M:] == 0)  # the odd table's missing partner
+    for copy in (0, 1):
+        got = np.stack([tables_of(row, P, copy).reshape(2 * P, 16) for row in lu])
+        np.testing.assert_array_equal(got[:, :M], ref)
+        assert np.all(got[:, M:] == 0)  # the odd table's missing partner
     np.testing.assert_allclose(a, delta, rtol=1e-6)
     np.testing.assert_allclose(b, bias, rtol=1e-5, atol=1e-5)
     assert ref.max() == top  # the widest table spans the whole range
@@ -483,8 +504,8 @@ def test_narrow_intrinsics_equal_the_general_ones(npairs, fill):
     if fill == "top":
         luts = np.full((QB, npairs * 64), 127, np.uint8)
     else:
-        one = rng.integers(0, 128, (QB, npairs, 2, 1, 16), dtype=np.uint8)  # each table held twice
-        luts = np.ascontiguousarray(np.broadcast_to(one, (QB, npairs, 2, 2, 16))).reshape(QB, npairs * 64)
+        one = rng.integers(0, 128, (QB, npairs, 2, 16), dtype=np.uint8)
+        luts = np.stack([lay_out(tabs) for tabs in one])  # each table held twice
     assert K.narrow_tables(luts.reshape(-1))
     outs = [np.zeros(n, np.float32) for n in (LANES, LANES, QB * LANES, QB * LANES)]
     _sums_both(codes, npairs, luts, npairs * 64, *outs)
@@ -492,7 +513,7 @@ def test_narrow_intrinsics_equal_the_general_ones(npairs, fill):
     np.testing.assert_array_equal(o1n, o1)
     np.testing.assert_array_equal(o4n, o4)
     cb = codes.reshape(npairs, LANES).astype(np.int64)
-    tab = luts.reshape(QB, npairs, 2, 2, 16)[:, :, :, 0, :].astype(np.int64)
+    tab = np.stack([tables_of(row, npairs) for row in luts]).astype(np.int64)
     p = np.arange(npairs)[:, None]
     for t in range(QB):
         expect = (tab[t, p, 0, cb & 15] + tab[t, p, 1, cb >> 4]).sum(0)

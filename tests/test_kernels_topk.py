@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from nibble_tables import lay_out
 
 from rhtann.kernels import scan as K
 from rhtann.kernels import topk as T
@@ -89,10 +90,10 @@ def _integer_layout(rng, n, P, levels):
     """Random codes and tables with few distinct sums (ties), scale 1 and offset 0: score = S."""
     nb = (n + LANES - 1) // LANES
     il = rng.integers(0, 256, nb * P * LANES, dtype=np.uint8)
-    lu = rng.integers(0, levels, P * 64, dtype=np.uint8)
-    lu.reshape(P, 2, 2, 16)[:, :, 1, :] = lu.reshape(P, 2, 2, 16)[:, :, 0, :]
+    tab = rng.integers(0, levels, (P, 2, 16), dtype=np.uint8)
+    lu = lay_out(tab)
+    tab = tab.astype(np.int64)
     codes = il.reshape(nb, P, LANES).transpose(0, 2, 1).reshape(nb * LANES, P).astype(np.int64)
-    tab = lu.reshape(P, 2, 2, 16)[:, :, 0, :].astype(np.int64)
     sums = (tab[np.arange(P), 0, codes & 15] + tab[np.arange(P), 1, codes >> 4]).sum(1)
     sv = np.zeros(nb * LANES, np.float32)
     ev = np.full(nb * LANES, np.inf, np.float32)

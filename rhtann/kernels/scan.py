@@ -42,7 +42,7 @@ from .scan_simd import (
     fastscan_block4n,
     lowest_bit,
 )
-from .tables import quantize_luts, quantize_luts_top  # noqa: F401  (re-exported)
+from .tables import quantize_luts, quantize_luts_top, table_slots  # noqa: F401  (re-exported)
 from .topk import (  # noqa: F401  (heap_reset, heap_sort_rows, topk_update: re-exported)
     SLACK,
     _insert_sorted,

@@ -1,12 +1,16 @@
 """SIMD intrinsics of the 4-bit fast scan: byte shuffles on 32 codes at a time.
 
 :func:`fastscan_block1` scores one block of 32 vectors against one query's
-uint8 lookup tables, :func:`fastscan_block4` against four queries' tables
+uint8 lookup tables, :func:`fastscan_block4` against :data:`QB` queries' tables
 with one load of the codes. The block is stored pair-interleaved: for each
 pair ``p`` of nibbles, 32 consecutive bytes hold byte ``p`` of the 32
 vectors' codes (nibble ``2p`` in the low half, ``2p + 1`` in the high
-half). A query's tables hold, per pair, 32 bytes for the low nibble and 32
-for the high one (each 16-entry table written twice, once per 128-bit lane).
+half). A query's tables take 64 bytes per pair and hold each 16-entry table
+twice, laid out for the host (:func:`rhtann.kernels.tables.table_slots`):
+without VNNI, pair ``p``'s 64 bytes are the low nibble's table twice (once
+per 128-bit lane) then the high one's twice; with VNNI
+(:data:`COMPACT_TABLES`), each 128 bytes of two pairs start with their four
+tables, 16 bytes each, in nibble order.
 
 Per pair and query the kernel splits the code bytes into their two
 nibbles and looks both up with a byte shuffle (``vpshufb`` on x86-64).
@@ -50,18 +54,21 @@ per vector in 32-bit lanes instead, for every table range and length: the
 64 code bytes of two pairs are reordered so that each 64-bit word holds
 four vectors' bytes of both pairs, a multishift (``vpmultishiftqb``)
 spreads one vector's four nibbles over the four bytes of a 32-bit lane
-(low and high nibble of pair ``p``, then of pair ``p + 1``; bits 5 and 6
-of each index then pick the table), two two-table permutes fetch the
-entries of 32 vectors, and two byte dot products by ones (``vpdpbusd``) add
-them into the lanes. Per query and two pairs that is two permutes and two
-dot products, with no 16-bit segments; an odd last pair takes the same
-step with zero code bytes for its missing partner, which look up a zero
-table. The sums are the same.
+(low and high nibble of pair ``p``, then of pair ``p + 1``; bits 4 and 5
+of each index then pick the table), two one-register permutes (``vpermb``)
+fetch the entries of 32 vectors from the step's four compact tables (one
+64-byte load), and two byte dot products by ones (``vpdpbusd``) add them
+into the lanes. Per query and two pairs that is one load, two permutes and
+two dot products, with no 16-bit segments; an odd last pair takes the same
+step with zero code bytes and zero table bytes for its missing partner.
+The sums are the same.
 
 The intrinsics take integer byte addresses (``arr.ctypes.data`` plus an
 offset) instead of arrays, so that a call inside a scan loop costs no
 reference counting. They need AVX2 (``llvm.x86.avx2.pshuf.b``); the VBMI
-step uses ``llvm.x86.avx512.vpermi2var.qi.512`` and ``llvm.x86.avx512.pmaddubs.w.512``.
+step uses ``llvm.x86.avx512.vpermi2var.qi.512`` and ``llvm.x86.avx512.pmaddubs.w.512``,
+the VNNI step ``llvm.x86.avx512.permvar.qi.512``, ``llvm.x86.avx512.pmultishift.qb.512``
+and ``llvm.x86.avx512.vpdpbusd.512``.
 
 numba's on-disk cache is keyed on the calling module's source, not this
 file: after editing it, delete the cache files under ``rhtann/kernels/__pycache__``.
@@ -98,6 +105,9 @@ HAS_VBMI = HAS_AVX2 and _host_has("avx512f", "avx512bw", "avx512vbmi")
 #: VNNI with VBMI, see the module docs): the pair loop then takes two pairs per step with
 #: two permutes and two ``vpdpbusd`` per query, for tables of any entries up to 255.
 HAS_VNNI = HAS_VBMI and _host_has("avx512vnni")
+#: Whether the uint8 tables use the compact layout (the VNNI step reads the four 16-entry tables
+#: of two pairs as one 64-byte register; see :func:`rhtann.kernels.tables.table_slots`).
+COMPACT_TABLES = HAS_VNNI
 
 _I8, _I16, _I32 = ir.IntType(8), ir.IntType(16), ir.IntType(32)
 _V32I8 = ir.VectorType(_I8, 32)
@@ -120,6 +130,13 @@ def _permute_two(builder, first, idx, second):
     fnty = ir.FunctionType(_V64I8, [_V64I8, _V64I8, _V64I8])
     fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.x86.avx512.vpermi2var.qi.512")
     return builder.call(fn, [first, idx, second])
+
+
+def _permute_one(builder, table, idx):
+    """Byte ``j`` = byte ``idx[j] % 64`` of ``table`` (``vpermb``)."""
+    fnty = ir.FunctionType(_V64I8, [_V64I8, _V64I8])
+    fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.x86.avx512.permvar.qi.512")
+    return builder.call(fn, [table, idx])
 
 
 def _multishift(builder, ctrl, data):
@@ -148,8 +165,11 @@ def _pair_sums(builder, x):
 #: (``510 * SEG_PAIRS < 65536``).
 SEG_PAIRS = 128
 
-#: Queries scored together by :func:`fastscan_block4` (one load of the codes serves all of them).
-QB = 4
+#: Queries scored together by :func:`fastscan_block4` (one load of the codes serves all of them):
+#: eight with the VNNI step (two 32-bit sums per query stay in registers, and the code shuffles
+#: of a step are shared by more queries), four otherwise (the AVX2 step's two 16-bit sums per
+#: query fill the sixteen 256-bit registers at eight).
+QB = 8 if HAS_VNNI else 4
 
 
 def _fastscan_typer(
@@ -343,14 +363,18 @@ def _fastscan_typer(
             nothing = ir.Constant(ir.IntType(16), 0)
             return builder.icmp_unsigned("!=", builder.bitcast(hit, ir.IntType(16)), nothing)
 
-        def finish(t, hit, sums_of):
-            """Scores and mask of query ``t`` when ``hit`` (``sums_of()``: float32 sums in lane order)."""
+        def block_terms():
+            """The block's 32 scales and offsets (float32), loaded once for every query."""
+            return load_scales(), builder.load(at(ev_v, None, _V32F), align=4)
+
+        def finish(t, hit, sums_of, terms):
+            """Scores and mask of query ``t`` when ``hit`` (``sums_of()``: float32 sums in lane order;
+            ``terms``: :func:`block_terms`)."""
             mptr = at(masks_v, c(4 * t), _I32)
             with builder.if_else(hit, likely=False) as (then, otherwise):
                 with then:
                     sums = sums_of()
-                    sv_vec = load_scales()
-                    ofs = builder.load(at(ev_v, None, _V32F), align=4)
+                    sv_vec, ofs = terms
                     a_t = builder.load(at(ab_v, c(8 * t), f32))
                     b_t = builder.load(at(ab_v, c(8 * t + 4), f32))
                     thr_t = builder.load(at(thr_v, c(4 * t), f32))
@@ -373,34 +397,35 @@ def _fastscan_typer(
             # 32-bit per-vector sums: two pairs per step, vector v's four nibbles in one lane
             # (bytes: low, high nibble of pair p, low, high of pair p + 1), summed by vpdpbusd.
             # The code bytes are arranged so that qword q holds vectors 2q, 2q+1 (both pairs)
-            # then 16+2q, 17+2q; a multishift picks each lane's nibbles, and bits 5 and 6 of an
-            # index select the high-nibble table and pair p + 1's tables.
+            # then 16+2q, 17+2q; a multishift picks each lane's nibbles, and bits 4 and 5 of an
+            # index select which of the step's four compact tables (one 64-byte register) it reads.
             arrange = []
             for q in range(8):
                 for v in (2 * q, 2 * q + 1, 16 + 2 * q, 17 + 2 * q):
                     arrange += [v, 32 + v]
             arrange_c = ir.Constant(ir.VectorType(_I32, 64), arrange)
             ctrl = [ir.Constant(_V64I8, [4 * (j % 8) + 32 * half for j in range(64)]) for half in (0, 1)]
-            sel = ir.Constant(_V64I8, [32 * (j % 4) for j in range(64)])
+            sel = ir.Constant(_V64I8, [16 * (j % 4) for j in range(64)])
             lanes = [cgutils.alloca_once_value(builder, zero32) for _ in range(2 * qb)]
+            widen = ir.Constant(ir.VectorType(_I32, 64), list(range(64)))
 
             def vnni_step(cv, p64, last):
                 """Add two pairs' entries (``cv``: their 64 code bytes, tables at ``p64``) into ``lanes``.
 
-                ``last``: only the first pair exists; its partner's code bytes are
-                zero and look up a zero table.
+                ``last``: only the first pair exists; its partner's code bytes
+                and table bytes are taken as zero.
                 """
                 cv = builder.shuffle_vector(cv, cv, arrange_c)
                 idx = [builder.or_(builder.and_(_multishift(builder, ctrl[h], cv), low64), sel)
                        for h in (0, 1)]
                 for t in range(qb):
-                    first = builder.load(at(qoff[t], p64, _V64I8), align=1)
                     if last:
-                        second = ir.Constant(_V64I8, None)
+                        half_t = builder.load(at(qoff[t], p64, _V32I8), align=1)
+                        table = builder.shuffle_vector(half_t, ir.Constant(_V32I8, None), widen)
                     else:
-                        second = builder.load(at(qoff[t], builder.add(p64, c(64)), _V64I8), align=1)
+                        table = builder.load(at(qoff[t], p64, _V64I8), align=1)
                     for h in (0, 1):
-                        got = _permute_two(builder, first, idx[h], second)
+                        got = _permute_one(builder, table, idx[h])
                         slot = lanes[2 * t + h]
                         builder.store(_dot_bytes(builder, builder.load(slot), got), slot)
 
@@ -413,17 +438,17 @@ def _fastscan_typer(
                 # the last pair of an odd count, with zero bytes for the missing partner
                 p = builder.sub(npairs_v, c(1))
                 half = builder.load(at(codes_v, builder.mul(p, c(32)), _V32I8), align=1)
-                cv = builder.shuffle_vector(half, ir.Constant(_V32I8, None),
-                                            ir.Constant(ir.VectorType(_I32, 64), list(range(64))))
+                cv = builder.shuffle_vector(half, ir.Constant(_V32I8, None), widen)
                 vnni_step(cv, builder.mul(p, c(64)), True)
             whole = ir.Constant(ir.VectorType(_I32, 32), list(range(32)))
+            terms = block_terms()
             for t in range(qb):
                 lo_v, hi_v = builder.load(lanes[2 * t]), builder.load(lanes[2 * t + 1])
                 ti = builder.load(at(thr_v, c(4 * qb + 4 * t), _I32))
                 hit = any_at_least(lo_v, hi_v, splat_int(ti, _V16I32))
                 # the sums are below 2**31 (255 * M < 2**31), so a signed conversion is exact
                 finish(t, hit, lambda lo_v=lo_v, hi_v=hi_v: builder.sitofp(
-                    builder.shuffle_vector(lo_v, hi_v, whole), _V32F))
+                    builder.shuffle_vector(lo_v, hi_v, whole), _V32F), terms)
             return builder.load(total_p)
 
         single = builder.icmp_signed("<=", npairs_v, seg)
@@ -432,13 +457,14 @@ def _fastscan_typer(
                 # every sum stays below 2**16: no widening, the pre-filter compares 16-bit sums
                 accs = [cgutils.alloca_once_value(builder, zero) for _ in range(2 * qb)]
                 pair_range(c(0), npairs_v, accs)
+                terms = block_terms()
                 for t in range(qb):
                     e16, o16 = split(accs, t)
                     ti = builder.load(at(thr_v, c(4 * qb + 4 * t), _I32))
                     clamped = builder.select(builder.icmp_unsigned("<", ti, lim16), ti, lim16)
                     hit = any_at_least(e16, o16, splat_int(builder.trunc(clamped, _I16), _V16I16))
                     finish(t, hit, lambda e16=e16, o16=o16: builder.uitofp(
-                        builder.shuffle_vector(e16, o16, order), _V32F))
+                        builder.shuffle_vector(e16, o16, order), _V32F), terms)
             with many_segs:
                 accs = [cgutils.alloca_once_value(builder, zero) for _ in range(2 * qb)]
                 wide = [cgutils.alloca_once_value(builder, zero32) for _ in range(2 * qb)]
@@ -456,6 +482,7 @@ def _fastscan_typer(
                     left = builder.sub(npairs_v, p0)
                     count = builder.select(builder.icmp_signed("<", left, seg), left, seg)
                     pair_range(p0, count, accs)
+                terms = block_terms()
                 for t in range(qb):
                     # the last segment's sums are still 16-bit; earlier segments' are in ``wide``
                     e16, o16 = split(accs, t)
@@ -465,7 +492,7 @@ def _fastscan_typer(
                     hit = any_at_least(even, odd, splat_int(ti, _V16I32))
                     # the sums are below 2**31 (255 * M < 2**31), so a signed conversion is exact
                     finish(t, hit, lambda even=even, odd=odd: builder.sitofp(
-                        builder.shuffle_vector(even, odd, order), _V32F))
+                        builder.shuffle_vector(even, odd, order), _V32F), terms)
         return builder.load(total_p)
 
     return sig, codegen

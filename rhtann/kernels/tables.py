@@ -5,7 +5,32 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from .scan_simd import COMPACT_TABLES
 from .tables_simd import quantize_row16, table_row16
+
+
+@njit(cache=True, inline="always")
+def table_slots(t, P):
+    """Byte offsets of the two copies of nibble table ``t`` in a query's uint8 tables (``P`` pairs).
+
+    A query's tables take ``P * 64`` bytes and hold every 16-entry table
+    twice, in one of two layouts (:data:`rhtann.kernels.scan_simd.COMPACT_TABLES`):
+
+    * per lane (AVX2 shuffles): pair ``p``'s 64 bytes are the low nibble's
+      table twice, then the high nibble's twice;
+    * compact (AVX-512 VNNI): the 128 bytes of pairs ``2s`` and ``2s + 1``
+      start with the four tables of nibbles ``4s .. 4s + 3``, 16 bytes each,
+      followed by the same 64 bytes again; a last odd pair holds its two
+      tables, then them again.
+
+    Tables past the last nibble are zero in both copies.
+    """
+    if COMPACT_TABLES:
+        s = t >> 2
+        first = 128 * s + 16 * (t & 3)
+        return first, first + (64 if 2 * s + 1 < P else 32)
+    first = 64 * (t >> 1) + 32 * (t & 1)
+    return first, first + 16
 
 
 def quantize_luts(lut, out, a, b, top=255):
@@ -16,7 +41,7 @@ def quantize_luts(lut, out, a, b, top=255):
     lut : float32 (m, M, 16)
         Float tables per query and nibble.
     out : uint8 (m, P * 64), P = ceil(M / 2)
-        Receives, per pair, the low nibble's table twice then the high one's twice.
+        Receives every table twice, at the offsets of :func:`table_slots`.
     a, b : float32 (m,)
         Receive the affine map: ``sum_m lut[i, m, c_m] ~= a[i] * S + b[i]``
         where ``S`` is the sum of the uint8 entries.
@@ -59,21 +84,20 @@ def quantize_luts_top(lut, out, a, b, top):
         inv = 1.0 / delta
         a[i] = delta
         b[i] = bias
-        for p in range(P):
-            for half in range(2):
-                t = 2 * p + half
-                base = p * 64 + half * 32
-                if t < M:
-                    lo = lut[i, t, 0]
-                    for v in range(1, 16):
-                        lo = min(lo, lut[i, t, v])
-                    for v in range(16):
-                        qv = np.uint8(min(float(top), max(0.0, np.floor((lut[i, t, v] - lo) * inv + 0.5))))
-                        out[i, base + v] = qv
-                        out[i, base + 16 + v] = qv
-                else:
-                    for v in range(32):
-                        out[i, base + v] = 0
+        for t in range(2 * P):
+            first, second = table_slots(t, P)
+            if t < M:
+                lo = lut[i, t, 0]
+                for v in range(1, 16):
+                    lo = min(lo, lut[i, t, v])
+                for v in range(16):
+                    qv = np.uint8(min(float(top), max(0.0, np.floor((lut[i, t, v] - lo) * inv + 0.5))))
+                    out[i, first + v] = qv
+                    out[i, second + v] = qv
+            else:
+                for v in range(16):
+                    out[i, first + v] = 0
+                    out[i, second + v] = 0
 
 
 @njit(cache=True)
@@ -181,11 +205,13 @@ def _tables_ascending4(q, levels, lut, luts, a, b, top):
         ftop = float(top)
         dst0 = luts.ctypes.data + i * luts.shape[1]
         for t in range(M):
-            quantize_row16(row0 + t * 64, lo_t[t], inv, ftop, dst0 + (t >> 1) * 64 + (t & 1) * 32)
+            first, second = table_slots(t, P)
+            quantize_row16(row0 + t * 64, lo_t[t], inv, ftop, dst0 + first, dst0 + second)
         if M < 2 * P:
-            base = (M >> 1) * 64 + 32
-            for v in range(32):
-                luts[i, base + v] = 0
+            first, second = table_slots(M, P)
+            for v in range(16):
+                luts[i, first + v] = 0
+                luts[i, second + v] = 0
 
 
 @njit(cache=True)

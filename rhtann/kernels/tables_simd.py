@@ -2,8 +2,9 @@
 
 :func:`table_row16` writes the float table ``0.0 + q_j * levels`` of one
 coordinate and :func:`quantize_row16` turns a float table into its byte
-table, written twice (the layout the fast-scan shuffles read, see
-:mod:`rhtann.kernels.scan_simd`). Both do, lane by lane, the float32 and
+table, written twice (at the two offsets of
+:func:`rhtann.kernels.tables.table_slots`, the layout the fast-scan kernels of
+:mod:`rhtann.kernels.scan_simd` read). Both do, lane by lane, the float32 and
 float64 operations of the scalar code in :mod:`rhtann.kernels.tables` and
 :func:`rhtann.kernels.tables.quantize_luts_top` (no fused multiply-adds, no
 reassociation), so their results are bit-identical to it; numba leaves those
@@ -59,17 +60,17 @@ def table_row16(typingctx, levels_p, qj, out_p):
 
 
 @intrinsic
-def quantize_row16(typingctx, row_p, lo, inv, top, dst_p):
-    """Byte table of the float table at ``row_p``, stored at ``dst_p`` and again at ``dst_p + 16``.
+def quantize_row16(typingctx, row_p, lo, inv, top, dst_p, copy_p):
+    """Byte table of the float table at ``row_p``, stored at ``dst_p`` and again at ``copy_p``.
 
     Entry ``v`` is ``min(top, max(0, floor(float64(row[v] - lo) * inv + 0.5)))``
     with ``row[v] - lo`` in float32 and the rest in float64 (``lo`` float32,
     ``inv`` and ``top`` float64, ``0 <= top <= 255``).
     """
-    if not (_addresses_ok(row_p, dst_p) and isinstance(lo, types.Float) and isinstance(inv, types.Float)
-            and isinstance(top, types.Float)):
+    if not (_addresses_ok(row_p, dst_p, copy_p) and isinstance(lo, types.Float)
+            and isinstance(inv, types.Float) and isinstance(top, types.Float)):
         return None
-    sig = types.int32(row_p, lo, inv, top, dst_p)
+    sig = types.int32(row_p, lo, inv, top, dst_p, copy_p)
 
     def codegen(context, builder, signature, args):
         tys = signature.args
@@ -87,7 +88,7 @@ def quantize_row16(typingctx, row_p, lo, inv, top, dst_p):
         y = builder.select(builder.fcmp_ordered("<", y, top_v), y, top_v)
         b = builder.trunc(builder.fptosi(y, _V16I32), _V16I8)
         p0 = builder.inttoptr(dst, _V16I8.as_pointer())
-        p1 = builder.inttoptr(builder.add(dst, ir.Constant(dst.type, 16)), _V16I8.as_pointer())
+        p1 = builder.inttoptr(context.cast(builder, args[5], tys[5], types.intp), _V16I8.as_pointer())
         builder.store(b, p0, align=1)
         builder.store(b, p1, align=1)
         return ir.Constant(_I32, 0)
