@@ -16,6 +16,7 @@ from rhtann.kernels.scan_simd import (
     fastscan_block1n,
     fastscan_block4,
     fastscan_block4n,
+    fastscan_block4u,
 )
 
 
@@ -37,6 +38,14 @@ def _block(codes, cbase, npairs, luts, lbase, sv, ev, vbase, a, b, thr, out):
         t.ctypes.data,
         out.ctypes.data,
         mk.ctypes.data,
+    )
+
+
+@numba.njit
+def _block4u(codes, npairs, luts, lstride, sv, ev, ab, thr, out, masks):
+    return fastscan_block4u(
+        codes.ctypes.data, npairs, luts.ctypes.data, lstride, sv.ctypes.data, 0, ev.ctypes.data,
+        ab.ctypes.data, thr.ctypes.data, out.ctypes.data, masks.ctypes.data,
     )
 
 
@@ -138,7 +147,8 @@ def test_fastscan_block_float16_scales():
 
 @pytest.mark.parametrize("d", [24, 600])
 def test_fastscan_block4_equals_four_single_queries(d):
-    """Four queries per code load score like four single ones (d = 600: three 16-bit segments)."""
+    """QB queries per code load score like QB single ones (d = 600: three 16-bit segments), with
+    and without the integer pre-filter."""
     rng = np.random.default_rng(7)
     c = TQ(d, 4)
     y = rng.standard_normal((32, d)).astype(np.float32)
@@ -162,6 +172,13 @@ def test_fastscan_block4_equals_four_single_queries(d):
     for t in range(QB):
         assert masks[t] == sum(1 << j for j in range(LANES) if scores[t][j] > thr[t])
     assert total == np.bitwise_or.reduce(masks)
+    # without the pre-filter every query is scored whatever its bound says: same scores and masks
+    thr.view(np.int32)[QB:] = 2**31 - 1
+    out_u, masks_u = np.full(QB * LANES, np.nan, np.float32), np.zeros(QB, np.uint32)
+    assert _block4u(il, P, lu.reshape(-1), P * 64, sv, ev, ab, thr, out_u, masks_u) == total
+    np.testing.assert_array_equal(out_u, out4)
+    np.testing.assert_array_equal(masks_u, masks)
+    assert _block4(il, 0, P, lu.reshape(-1), P * 64, sv, ev, 0, ab, thr, out4, masks) == 0  # all cut
 
 
 def test_int_bound_never_drops_a_passing_vector():

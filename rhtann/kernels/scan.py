@@ -40,6 +40,8 @@ from .scan_simd import (
     fastscan_block1n,
     fastscan_block4,
     fastscan_block4n,
+    fastscan_block4nu,
+    fastscan_block4u,
     lowest_bit,
 )
 from .tables import quantize_luts, quantize_luts_top, table_slots  # noqa: F401  (re-exported)
@@ -356,14 +358,16 @@ def _scan_range_groups(
         mp = m0 + 4 * QB * g
         for blk in range(start, stop):
             v0 = blk * LANES
-            if narrow:
-                anyhit = fastscan_block4n(
-                    c0 + v0 * P, P, lp, lstride, s0 + svs * v0, half, e0 + 4 * v0, ap, tp, op, mp
-                )
+            cp, sp, ep = c0 + v0 * P, s0 + svs * v0, e0 + 4 * v0
+            if not PREFILTER:  # a constant: the branch is resolved at compile time
+                if narrow:
+                    anyhit = fastscan_block4nu(cp, P, lp, lstride, sp, half, ep, ap, tp, op, mp)
+                else:
+                    anyhit = fastscan_block4u(cp, P, lp, lstride, sp, half, ep, ap, tp, op, mp)
+            elif narrow:
+                anyhit = fastscan_block4n(cp, P, lp, lstride, sp, half, ep, ap, tp, op, mp)
             else:
-                anyhit = fastscan_block4(
-                    c0 + v0 * P, P, lp, lstride, s0 + svs * v0, half, e0 + 4 * v0, ap, tp, op, mp
-                )
+                anyhit = fastscan_block4(cp, P, lp, lstride, sp, half, ep, ap, tp, op, mp)
             if anyhit == 0:
                 continue
             for t in range(QB):

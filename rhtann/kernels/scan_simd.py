@@ -139,6 +139,13 @@ def _permute_one(builder, table, idx):
     return builder.call(fn, [table, idx])
 
 
+def _fma(builder, x, y, z):
+    """``x * y + z`` rounded once (``llvm.fma`` on float32 vectors)."""
+    fnty = ir.FunctionType(x.type, [x.type, x.type, x.type])
+    fn = cgutils.get_or_insert_function(builder.module, fnty, f"llvm.fma.v{x.type.count}f32")
+    return builder.call(fn, [x, y, z])
+
+
 def _multishift(builder, ctrl, data):
     """Byte ``j`` = the 8 bits of ``data``'s qword ``j // 8`` from bit ``ctrl[j]`` on (``vpmultishiftqb``)."""
     fnty = ir.FunctionType(_V64I8, [_V64I8, _V64I8])
@@ -173,12 +180,14 @@ QB = 8 if HAS_VNNI else 4
 
 
 def _fastscan_typer(
-    qb, narrow, codes_p, npairs, luts_p, lstride, sv_p, half, ev_p, ab_p, thr_p, out_p, masks_p
+    qb, narrow, bounded, codes_p, npairs, luts_p, lstride, sv_p, half, ev_p, ab_p, thr_p, out_p, masks_p
 ):
-    """Score one block of 32 vectors for ``qb`` queries (``narrow``: tables of entries <= 127).
+    """Score one block of 32 vectors for ``qb`` queries (``narrow``: tables of entries <= 127;
+    ``bounded``: skip the float scores of queries whose integer sums all stay below their bound).
 
-    ``score[t, j] = sv[j] * (a_t * S_tj + b_t) - ev[j]`` where ``S_tj`` is
-    the sum of query ``t``'s table entries over vector ``j``'s nibbles. The
+    ``score[t, j] = sv[j] * (a_t * S_tj + b_t) - ev[j]``, computed in float32
+    as two fused multiply-adds, where ``S_tj`` is the sum of query ``t``'s
+    table entries over vector ``j``'s nibbles. The
     tables of query ``t`` start at ``luts_p + t * lstride``; entries are
     0..255 and the sums are exact (32-bit) for any ``npairs < 2**22``.
 
@@ -215,8 +224,9 @@ def _fastscan_typer(
 
     Notes
     -----
-    Queries whose integer sums all stay below their bound skip the
-    float work (their ``out`` rows are left as they were).
+    With ``bounded``, queries whose integer sums all stay below their bound
+    skip the float work (their ``out`` rows are left as they were);
+    without it the bounds are not read and every query is scored.
     """
     args_in = (codes_p, npairs, luts_p, lstride, sv_p, half, ev_p, ab_p, thr_p, out_p, masks_p)
     if not all(isinstance(a, types.Integer) for a in args_in):
@@ -365,22 +375,22 @@ def _fastscan_typer(
 
         def block_terms():
             """The block's 32 scales and offsets (float32), loaded once for every query."""
-            return load_scales(), builder.load(at(ev_v, None, _V32F), align=4)
+            return load_scales(), builder.fneg(builder.load(at(ev_v, None, _V32F), align=4))
 
         def finish(t, hit, sums_of, terms):
             """Scores and mask of query ``t`` when ``hit`` (``sums_of()``: float32 sums in lane order;
             ``terms``: :func:`block_terms`)."""
             mptr = at(masks_v, c(4 * t), _I32)
+            if not bounded:
+                hit = ir.Constant(ir.IntType(1), 1)
             with builder.if_else(hit, likely=False) as (then, otherwise):
                 with then:
                     sums = sums_of()
-                    sv_vec, ofs = terms
+                    sv_vec, neg_ofs = terms
                     a_t = builder.load(at(ab_v, c(8 * t), f32))
                     b_t = builder.load(at(ab_v, c(8 * t + 4), f32))
                     thr_t = builder.load(at(thr_v, c(4 * t), f32))
-                    score = builder.fsub(
-                        builder.fmul(sv_vec, builder.fadd(builder.fmul(sums, splat(a_t)), splat(b_t))), ofs
-                    )
+                    score = _fma(builder, sv_vec, _fma(builder, sums, splat(a_t), splat(b_t)), neg_ofs)
                     builder.store(score, at(out_v, c(128 * t), _V32F), align=4)
                     mask = builder.bitcast(builder.fcmp_ordered(">", score, splat(thr_t)), _I32)
                     builder.store(mask, mptr)
@@ -498,13 +508,14 @@ def _fastscan_typer(
     return sig, codegen
 
 
-def _make_fastscan(qb: int, narrow: bool = False):
+def _make_fastscan(qb: int, narrow: bool = False, bounded: bool = True):
     def typer(typingctx, codes_p, npairs, luts_p, lstride, sv_p, half, ev_p, ab_p, thr_p, out_p, masks_p):
         return _fastscan_typer(
-            qb, narrow, codes_p, npairs, luts_p, lstride, sv_p, half, ev_p, ab_p, thr_p, out_p, masks_p
+            qb, narrow, bounded, codes_p, npairs, luts_p, lstride, sv_p, half, ev_p, ab_p, thr_p, out_p,
+            masks_p,
         )
 
-    typer.__name__ = f"fastscan_block{qb}{'n' if narrow else ''}"
+    typer.__name__ = f"fastscan_block{qb}{'n' if narrow else ''}{'' if bounded else 'u'}"
     typer.__doc__ = (
         f"Fast scan of one block of 32 codes for {qb} quer{'y' if qb == 1 else 'ies'} (see the module docs)."
     )
@@ -519,6 +530,11 @@ fastscan_block4 = _make_fastscan(QB)
 fastscan_block1n = _make_fastscan(1, True)
 #: :func:`fastscan_block4` for tables whose entries are all at most 127.
 fastscan_block4n = _make_fastscan(QB, True)
+#: :func:`fastscan_block4` without the integer pre-filter: every query is scored, the bounds
+#: are not read (the flat scan where :data:`rhtann.kernels.scan.PREFILTER` is off).
+fastscan_block4u = _make_fastscan(QB, False, False)
+#: :func:`fastscan_block4n` without the integer pre-filter.
+fastscan_block4nu = _make_fastscan(QB, True, False)
 
 
 @intrinsic

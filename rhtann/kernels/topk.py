@@ -91,13 +91,22 @@ def _insertion_sort(bs, bi, row, lo, hi):
         bi[row, y + 1] = v
 
 
+@numba.njit(inline="always", **_OPTS)
+def _ranks_before(s1, i1, s2, i2):
+    """:func:`better` as one expression of bitwise operations (no branch on the comparisons)."""
+    return (s1 > s2) | ((s1 == s2) & (i1 < i2))
+
+
 @numba.njit(**_OPTS)
 def select_best(bs, bi, row, n, kk):
     """Reorder entries ``0 .. n-1`` of buffer row ``row`` so that the first ``kk`` are the best.
 
     After the call, entry ``kk - 1`` is the ``kk``-th best and every entry
     before it ranks before it (:func:`better`); nothing after it does.
-    Quickselect with a median-of-three pivot; ``0 < kk <= n``.
+    Quickselect with a median-of-three pivot and a partition without
+    data-dependent branches (each entry is swapped with the first one of
+    the lower part, and that part's end moves on only when the entry ranks
+    before the pivot); ``0 < kk <= n``.
     """
     lo = 0
     hi = n - 1
@@ -107,31 +116,31 @@ def select_best(bs, bi, row, n, kk):
             _insertion_sort(bs, bi, row, lo, hi)
             return
         mid = (lo + hi) >> 1
-        # order lo, mid, hi best first; the median lands at mid
+        # order lo, mid, hi best first; the median lands at mid, then moves to hi as the pivot
         if better(bs[row, mid], bi[row, mid], bs[row, lo], bi[row, lo]):
             _swap(bs, bi, row, mid, lo)
         if better(bs[row, hi], bi[row, hi], bs[row, lo], bi[row, lo]):
             _swap(bs, bi, row, hi, lo)
         if better(bs[row, hi], bi[row, hi], bs[row, mid], bi[row, mid]):
             _swap(bs, bi, row, hi, mid)
-        ps = bs[row, mid]
-        pi = bi[row, mid]
-        x = lo
-        y = hi
-        while x <= y:
-            while better(bs[row, x], bi[row, x], ps, pi):
-                x += 1
-            while better(ps, pi, bs[row, y], bi[row, y]):
-                y -= 1
-            if x <= y:
-                _swap(bs, bi, row, x, y)
-                x += 1
-                y -= 1
-        # lo .. y rank before or at the pivot, x .. hi after or at it, y < t < x is the pivot
-        if target <= y:
-            hi = y
-        elif target >= x:
-            lo = x
+        _swap(bs, bi, row, mid, hi)
+        ps = bs[row, hi]
+        pi = bi[row, hi]
+        # lo .. end-1 rank before the pivot, end .. j-1 after it
+        end = lo
+        for j in range(lo, hi):
+            s = bs[row, j]
+            v = bi[row, j]
+            bs[row, j] = bs[row, end]
+            bi[row, j] = bi[row, end]
+            bs[row, end] = s
+            bi[row, end] = v
+            end += np.int64(_ranks_before(s, v, ps, pi))
+        _swap(bs, bi, row, end, hi)
+        if target < end:
+            hi = end - 1
+        elif target > end:
+            lo = end + 1
         else:
             return
 
