@@ -368,12 +368,11 @@ def _scan_range_groups(
                 anyhit = fastscan_block4n(cp, P, lp, lstride, sp, half, ep, ap, tp, op, mp)
             else:
                 anyhit = fastscan_block4(cp, P, lp, lstride, sp, half, ep, ap, tp, op, mp)
-            if anyhit == 0:
-                continue
-            for t in range(QB):
+            # bit t of anyhit: query t has a lane that passes
+            while anyhit != 0:
+                t = lowest_bit(anyhit)
+                anyhit &= anyhit - np.uint32(1)
                 mask = masks[t]
-                if mask == 0:
-                    continue
                 row = g * QB + t
                 n = cnt[row]
                 if n + LANES > cap:

@@ -220,7 +220,8 @@ def _fastscan_typer(
     Returns
     -------
     uint32
-        The OR of the masks.
+        With one query, its mask; with several, bit ``t`` set when query
+        ``t``'s mask is nonzero.
 
     Notes
     -----
@@ -394,7 +395,12 @@ def _fastscan_typer(
                     builder.store(score, at(out_v, c(128 * t), _V32F), align=4)
                     mask = builder.bitcast(builder.fcmp_ordered(">", score, splat(thr_t)), _I32)
                     builder.store(mask, mptr)
-                    builder.store(builder.or_(builder.load(total_p), mask), total_p)
+                    if qb == 1:
+                        summary = mask
+                    else:
+                        nonzero = builder.icmp_unsigned("!=", mask, ir.Constant(_I32, 0))
+                        summary = builder.shl(builder.zext(nonzero, _I32), ir.Constant(_I32, t))
+                    builder.store(builder.or_(builder.load(total_p), summary), total_p)
                 with otherwise:
                     builder.store(ir.Constant(_I32, 0), mptr)
 
