@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import rhtann
+from rhtann.search import _common as C
 from rhtann.search._common import DENSE_QUERY_MAX, QueryRotation, rotate_checked
 
 
@@ -55,3 +56,24 @@ def test_no_rotation_passes_queries_through_normalized() -> None:
     rot = QueryRotation(None, "cosine")
     q = np.array([[3.0, 4.0], [0.0, 0.0]], dtype=np.float32)
     np.testing.assert_allclose(rot(q), [[0.6, 0.8], [0.0, 0.0]])
+
+
+@pytest.mark.parametrize(
+    ("shape", "dtype"), [(1, np.uint8), (3, np.uint16), (100, np.float32), ((3, 1600), np.uint8)]
+)
+def test_aligned_zeros_start_on_the_boundary(shape, dtype):
+    for _ in range(5):  # several allocations: the raw buffers start at various offsets
+        a = C.aligned_zeros(shape, dtype)
+        assert a.ctypes.data % C.ALIGN == 0
+        assert a.dtype == dtype and a.shape == ((shape,) if isinstance(shape, int) else shape)
+        assert a.flags.c_contiguous and a.flags.writeable and not a.any()
+
+
+def test_code_store_arrays_are_aligned():
+    store = C.CodeStore(C.make_codec("TQ4", 50), "l2")
+    rng = np.random.default_rng(0)
+    y = rng.standard_normal((70, 50)).astype(np.float32)
+    ids = np.arange(70, dtype=np.int64)
+    store.append(store.codec.encode(y, ids), ids)
+    for arr in (store.codes, store.sv, store.ev):
+        assert arr.ctypes.data % C.ALIGN == 0
