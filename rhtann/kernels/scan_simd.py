@@ -423,9 +423,12 @@ def _fastscan_typer(
             ctrl = [ir.Constant(_V64I8, [4 * (j % 8) + 32 * half for j in range(64)]) for half in (0, 1)]
             sel = ir.Constant(_V64I8, [16 * (j % 4) for j in range(64)])
             lanes = [cgutils.alloca_once_value(builder, zero32) for _ in range(2 * qb)]
+            # one query has only two sums, so a chain of dot products (latency 5 or so) would bound
+            # the loop: alternate steps go into a second set of sums, added at the end
+            spare = [cgutils.alloca_once_value(builder, zero32) for _ in range(2 * qb)] if qb == 1 else None
             widen = ir.Constant(ir.VectorType(_I32, 64), list(range(64)))
 
-            def vnni_step(cv, p64, last):
+            def vnni_step(cv, p64, last, lanes=lanes):
                 """Add two pairs' entries (``cv``: their 64 code bytes, tables at ``p64``) into ``lanes``.
 
                 ``last``: only the first pair exists; its partner's code bytes
@@ -445,10 +448,22 @@ def _fastscan_typer(
                         slot = lanes[2 * t + h]
                         builder.store(_dot_bytes(builder, builder.load(slot), got), slot)
 
-            with cgutils.for_range(builder, builder.ashr(npairs_v, c(1))) as loop:
-                p = builder.shl(loop.index, c(1))
+            def full_step(p, into):
                 cv = builder.load(at(codes_v, builder.mul(p, c(32)), _V64I8), align=1)
-                vnni_step(cv, builder.mul(p, c(64)), False)
+                vnni_step(cv, builder.mul(p, c(64)), False, into)
+
+            if spare is None:
+                with cgutils.for_range(builder, builder.ashr(npairs_v, c(1))) as loop:
+                    full_step(builder.shl(loop.index, c(1)), lanes)
+            else:
+                with cgutils.for_range(builder, builder.ashr(npairs_v, c(2))) as loop:
+                    p = builder.shl(loop.index, c(2))
+                    full_step(p, lanes)
+                    full_step(builder.add(p, c(2)), spare)
+                with builder.if_then(builder.icmp_signed("!=", builder.and_(npairs_v, c(2)), c(0))):
+                    full_step(builder.sub(builder.and_(npairs_v, c(-2)), c(2)), lanes)
+                for slot, extra in zip(lanes, spare, strict=True):
+                    builder.store(builder.add(builder.load(slot), builder.load(extra)), slot)
             odd_pair = builder.icmp_signed("!=", builder.and_(npairs_v, c(1)), c(0))
             with builder.if_then(odd_pair):
                 # the last pair of an odd count, with zero bytes for the missing partner
