@@ -40,8 +40,9 @@ STUDIES: dict[str, dict[str, Any]] = {
     "glove": {
         "dataset": "glove-6b-50-angular", "n_base": 100_000, "n_query": 1_000,
         "systems": [
+            ("rhtann", "RHT2keep,Center,TQ4r40h", {}, {"k_factor": 2}),
             ("rhtann", "RHT2keep,Center,TQ4r40h", {}, {"k_factor": 4}),
-            ("rhtann", "RHT2keep,TQ4r40h", {}, {"k_factor": 4}),
+            ("rhtann", "RHT2keep,TQ4r40h", {}, {"k_factor": 2}),
             ("turbovec", None, {"bit_width": 4}, {}),
             ("rhtann", "RHT2keep,Center,TQ2r24h", {}, {"k_factor": 4}),
             ("rhtann", "RHT2keep,Center,TQ2r24h", {}, {"k_factor": 3}),
