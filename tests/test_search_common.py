@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import rhtann
+from rhtann.kernels import scan as K
 from rhtann.search import _common as C
 from rhtann.search._common import DENSE_QUERY_MAX, QueryRotation, rotate_checked
 
@@ -64,7 +65,7 @@ def test_no_rotation_passes_queries_through_normalized() -> None:
 def test_aligned_zeros_start_on_the_boundary(shape, dtype):
     for _ in range(5):  # several allocations: the raw buffers start at various offsets
         a = C.aligned_zeros(shape, dtype)
-        assert a.ctypes.data % C.ALIGN == 0
+        assert a.ctypes.data % K.ALIGN == 0
         assert a.dtype == dtype and a.shape == ((shape,) if isinstance(shape, int) else shape)
         assert a.flags.c_contiguous and a.flags.writeable and not a.any()
 
@@ -76,4 +77,4 @@ def test_code_store_arrays_are_aligned():
     ids = np.arange(70, dtype=np.int64)
     store.append(store.codec.encode(y, ids), ids)
     for arr in (store.codes, store.sv, store.ev):
-        assert arr.ctypes.data % C.ALIGN == 0
+        assert arr.ctypes.data % K.ALIGN == 0

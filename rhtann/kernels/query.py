@@ -14,7 +14,7 @@ from numba import njit
 
 from .dense import normalize_rows, rotate_dense, row_dots
 from .results import finish_rows
-from .scan import fastscan_topk, rescore_topk
+from .scan import aligned_bytes, fastscan_topk, rescore_topk
 from .tables import query_tables
 from .topk import heap_reset
 
@@ -85,9 +85,7 @@ def flat_search_one(
         return False
     M = (dc * bits + 3) // 4
     lut = np.empty((m, M, 16), dtype=np.float32)
-    raw = np.empty(m * P * 64 + 64, dtype=np.uint8)
-    start = -raw.ctypes.data % 64  # 64-byte loads of the tables stay within cache lines
-    luts = raw[start : start + m * P * 64].reshape((m, P * 64))
+    luts = aligned_bytes(m * P * 64).reshape((m, P * 64))
     a = np.empty(m, dtype=np.float32)
     b = np.empty(m, dtype=np.float32)
     if query_tables(y, levels, bits, alpha, top, lut, luts, a, b) >= 0:

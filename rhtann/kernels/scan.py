@@ -62,6 +62,18 @@ from .topk import (  # noqa: F401  (heap_reset, heap_sort_rows, topk_update: re-
 #: Bytes of codes scanned by every query of a batch before moving on (a tile that stays in cache).
 TILE_BYTES = 32768
 
+#: Byte boundary the scanned arrays (codes, scales, offsets, tables) start at: the intrinsics'
+#: 64-byte loads then never straddle two cache lines.
+ALIGN = 64
+
+
+@numba.njit(cache=True, nogil=True)
+def aligned_bytes(nbytes):
+    """Zeroed uint8 array of ``nbytes`` whose data starts at a multiple of :data:`ALIGN` bytes."""
+    raw = np.zeros(nbytes + ALIGN, dtype=np.uint8)
+    start = -raw.ctypes.data % ALIGN
+    return raw[start : start + nbytes]
+
 #: Queries whose candidate buffers the scanners hold at once (at most).
 QBATCH = 1024
 

@@ -197,19 +197,13 @@ TABLE_TOP = 127
 NARROW_TABLES = 256
 
 
-#: Byte boundary the scanned arrays start at: the fast scan's 64-byte loads of codes and tables
-#: then never straddle two cache lines.
-ALIGN = 64
-
-
 def aligned_zeros(shape: int | tuple[int, ...], dtype: type | np.dtype) -> np.ndarray:
-    """A zeroed C-contiguous array whose data starts at a multiple of :data:`ALIGN` bytes."""
+    """A zeroed C-contiguous array whose data starts at a multiple of
+    :data:`rhtann.kernels.scan.ALIGN` bytes (:func:`rhtann.kernels.scan.aligned_bytes`)."""
     dt = np.dtype(dtype)
     shape = (shape,) if isinstance(shape, Integral) else tuple(shape)
     nbytes = int(np.prod(shape, dtype=np.int64)) * dt.itemsize
-    raw = np.zeros(nbytes + ALIGN, dtype=np.uint8)
-    start = -raw.ctypes.data % ALIGN
-    return raw[start : start + nbytes].view(dt).reshape(shape)
+    return K.aligned_bytes(nbytes).view(dt).reshape(shape)
 
 
 def table_top(nibbles: int) -> int:
