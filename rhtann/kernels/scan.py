@@ -86,6 +86,11 @@ QBATCH = 1024
 #: skips blocks that hold none.
 PREFILTER = not HAS_VBMI
 
+#: The group kernels of the flat scan: with the integer pre-filter where :data:`PREFILTER` is on,
+#: without it (the bounds not read) where it is off.
+_GROUP = fastscan_block4 if PREFILTER else fastscan_block4u
+_GROUP_NARROW = fastscan_block4n if PREFILTER else fastscan_block4nu
+
 
 _OPTS = {"nogil": True, "cache": True, "fastmath": False, "error_model": "numpy", "boundscheck": False}
 
@@ -371,15 +376,10 @@ def _scan_range_groups(
         for blk in range(start, stop):
             v0 = blk * LANES
             cp, sp, ep = c0 + v0 * P, s0 + svs * v0, e0 + 4 * v0
-            if not PREFILTER:  # a constant: the branch is resolved at compile time
-                if narrow:
-                    anyhit = fastscan_block4nu(cp, P, lp, lstride, sp, half, ep, ap, tp, op, mp)
-                else:
-                    anyhit = fastscan_block4u(cp, P, lp, lstride, sp, half, ep, ap, tp, op, mp)
-            elif narrow:
-                anyhit = fastscan_block4n(cp, P, lp, lstride, sp, half, ep, ap, tp, op, mp)
+            if narrow:
+                anyhit = _GROUP_NARROW(cp, P, lp, lstride, sp, half, ep, ap, tp, op, mp)
             else:
-                anyhit = fastscan_block4(cp, P, lp, lstride, sp, half, ep, ap, tp, op, mp)
+                anyhit = _GROUP(cp, P, lp, lstride, sp, half, ep, ap, tp, op, mp)
             # bit t of anyhit: query t has a lane that passes
             while anyhit != 0:
                 t = lowest_bit(anyhit)
