@@ -409,6 +409,7 @@ def _fastscan_typer(
             o16 = builder.load(accs[2 * t + 1])
             return builder.sub(builder.load(accs[2 * t]), builder.shl(o16, eight)), o16
 
+        terms = block_terms()  # the block's scales and offsets, shared by every query and path
         if HAS_VNNI:
             # 32-bit per-vector sums: two pairs per step, vector v's four nibbles in one lane
             # (bytes: low, high nibble of pair p, low, high of pair p + 1), summed by vpdpbusd.
@@ -472,7 +473,6 @@ def _fastscan_typer(
                 cv = builder.shuffle_vector(half, ir.Constant(_V32I8, None), widen)
                 vnni_step(cv, builder.mul(p, c(64)), True)
             whole = ir.Constant(ir.VectorType(_I32, 32), list(range(32)))
-            terms = block_terms()
             for t in range(qb):
                 lo_v, hi_v = builder.load(lanes[2 * t]), builder.load(lanes[2 * t + 1])
                 ti = builder.load(at(thr_v, c(4 * qb + 4 * t), _I32))
@@ -488,7 +488,6 @@ def _fastscan_typer(
                 # every sum stays below 2**16: no widening, the pre-filter compares 16-bit sums
                 accs = [cgutils.alloca_once_value(builder, zero) for _ in range(2 * qb)]
                 pair_range(c(0), npairs_v, accs)
-                terms = block_terms()
                 for t in range(qb):
                     e16, o16 = split(accs, t)
                     ti = builder.load(at(thr_v, c(4 * qb + 4 * t), _I32))
@@ -513,7 +512,6 @@ def _fastscan_typer(
                     left = builder.sub(npairs_v, p0)
                     count = builder.select(builder.icmp_signed("<", left, seg), left, seg)
                     pair_range(p0, count, accs)
-                terms = block_terms()
                 for t in range(qb):
                     # the last segment's sums are still 16-bit; earlier segments' are in ``wide``
                     e16, o16 = split(accs, t)
