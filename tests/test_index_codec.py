@@ -178,6 +178,30 @@ def test_one_query_at_a_time_gives_the_batch_rows(spec: str, metric: str, data) 
 
 
 @pytest.mark.parametrize("metric", ["l2", "ip", "cosine"])
+@pytest.mark.parametrize("spec", ["RHT2keep,TQ4", "RHT2keep,Center,TQ4"])
+def test_one_query_with_a_kernel_rotation_gives_the_batch_rows(spec: str, metric: str) -> None:
+    # at d = 300 queries are rotated by the transform's kernels, not a dense product: the
+    # single-query route rotates with them and searches in one further compiled call
+    d = 300
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((600, d)).astype(np.float32) + 1.0
+    q = rng.standard_normal((8, d)).astype(np.float32) + 1.0
+    index = rhtann.Index(d, spec, metric, seed=3, threads=1)
+    index.train(x)
+    index.add(x)
+    assert index.engine._one_args()[0] is None  # no dense query rotation at this size
+    calls = []
+    one = index.engine._search_one
+    index.engine._search_one = lambda *a: calls.append(one(*a)) or calls[-1]
+    dist, ids = index.search(q, K, k_factor=3)
+    for i in range(len(q)):
+        di, ii = index.search(q[i : i + 1], K, k_factor=3)
+        np.testing.assert_array_equal(ii, ids[i : i + 1])
+        np.testing.assert_allclose(di, dist[i : i + 1], rtol=1e-5, atol=1e-4)
+    assert len(calls) == len(q) and all(c is not None for c in calls)
+
+
+@pytest.mark.parametrize("metric", ["l2", "ip", "cosine"])
 def test_ivf_all_lists_matches_decoded_brute_force(metric: str, data) -> None:
     x, q = data
     index = _built("RHT2keep,IVF8,TQ4", metric, x)

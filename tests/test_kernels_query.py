@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 import rhtann
-from rhtann.kernels.query import flat_search_one
+from rhtann.kernels.query import flat_search_one, search_rotated
 from rhtann.search import CodecFlat
 from rhtann.search._common import TABLE_TOP, normalized, row_dots
 
@@ -64,3 +64,22 @@ def test_a_query_whose_rotation_overflows_is_left_to_the_caller():
     ok, D, ids = _call(idx, np.full((1, 24), 3.4e38, dtype=np.float32))
     assert not ok
     assert np.isnan(D).all() and (ids == -7).all()  # nothing written
+
+
+def test_search_after_a_rotation_gives_the_separate_steps_results():
+    # search_rotated is flat_search_one's tail: rotated queries in, the same results out
+    idx, q = _index()
+    st, c = idx.store, idx.codec
+    yq = idx._queries(q)
+    D = np.empty((1, 5), dtype=np.float32)
+    ids = np.empty((1, 5), dtype=np.int64)
+    off = np.array([0.25], dtype=np.float32)
+    ok = search_rotated(
+        q, yq, off, True, 20, D, ids, c.levels, c.bits, 2.0, TABLE_TOP, st.codes, st.P, st.nblocks(),
+        st.sv, st.ev, st.smax, st.emin, st.ref, st.delta, st.R, True, np.zeros(0, dtype=np.int64),
+    )
+    assert ok
+    s, p = idx._fastscan(yq, 5, 20, "codes")
+    D2, I2 = idx._finish(q, s, p)
+    np.testing.assert_array_equal(ids, I2)
+    np.testing.assert_array_equal(D, D2 + np.float32(0.25))

@@ -4,7 +4,10 @@ A single query through :class:`rhtann.search.CodecFlat` otherwise makes six
 kernel calls (rotation, tables, heap reset, scan, re-score, results), each
 with its own dispatch and output arrays; :func:`flat_search_one` makes the
 same calls from compiled code, in the same order and with the same
-arithmetic, so its results are bit-identical to that sequence.
+arithmetic, so its results are bit-identical to that sequence. Where the
+rotation is not a small dense product, the caller rotates with the transform's
+kernels and :func:`search_rotated` makes the remaining calls (tables onwards)
+in one.
 """
 
 from __future__ import annotations
@@ -78,11 +81,44 @@ def flat_search_one(
         row_dots(x, omean, off)
     if shift.shape[0]:
         x = x - shift
-    k = out_d.shape[1]
     dc = mt.shape[1]
     y = np.empty((m, dc), dtype=np.float32)
     if not rotate_dense(x, mt, y, np.empty(dc)):
         return False
+    return search_rotated(
+        x, y, off, has_off, kk, out_d, out_i, levels, bits, alpha, top, codes, P, nblocks, sv, ev, smax,
+        emin, ref, delta, R, l2, ids,
+    )
+
+
+@njit(cache=True)
+def search_rotated(
+    x, y, off, has_off, kk, out_d, out_i, levels, bits, alpha, top, codes, P, nblocks, sv, ev, smax, emin,
+    ref, delta, R, l2, ids,
+):
+    """Tables, scan, re-score and results of rotated queries ``y`` (the tail of :func:`flat_search_one`).
+
+    Parameters
+    ----------
+    x : ndarray, shape (m, d_in), float32
+        The queries as rotated (normalized and shifted where asked); L2
+        distances add their squared norms.
+    y : ndarray, shape (m, d_code), float32
+        Their rotations, finite.
+    off : ndarray, shape (m,), float32
+        Added to query ``i``'s returned scores of ids >= 0 when ``has_off``.
+    has_off : bool
+    kk, out_d, out_i, levels, bits, alpha, top, codes, P, nblocks, sv, ev, smax, emin, ref, delta, R, l2, ids
+        As for :func:`flat_search_one`.
+
+    Returns
+    -------
+    bool
+        False when a query's tables are not finite: nothing was searched.
+    """
+    m = y.shape[0]
+    k = out_d.shape[1]
+    dc = y.shape[1]
     M = (dc * bits + 3) // 4
     lut = np.empty((m, M, 16), dtype=np.float32)
     luts = aligned_bytes(m * P * 64).reshape((m, P * 64))

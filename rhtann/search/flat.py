@@ -23,7 +23,8 @@ GEMM_BLOCK = 2048
 GEMM_SCORES = 1 << 18
 
 
-#: The ``shift`` and ``off`` of :func:`rhtann.kernels.query.flat_search_one` that change nothing.
+#: The ``shift`` and ``off`` of :func:`rhtann.kernels.query.flat_search_one` that change nothing
+#: (also the unused ``off`` of :func:`rhtann.kernels.query.search_rotated`).
 _NONE = np.zeros(0, dtype=np.float32)
 
 
@@ -229,8 +230,8 @@ class CodecFlat(C.ScanPath):
     def one_call(self) -> bool:
         """Whether the store's codes can take the one-call route (nibble codes, an AVX2 CPU).
 
-        The route also needs a query rotation (``rht``) that is dense
-        (:meth:`_one_args`), no ``refine`` and one thread.
+        The route also needs a query rotation (``rht``), no ``refine`` and
+        one thread (:meth:`_search_one`).
         """
         return self.store.fast and HAS_AVX2
 
@@ -250,12 +251,17 @@ class CodecFlat(C.ScanPath):
         self, qm: np.ndarray, k: int, kk: int, shift: np.ndarray | None = None,
         offset_by: np.ndarray | None = None, normalize: bool = False,
     ) -> tuple[np.ndarray, np.ndarray] | None:
-        """``D, ids`` of one checked query by one compiled call, or None where it does not apply.
+        """``D, ids`` of one checked query by one or two compiled calls, or None where they do not apply.
 
-        Applies to a dense query rotation (:meth:`QueryRotation.dense`); the
+        With a dense query rotation (:meth:`QueryRotation.dense`) one call
+        (:func:`rhtann.kernels.query.flat_search_one`) rotates and searches;
+        otherwise the transform's kernels rotate (raising ``ValueError``
+        naming ``q`` as the general route does) and one call
+        (:func:`rhtann.kernels.query.search_rotated`) does the rest. The
         result is that of the separate steps (rotation, tables, a scan in
-        one chunk, re-score from the codes, results). None also when the
-        rotated query is not finite (the caller's general path handles it).
+        one chunk, re-score from the codes, results). None when the rotated
+        query (dense route) or its tables are not finite (the caller's
+        general path handles them).
 
         The caller has checked the query: ``qm`` is a C-contiguous float32
         array of shape ``(1, d)``, ``1 <= k <= ntotal``, ``kk = k *
@@ -270,23 +276,33 @@ class CodecFlat(C.ScanPath):
         (normalized) query to the scores found, as
         :func:`rhtann.search._common.row_dots` computes it.
         """
-        args = self._one_args()
-        if args is None:
-            return None
+        mt, tail = self._one_args()
         D = np.empty((1, k), dtype=np.float32)
         ids = np.empty((1, k), dtype=np.int64)
-        done = _query.flat_search_one(
-            qm, normalize or self.metric == "cosine", _NONE if shift is None else shift,
-            _NONE if offset_by is None else offset_by, kk, D, ids, *args,
-        )
+        norm = normalize or self.metric == "cosine"
+        if mt is not None:
+            done = _query.flat_search_one(
+                qm, norm, _NONE if shift is None else shift, _NONE if offset_by is None else offset_by,
+                kk, D, ids, mt, *tail,
+            )
+            return (D, ids) if done else None
+        # the same steps with the rotation by the transform's kernels (flat_search_one's arithmetic)
+        x = C.normalized(qm) if norm else qm
+        off = _NONE if offset_by is None else C.row_dots(x, offset_by)
+        if shift is not None:
+            x = x - shift
+        y = self.rht._forward(x, self.rht._check_trained(), None, "q")
+        done = _query.search_rotated(x, y, off, offset_by is not None, kk, D, ids, *tail)
         return (D, ids) if done else None
 
-    def _one_args(self) -> tuple | None:
-        """The store's arguments of :func:`rhtann.kernels.query.flat_search_one`, or None.
+    def _one_args(self) -> tuple:
+        """``(mt, tail)``: the dense query rotation (or None) and the store's arguments that follow it.
 
-        None when the query rotation is not dense. Kept while the store,
-        its version, the rotation, the codec's levels and refinement table
-        stay the same objects.
+        ``mt`` is the transposed matrix of :func:`rhtann.kernels.query.flat_search_one`
+        where the query rotation is dense, else None; ``tail`` the arguments
+        after it, shared with :func:`rhtann.kernels.query.search_rotated`.
+        Kept while the store, its version, the rotation, the codec's levels
+        and refinement table stay the same objects.
         """
         st, codec, rot = self.store, self.codec, self._rotation()
         got = getattr(self, "_one_cache", None)
@@ -298,12 +314,12 @@ class CodecFlat(C.ScanPath):
             ):
                 return got[2]
         key = (st, rot, codec.levels, st.delta)
-        mt = rot.dense()
-        args = None if mt is None else (
-            mt, codec.levels, codec.bits, self._alpha(), C.table_top(codec.nibbles), st.codes, st.P,
+        tail = (
+            codec.levels, codec.bits, self._alpha(), C.table_top(codec.nibbles), st.codes, st.P,
             st.nblocks(), st.sv, st.ev, st.smax, st.emin, st.ref, st.delta, st.R, self.metric == "l2",
             self._id_map(),
         )
+        args = (rot.dense(), tail)
         self._one_cache = (key, st.version, args)
         return args
 
